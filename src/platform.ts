@@ -1,0 +1,108 @@
+/**
+ * The small interfaces the platform-neutral core depends on. The core never imports `ffi/`:
+ * the Windows implementations live in `src/windows/` and are loaded by `mod.ts` only when
+ * `Deno.build.os === "windows"`; `src/posix.ts` implements them for Linux and macOS.
+ *
+ * @module
+ */
+
+/** The four session changes the agent reports, as the core names them. */
+export type SessionChangeType = "logon" | "logoff" | "lock" | "unlock";
+
+/** One session change, as a session source hands it to the agent. */
+export interface SessionChange {
+  type: SessionChangeType;
+  /** The user of the session; "" when it could not be resolved (the core substitutes a marker). */
+  user: string;
+  /** The user's domain, for the local log only (never sent). */
+  domain?: string;
+  /** The session id (Windows: the WTS session id). */
+  session: number;
+  /** When the change happened: taken when the notification arrived, not when it is processed. */
+  at: Temporal.Instant;
+}
+
+/** Receives the changes of a session source; resolves once the change is on disk. */
+export type SessionSink = (change: SessionChange) => Promise<void>;
+
+/**
+ * A producer of session changes: the Windows service's HandlerEx, or the simulated source that
+ * reads JSON Lines (`--simulate`).
+ */
+export interface SessionSource {
+  /** Starts delivering changes to `sink`; resolves when the source has no more input. */
+  run(sink: SessionSink): Promise<void>;
+  /** Stops delivering; idempotent. */
+  close(): void;
+}
+
+/** The service actions of `--service`. */
+export type ServiceAction = "install" | "start" | "stop" | "restart" | "remove" | "run";
+
+/** What `--status` can learn about the service from the platform's service manager. */
+export interface ServiceState {
+  /** e.g. "RUNNING", "STOPPED", "not installed". */
+  state: string;
+  pid?: number;
+}
+
+/** Options for the service actions handled by the platform. */
+export interface ServiceActionOptions {
+  /** `--config <path>`: at install, the config.ini to import. */
+  configPath?: string;
+  /** `--purge`: at remove, also delete config.ini, the journal and the logs. */
+  purge?: boolean;
+  /** Where messages for the administrator go (stdout of the command). */
+  print: (line: string) => void;
+}
+
+/** What the core hands the platform's service host for `--service run`. */
+export interface ServiceHooks {
+  /** Starts the agent (journal, config, health check, delivery). Rejects when it cannot start. */
+  start(): Promise<void>;
+  /** Stops the agent: finishes the write in progress, leaves pending events on disk. */
+  stop(): Promise<void>;
+  /** config.ini changed (service control or file change): reread it and run a health check. */
+  reload(): Promise<void>;
+  /** A session change from the platform's own source (Windows: SERVICE_CONTROL_SESSIONCHANGE). */
+  sessionChange: SessionSink;
+  /** The agent's log, for the host's own messages. */
+  log: (level: "debug" | "info" | "warn" | "error", message: string) => void;
+}
+
+/**
+ * The operating-system side of the agent. The Windows implementation is built on `ffi/`; the
+ * POSIX one on Deno built-ins.
+ */
+export interface Platform {
+  /** "windows", "linux", ... */
+  readonly name: string;
+  /** The folder that holds config.ini, event_log.csv, error.log and session_monitor.log. */
+  defaultInstallDir(): string;
+  /**
+   * Restricts a folder (and what is later created in it) to the service account and the
+   * administrators: Windows a protected DACL for SYSTEM and Administrators, POSIX mode 0700.
+   */
+  secureDirectory(path: string): Promise<void>;
+  /** Restricts one file likewise (Windows: protected DACL; POSIX: mode 0600). */
+  secureFile(path: string): Promise<void>;
+  /**
+   * `--service install|start|stop|restart|remove`. Returns the process exit code. Platforms
+   * without a service manager throw an Error that says the action is only on Windows.
+   */
+  serviceAction(action: Exclude<ServiceAction, "run">, options: ServiceActionOptions): Promise<number>;
+  /** The service's state from the service manager, or undefined where there is none. */
+  serviceState(): Promise<ServiceState | undefined>;
+  /**
+   * Tells a running agent that config.ini changed (Windows: the user-defined service control).
+   * Returns false when no running agent could be told (it will still see the file change).
+   */
+  notifyReload(): Promise<boolean>;
+  /**
+   * `--service run`: hosts the agent until it is told to stop. Windows: under the service
+   * manager when started by it (STOP/SHUTDOWN/INTERROGATE/SESSIONCHANGE and the reload control),
+   * otherwise in the console until Ctrl+C. POSIX: in the foreground until SIGINT or SIGTERM.
+   * Returns the process exit code.
+   */
+  runService(hooks: ServiceHooks): Promise<number>;
+}
