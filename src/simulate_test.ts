@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import type { SessionChange } from "./platform.ts";
+import { parseSimulatedLine, SimulatedSource } from "./simulate.ts";
+
+const NOW = Temporal.Instant.from("2026-01-01T00:00:00Z");
+
+Deno.test("parseSimulatedLine accepts the documented form", () => {
+  const change = parseSimulatedLine(
+    '{"type":"logon","user":"alice","session":2,"at":"2025-04-27T07:06:14Z"}',
+    NOW,
+  );
+  assert.equal(change.type, "logon");
+  assert.equal(change.user, "alice");
+  assert.equal(change.session, 2);
+  assert.equal(change.at.toString(), "2025-04-27T07:06:14Z");
+  assert.equal(parseSimulatedLine('{"type":"Lock","user":"bob"}', NOW).at, NOW);
+});
+
+Deno.test("parseSimulatedLine names what is wrong", async (t) => {
+  const cases: [string, RegExp][] = [
+    ["not json", /not JSON/],
+    ["[1]", /not a JSON object/],
+    ['{"type":"login","user":"a"}', /"type" must be one of/],
+    ['{"type":"lock","user":5}', /"user" must be a string/],
+    ['{"type":"lock","user":"a","session":-1}', /"session" must be a non-negative integer/],
+    ['{"type":"lock","user":"a","at":"yesterday"}', /"at" is not an RFC 3339 instant/],
+  ];
+  for (const [line, message] of cases) {
+    await t.step(line, () => assert.throws(() => parseSimulatedLine(line, NOW), message));
+  }
+});
+
+Deno.test("SimulatedSource feeds valid lines in order, reports and skips bad ones", async () => {
+  const text = [
+    '{"type":"logon","user":"alice","session":2}',
+    "garbage",
+    "",
+    '{"type":"lock","user":"alice","session":2}',
+    '{"type":"unlock","user":"alice","session":2}',
+  ].join("\n");
+  const input = new Blob([text]).stream();
+  const logged: string[] = [];
+  const source = new SimulatedSource({
+    input,
+    name: "test.jsonl",
+    log: (level, message) => logged.push(`${level} ${message}`),
+  });
+  const seen: SessionChange[] = [];
+  await source.run((change) => {
+    seen.push(change);
+    return Promise.resolve();
+  });
+  assert.deepEqual(seen.map((c) => c.type), ["logon", "lock", "unlock"]);
+  assert.ok(
+    logged.some((l) => /^error Skipped line 2 of test\.jsonl: not JSON/.test(l)),
+    logged.join("\n"),
+  );
+  assert.ok(logged.some((l) => l.includes("ended after 5 lines")));
+});

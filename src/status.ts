@@ -1,0 +1,79 @@
+/**
+ * status.json: what the running agent last knew about itself, written atomically beside
+ * config.ini so that `--status` (another process) can show it. It never holds the API key.
+ *
+ * @module
+ */
+import { join } from "node:path";
+
+/** The result of one health check. */
+export interface HealthResult {
+  /** Epoch milliseconds. */
+  at: number;
+  ok: boolean;
+  /** The HTTP status, when the server answered. */
+  httpStatus?: number;
+  /** What the server said, or why it could not be asked. */
+  message: string;
+}
+
+/** The content of status.json. */
+export interface AgentStatus {
+  version: string;
+  pid: number;
+  state: "starting" | "running" | "stopping" | "stopped";
+  startedAt: number;
+  updatedAt: number;
+  configPath: string;
+  serverUrl: string;
+  /** Why config.ini cannot be used, when it cannot. */
+  configError?: string;
+  /** Why nothing is sent, when nothing is (not configured, key rejected, URL wrong). */
+  paused?: string;
+  healthCheckInterval: string;
+  lastHealthCheck?: HealthResult;
+  lastError?: { at: number; message: string };
+  lastSentAt?: number;
+  nextAttemptAt?: number;
+  sent: number;
+  rejected: number;
+  pending: number;
+  /** Events held in memory because event_log.csv could not be written. */
+  unsaved: number;
+}
+
+/** The file name of the status file in the agent's folder. */
+export const STATUS_FILE = "status.json";
+
+/** Writes status.json atomically (temporary file, then rename). Failures are returned, not thrown. */
+export async function writeStatus(dir: string, status: AgentStatus): Promise<Error | undefined> {
+  const path = join(dir, STATUS_FILE);
+  const temporary = `${path}.tmp`;
+  try {
+    await Deno.writeTextFile(temporary, JSON.stringify(status, null, 2) + "\n", { mode: 0o600 });
+    await Deno.rename(temporary, path);
+    return undefined;
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+/** Reads status.json; undefined when there is none or it cannot be parsed. */
+export async function readStatus(dir: string): Promise<AgentStatus | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(join(dir, STATUS_FILE))) as AgentStatus;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when a process with this id exists (Linux: /proc; elsewhere unknown → undefined). */
+export function processAlive(pid: number): boolean | undefined {
+  if (Deno.build.os !== "linux") return undefined;
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
