@@ -181,6 +181,9 @@ function noControl(key: string, value: string): void {
 /** Validates an http(s) URL; returns it without a trailing slash. */
 function checkUrl(key: string, value: string, allowQuery: boolean): string {
   const form = allowQuery ? "http(s)://host[:port]/path" : "http(s)://host[:port][/prefix]";
+  if (/^[\w.-]+(:\d+)?(\/.*)?$/.test(value) && !/^https?:/i.test(value)) {
+    throw new TypeError(`${show(key, value)} has no http:// or https://: write ${form}`);
+  }
   let url: URL;
   try {
     url = new URL(value);
@@ -197,7 +200,7 @@ function checkUrl(key: string, value: string, allowQuery: boolean): string {
   if (!allowQuery && (value.includes("?") || value.includes("#"))) {
     throw new TypeError(`${show(key, value)} has a query or fragment: write ${form}`);
   }
-  if (allowQuery) return url.href;
+  if (allowQuery) return value;
   return url.origin + url.pathname.replace(/\/+$/, "");
 }
 
@@ -462,6 +465,17 @@ export function parseConfig(
     for (const { key: spelled, value, line } of doc.entries(section)) {
       const key = spelled.toLowerCase() as ConfigKey;
       const home = CONFIG_SECTIONS[key];
+      const first = /^\S+/.exec(spelled)?.[0].toLowerCase() as ConfigKey;
+      if (home === undefined && first !== spelled && CONFIG_SECTIONS[first] !== undefined) {
+        // e.g. "server_url https://h": the ":" of the URL was taken as the separator
+        const shown = first === "api_key" ? `${first} (value hidden)` : `${spelled}:${value}`;
+        const cause = new SyntaxError(
+          `Invalid line ${line} in ${path}: ${
+            JSON.stringify(shown)
+          } is not "key = value": write ${first} = <value>`,
+        );
+        throw new ConfigError(cause.message, { path, line, key: first, cause });
+      }
       if (home === undefined) {
         warnings.push(`Unknown key ${spelled} in [${section}] of ${path} line ${line}: ignored`);
         continue;
