@@ -565,8 +565,26 @@ async function readText(path: string): Promise<string | undefined> {
   }
 }
 
+/** Defaults and hooks of {@linkcode loadConfig} and {@linkcode updateConfigFile}. */
+export interface ConfigFileOptions {
+  /** The platform's install folder: the default of `install_dir`. */
+  installDir: string;
+  /** The default of `timezone`; default the machine's zone. */
+  timeZone?: string;
+  /**
+   * Restricts a file written by this module (e.g. `Platform.secureFile`). It is applied to
+   * the temp file before the rename, so config.ini is never readable by others, even briefly:
+   * on Windows a renamed file keeps the ACL it was created with, not the old file's.
+   */
+  secureFile?: (path: string) => Promise<void>;
+}
+
 /** Writes `text` atomically: a temp file in the same folder, fsync, rename over `path`. */
-async function writeAtomic(path: string, text: string): Promise<void> {
+async function writeAtomic(
+  path: string,
+  text: string,
+  secureFile?: (path: string) => Promise<void>,
+): Promise<void> {
   const slash = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
   const dir = slash >= 0 ? path.slice(0, slash) : ".";
   const base = slash >= 0 ? path.slice(slash + 1) : path;
@@ -588,7 +606,16 @@ async function writeAtomic(path: string, text: string): Promise<void> {
       file.close();
     }
     if (Deno.build.os !== "windows") await Deno.chmod(tmp, mode & 0o777);
+    await secureFile?.(tmp);
     await Deno.rename(tmp, path);
+    if (Deno.build.os !== "windows") { // make the rename itself durable
+      const d = await Deno.open(dir, { read: true });
+      try {
+        await d.sync();
+      } finally {
+        d.close();
+      }
+    }
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     throw new ConfigError(`Cannot write config file ${path}: ${(e as Error).message}`, {
@@ -606,7 +633,7 @@ async function writeAtomic(path: string, text: string): Promise<void> {
  */
 export async function loadConfig(
   path: string,
-  defaults: { installDir: string; create?: boolean; timeZone?: string },
+  defaults: ConfigFileOptions & { create?: boolean },
 ): Promise<{ config: Config; warnings: string[]; created: boolean }> {
   let text = await readText(path);
   let created = false;
@@ -618,9 +645,16 @@ export async function loadConfig(
       );
     }
     const slash = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
-    if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
+    if (slash > 0) {
+      await Deno.mkdir(path.slice(0, slash), { recursive: true }).catch((e) => {
+        throw new ConfigError(`Cannot create the folder of ${path}: ${e.message}`, {
+          path,
+          cause: e,
+        });
+      });
+    }
     text = defaultConfigText(defaults.installDir, { timeZone: defaults.timeZone });
-    await writeAtomic(path, text);
+    await writeAtomic(path, text, defaults.secureFile);
     created = true;
   }
   return { ...parseConfig(text, path, defaults), created };
@@ -638,7 +672,7 @@ export async function loadConfig(
 export async function updateConfigFile(
   path: string,
   changes: Partial<Record<ConfigKey, string>>,
-  defaults: { installDir: string; timeZone?: string },
+  defaults: ConfigFileOptions,
 ): Promise<void> {
   const normalized: [ConfigKey, string][] = [];
   for (const [key, value] of Object.entries(changes) as [ConfigKey, string][]) {
@@ -654,5 +688,5 @@ export async function updateConfigFile(
   const out = doc.toString();
   parseConfig(out, path, defaults);
   if (out === text && existing !== undefined) return;
-  await writeAtomic(path, out);
+  await writeAtomic(path, out, defaults.secureFile);
 }

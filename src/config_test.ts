@@ -471,6 +471,38 @@ Deno.test("updateConfigFile changes only the given lines, atomically", async () 
   });
 });
 
+Deno.test("the secureFile hook restricts the temp file before it replaces config.ini", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/config.ini`;
+    const secured: string[] = [];
+    const secureFile = async (p: string) => {
+      assert.ok((await Deno.stat(p)).isFile);
+      secured.push(p);
+    };
+    await loadConfig(path, { ...DEFAULTS, create: true, secureFile });
+    await updateConfigFile(path, { debug_logs: "true" }, { ...DEFAULTS, secureFile });
+    await updateConfigFile(path, { debug_logs: "true" }, { ...DEFAULTS, secureFile });
+    assert.equal(secured.length, 2, "an unchanged file is not rewritten");
+    for (const p of secured) assert.match(p, /[\/\\]\.config\.ini\.[0-9a-f-]{36}\.tmp$/);
+    assert.deepEqual(await names(dir), ["config.ini"]);
+  });
+});
+
+Deno.test("a failed write leaves config.ini untouched and no temp file", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/config.ini`;
+    await Deno.writeTextFile(path, SERVER_FILE);
+    const secureFile = (p: string) => Promise.reject(new Error(`access denied: ${p}`));
+    await assert.rejects(
+      updateConfigFile(path, { debug_logs: "true" }, { ...DEFAULTS, secureFile }),
+      (e: unknown) =>
+        e instanceof ConfigError && /^Cannot write config file .*: access denied/.test(e.message),
+    );
+    assert.equal(await Deno.readTextFile(path), SERVER_FILE);
+    assert.deepEqual(await names(dir), ["config.ini"]);
+  });
+});
+
 Deno.test("updateConfigFile writes nothing when one value is bad", async () => {
   await withDir(async (dir) => {
     const path = `${dir}/config.ini`;
