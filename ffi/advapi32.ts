@@ -1,0 +1,264 @@
+/**
+ * advapi32.dll: the service control dispatcher and handler, the service control manager,
+ * security descriptors and the process token. Opened lazily by {@link advapi32}.
+ *
+ * @module
+ */
+
+/** The advapi32.dll symbols the agent uses. */
+export const ADVAPI32_SYMBOLS = {
+  StartServiceCtrlDispatcherW: {
+    parameters: [
+      "buffer", // const SERVICE_TABLE_ENTRYW* lpServiceStartTable: ends with a NULL entry
+    ],
+    result: "i32", // BOOL: returns when every service of the process has stopped
+    // Blocks its thread for the service's lifetime: run it on a worker thread. GetLastError is
+    // unreadable afterwards (it belongs to that worker thread).
+    nonblocking: true,
+  },
+  RegisterServiceCtrlHandlerExW: {
+    parameters: [
+      "buffer", // LPCWSTR lpServiceName
+      "function", // LPHANDLER_FUNCTION_EX lpHandlerProc
+      "pointer", // LPVOID lpContext: handed back to HandlerEx
+    ],
+    result: "pointer", // SERVICE_STATUS_HANDLE, NULL on failure; never closed
+  },
+  SetServiceStatus: {
+    parameters: [
+      "pointer", // SERVICE_STATUS_HANDLE hServiceStatus
+      "buffer", // LPSERVICE_STATUS lpServiceStatus: 28 bytes
+    ],
+    result: "i32", // BOOL
+  },
+  OpenSCManagerW: {
+    parameters: [
+      "buffer", // LPCWSTR lpMachineName: NULL for this machine
+      "buffer", // LPCWSTR lpDatabaseName: NULL for SERVICES_ACTIVE_DATABASE
+      "u32", // DWORD dwDesiredAccess: SC_MANAGER_*
+    ],
+    result: "pointer", // SC_HANDLE, NULL on failure
+  },
+  CreateServiceW: {
+    parameters: [
+      "pointer", // SC_HANDLE hSCManager
+      "buffer", // LPCWSTR lpServiceName
+      "buffer", // LPCWSTR lpDisplayName
+      "u32", // DWORD dwDesiredAccess: SERVICE_ALL_ACCESS
+      "u32", // DWORD dwServiceType: SERVICE_WIN32_OWN_PROCESS
+      "u32", // DWORD dwStartType: SERVICE_AUTO_START
+      "u32", // DWORD dwErrorControl: SERVICE_ERROR_NORMAL
+      "buffer", // LPCWSTR lpBinaryPathName: quoted path and arguments
+      "buffer", // LPCWSTR lpLoadOrderGroup: NULL
+      "buffer", // LPDWORD lpdwTagId: NULL
+      "buffer", // LPCWSTR lpDependencies: NULL or a double-NUL list
+      "buffer", // LPCWSTR lpServiceStartName: NULL for LocalSystem
+      "buffer", // LPCWSTR lpPassword: NULL
+    ],
+    result: "pointer", // SC_HANDLE, NULL on failure
+  },
+  ChangeServiceConfigW: {
+    parameters: [
+      "pointer", // SC_HANDLE hService
+      "u32", // DWORD dwServiceType: or SERVICE_NO_CHANGE
+      "u32", // DWORD dwStartType: or SERVICE_NO_CHANGE
+      "u32", // DWORD dwErrorControl: or SERVICE_NO_CHANGE
+      "buffer", // LPCWSTR lpBinaryPathName: NULL keeps it
+      "buffer", // LPCWSTR lpLoadOrderGroup: NULL keeps it
+      "buffer", // LPDWORD lpdwTagId: NULL
+      "buffer", // LPCWSTR lpDependencies: NULL keeps them
+      "buffer", // LPCWSTR lpServiceStartName: NULL keeps it
+      "buffer", // LPCWSTR lpPassword: NULL keeps it
+      "buffer", // LPCWSTR lpDisplayName: NULL keeps it
+    ],
+    result: "i32", // BOOL
+  },
+  ChangeServiceConfig2W: {
+    parameters: [
+      "pointer", // SC_HANDLE hService
+      "u32", // DWORD dwInfoLevel: SERVICE_CONFIG_DESCRIPTION 1, SERVICE_CONFIG_FAILURE_ACTIONS 2
+      "buffer", // LPVOID lpInfo: SERVICE_DESCRIPTIONW or SERVICE_FAILURE_ACTIONSW
+    ],
+    result: "i32", // BOOL
+  },
+  OpenServiceW: {
+    parameters: [
+      "pointer", // SC_HANDLE hSCManager
+      "buffer", // LPCWSTR lpServiceName
+      "u32", // DWORD dwDesiredAccess: SERVICE_*
+    ],
+    result: "pointer", // SC_HANDLE, NULL on failure
+  },
+  StartServiceW: {
+    parameters: [
+      "pointer", // SC_HANDLE hService
+      "u32", // DWORD dwNumServiceArgs
+      "pointer", // LPCWSTR* lpServiceArgVectors: NULL
+    ],
+    result: "i32", // BOOL
+  },
+  ControlService: {
+    parameters: [
+      "pointer", // SC_HANDLE hService
+      "u32", // DWORD dwControl: SERVICE_CONTROL_STOP 1, INTERROGATE 4, or 128..255
+      "buffer", // LPSERVICE_STATUS lpServiceStatus: receives the status, 28 bytes
+    ],
+    result: "i32", // BOOL
+  },
+  QueryServiceStatusEx: {
+    parameters: [
+      "pointer", // SC_HANDLE hService
+      "u32", // SC_STATUS_TYPE InfoLevel: SC_STATUS_PROCESS_INFO 0
+      "buffer", // LPBYTE lpBuffer: SERVICE_STATUS_PROCESS, 36 bytes
+      "u32", // DWORD cbBufSize
+      "buffer", // LPDWORD pcbBytesNeeded
+    ],
+    result: "i32", // BOOL
+  },
+  DeleteService: {
+    parameters: ["pointer"], // SC_HANDLE hService
+    result: "i32", // BOOL: the service goes once every handle to it is closed
+  },
+  CloseServiceHandle: {
+    parameters: ["pointer"], // SC_HANDLE hSCObject
+    result: "i32", // BOOL
+  },
+  ConvertStringSecurityDescriptorToSecurityDescriptorW: {
+    parameters: [
+      "buffer", // LPCWSTR StringSecurityDescriptor: SDDL
+      "u32", // DWORD StringSDRevision: SDDL_REVISION_1
+      "buffer", // PSECURITY_DESCRIPTOR* SecurityDescriptor: out, free with LocalFree
+      "buffer", // PULONG SecurityDescriptorSize: out, may be NULL
+    ],
+    result: "i32", // BOOL
+  },
+  ConvertSecurityDescriptorToStringSecurityDescriptorW: {
+    parameters: [
+      "pointer", // PSECURITY_DESCRIPTOR SecurityDescriptor
+      "u32", // DWORD RequestedStringSDRevision: SDDL_REVISION_1
+      "u32", // SECURITY_INFORMATION SecurityInformation: e.g. DACL_SECURITY_INFORMATION
+      "buffer", // LPWSTR* StringSecurityDescriptor: out, free with LocalFree
+      "buffer", // PULONG StringSecurityDescriptorLen: out, may be NULL
+    ],
+    result: "i32", // BOOL
+  },
+  GetSecurityDescriptorDacl: {
+    parameters: [
+      "pointer", // PSECURITY_DESCRIPTOR pSecurityDescriptor
+      "buffer", // LPBOOL lpbDaclPresent: out
+      "buffer", // PACL* pDacl: out, points into the descriptor
+      "buffer", // LPBOOL lpbDaclDefaulted: out
+    ],
+    result: "i32", // BOOL
+  },
+  SetFileSecurityW: {
+    parameters: [
+      "buffer", // LPCWSTR lpFileName
+      "u32", // SECURITY_INFORMATION SecurityInformation
+      "pointer", // PSECURITY_DESCRIPTOR pSecurityDescriptor
+    ],
+    result: "i32", // BOOL
+  },
+  SetNamedSecurityInfoW: {
+    parameters: [
+      "buffer", // LPWSTR pObjectName
+      "u32", // SE_OBJECT_TYPE ObjectType: SE_FILE_OBJECT 1
+      "u32", // SECURITY_INFORMATION SecurityInfo
+      "pointer", // PSID psidOwner: NULL
+      "pointer", // PSID psidGroup: NULL
+      "pointer", // PACL pDacl
+      "pointer", // PACL pSacl: NULL
+    ],
+    result: "u32", // DWORD: ERROR_SUCCESS or the error code (not through GetLastError)
+  },
+  GetNamedSecurityInfoW: {
+    parameters: [
+      "buffer", // LPCWSTR pObjectName
+      "u32", // SE_OBJECT_TYPE ObjectType: SE_FILE_OBJECT 1
+      "u32", // SECURITY_INFORMATION SecurityInfo
+      "buffer", // PSID* ppsidOwner: NULL
+      "buffer", // PSID* ppsidGroup: NULL
+      "buffer", // PACL* ppDacl: out, points into the descriptor
+      "buffer", // PACL* ppSacl: NULL
+      "buffer", // PSECURITY_DESCRIPTOR* ppSecurityDescriptor: out, free with LocalFree
+    ],
+    result: "u32", // DWORD: ERROR_SUCCESS or the error code
+  },
+  OpenProcessToken: {
+    parameters: [
+      "pointer", // HANDLE ProcessHandle: GetCurrentProcess()
+      "u32", // DWORD DesiredAccess: TOKEN_QUERY
+      "buffer", // PHANDLE TokenHandle: out, close with CloseHandle
+    ],
+    result: "i32", // BOOL
+  },
+  GetTokenInformation: {
+    parameters: [
+      "pointer", // HANDLE TokenHandle
+      "u32", // TOKEN_INFORMATION_CLASS: TokenElevation 20
+      "buffer", // LPVOID TokenInformation: TOKEN_ELEVATION, one DWORD
+      "u32", // DWORD TokenInformationLength
+      "buffer", // PDWORD ReturnLength: out
+    ],
+    result: "i32", // BOOL
+  },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** Service types, start types and error control. */
+export const SERVICE_WIN32_OWN_PROCESS = 0x10;
+export const SERVICE_AUTO_START = 2;
+export const SERVICE_DEMAND_START = 3;
+export const SERVICE_ERROR_NORMAL = 1;
+export const SERVICE_NO_CHANGE = 0xffff_ffff;
+/** Service states (dwCurrentState). */
+export const SERVICE_STOPPED = 1;
+export const SERVICE_START_PENDING = 2;
+export const SERVICE_STOP_PENDING = 3;
+export const SERVICE_RUNNING = 4;
+export const SERVICE_CONTINUE_PENDING = 5;
+export const SERVICE_PAUSE_PENDING = 6;
+export const SERVICE_PAUSED = 7;
+/** Controls a service accepts (dwControlsAccepted). */
+export const SERVICE_ACCEPT_STOP = 0x1;
+export const SERVICE_ACCEPT_SHUTDOWN = 0x4;
+export const SERVICE_ACCEPT_SESSIONCHANGE = 0x80;
+/** Control codes HandlerEx receives. */
+export const SERVICE_CONTROL_STOP = 1;
+export const SERVICE_CONTROL_INTERROGATE = 4;
+export const SERVICE_CONTROL_SHUTDOWN = 5;
+export const SERVICE_CONTROL_SESSIONCHANGE = 14;
+/** Access rights of the service control manager and of services. */
+export const SC_MANAGER_CONNECT = 0x1;
+export const SC_MANAGER_CREATE_SERVICE = 0x2;
+export const SC_MANAGER_ALL_ACCESS = 0xf003f;
+export const SERVICE_QUERY_STATUS = 0x4;
+export const SERVICE_START = 0x10;
+export const SERVICE_STOP = 0x20;
+export const SERVICE_USER_DEFINED_CONTROL = 0x100;
+export const SERVICE_ALL_ACCESS = 0xf01ff;
+export const DELETE = 0x10000;
+/** ChangeServiceConfig2W levels and failure action types. */
+export const SERVICE_CONFIG_DESCRIPTION = 1;
+export const SERVICE_CONFIG_FAILURE_ACTIONS = 2;
+export const SC_ACTION_NONE = 0;
+export const SC_ACTION_RESTART = 1;
+/** QueryServiceStatusEx level. */
+export const SC_STATUS_PROCESS_INFO = 0;
+/** Security descriptors. */
+export const SDDL_REVISION_1 = 1;
+export const SE_FILE_OBJECT = 1;
+export const OWNER_SECURITY_INFORMATION = 0x1;
+export const GROUP_SECURITY_INFORMATION = 0x2;
+export const DACL_SECURITY_INFORMATION = 0x4;
+export const PROTECTED_DACL_SECURITY_INFORMATION = 0x8000_0000;
+/** Tokens. */
+export const TOKEN_QUERY = 0x8;
+export const TokenElevation = 20;
+
+let library: Deno.DynamicLibrary<typeof ADVAPI32_SYMBOLS> | undefined;
+
+/** advapi32.dll's symbols, opening the library on first use. */
+export function advapi32(): Deno.DynamicLibrary<typeof ADVAPI32_SYMBOLS>["symbols"] {
+  library ??= Deno.dlopen("advapi32.dll", ADVAPI32_SYMBOLS);
+  return library.symbols;
+}
