@@ -1,0 +1,468 @@
+/**
+ * The agent's HTTP(S) client: POSTs to the server over one kept-alive connection, with the TLS
+ * choices config.ini offers (system roots, a CA file, a pinned certificate, or no check).
+ *
+ * Built on `node:https` rather than `fetch`: the reference server's own certificate is
+ * self-signed with basicConstraints CA:TRUE and no subjectAltName, which Deno's `fetch` refuses
+ * even when it is given as a root (REFERENCE.md §1). `node:tls` lets the agent accept exactly that
+ * certificate by its SHA-256 fingerprint, checked on the TLS socket before the HTTP request (and
+ * so the API key) is written.
+ *
+ * @module
+ */
+import http from "node:http";
+import https from "node:https";
+import net from "node:net";
+import tls from "node:tls";
+
+/** One answer of the server. */
+export interface HttpResponse {
+  status: number;
+  /** Header names in lower case; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** TLS and timing options of a {@link Transport}. */
+export interface TransportOptions {
+  /**
+   * PEM contents of tls_ca_file: the server's certificate must chain to one of these roots and
+   * match the host name. As with Node's `ca`, these roots replace the system's for this server.
+   */
+  caPem?: string;
+  /**
+   * tls_server_sha256 (64 hex digits, colons allowed): accept exactly the certificate with this
+   * SHA-256 fingerprint, whatever its issuer, name, dates or CA flag.
+   */
+  pinSha256?: string;
+  /** tls_insecure: accept any certificate. */
+  insecure?: boolean;
+  /** Time allowed for one request, connection included (default 15000 ms). */
+  timeoutMs?: number;
+}
+
+/** The kinds of {@link TransportError}. */
+export type TransportErrorCode = "network" | "tls" | "pin-mismatch" | "timeout";
+
+/**
+ * A request that got no HTTP answer. The message names the server and the fix; it never holds
+ * a request header (the API key). `cause` is a copy of the underlying error's code and message.
+ */
+export class TransportError extends Error {
+  override name = "TransportError";
+  readonly code: TransportErrorCode;
+
+  constructor(code: TransportErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** The certificate a server presents, for `--pin-server-cert`. */
+export interface ServerCertificate {
+  /** e.g. "CN=localhost". */
+  subject: string;
+  issuer: string;
+  /** As the TLS stack prints it, e.g. "Apr 27 08:06:14 2025 GMT". */
+  validFrom: string;
+  validTo: string;
+  /** SHA-256 of the DER certificate: lowercase hex without colons. */
+  sha256: string;
+  /** Subject and issuer are the same name (the reference server's own certificate). */
+  selfSigned: boolean;
+}
+
+const DEFAULT_TIMEOUT_MS = 15_000;
+/** Answers beyond this size are cut (the server's answers are a few hundred bytes). */
+const MAX_BODY_BYTES = 1024 * 1024;
+
+const TLS_ERROR_CODES = new Set([
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "INVALID_CA",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+/** Normalizes a SHA-256 fingerprint to lowercase hex without colons. */
+function normalizeFingerprint(value: string): string {
+  return value.replaceAll(":", "").trim().toLowerCase();
+}
+
+function describeName(name: Record<string, string | string[]> | undefined): string {
+  if (!name) return "";
+  return Object.entries(name)
+    .map(([key, value]) => `${key}=${Array.isArray(value) ? value.join("+") : value}`)
+    .join(", ");
+}
+
+function isTlsError(error: NodeJS.ErrnoException): boolean {
+  const code = error.code ?? "";
+  if (TLS_ERROR_CODES.has(code) || code.startsWith("ERR_TLS_") || code.startsWith("ERR_SSL_")) {
+    return true;
+  }
+  return /certificate|handshake|tls|ssl/i.test(error.message);
+}
+
+/** A cause that carries only the underlying code and message, never the request's options. */
+function safeCause(error: unknown): Error {
+  const original = error as NodeJS.ErrnoException;
+  const copy = new Error(String(original?.message ?? error)) as NodeJS.ErrnoException;
+  if (original?.code) copy.code = original.code;
+  return copy;
+}
+
+type ConnectFn = (
+  options: unknown,
+  callback: (error: Error | null, socket?: net.Socket) => void,
+) => undefined;
+
+interface ConnectSettings {
+  origin: string;
+  host: string;
+  port: number;
+  servername: string | undefined;
+  ca: string[] | undefined;
+  verify: boolean;
+  pin: string | undefined;
+  connecting: Set<net.Socket>;
+}
+
+/**
+ * Opens a TLS connection and passes it to `callback` once the handshake passed and, when a pin
+ * is set, the certificate's fingerprint matched. The request's own options (its headers, so the
+ * API key) are deliberately not used here.
+ */
+function connectVerified(
+  settings: ConnectSettings,
+  callback: (error: Error | null, socket?: net.Socket) => void,
+): undefined {
+  const socket = tls.connect({
+    host: settings.host,
+    port: settings.port,
+    servername: settings.servername,
+    ca: settings.ca,
+    rejectUnauthorized: settings.verify,
+  });
+  settings.connecting.add(socket);
+  let settled = false;
+  const settle = (error: Error | null) => {
+    if (settled) return;
+    settled = true;
+    settings.connecting.delete(socket);
+    if (error) {
+      socket.destroy();
+      callback(error);
+    } else {
+      callback(null, socket);
+    }
+  };
+  socket.once("secureConnect", () => {
+    if (settings.pin !== undefined) {
+      const seen = normalizeFingerprint(socket.getPeerCertificate().fingerprint256 ?? "");
+      if (seen !== settings.pin) {
+        settle(
+          new TransportError(
+            "pin-mismatch",
+            `The certificate of ${settings.origin} does not match tls_server_sha256: it is ${
+              seen || "(none)"
+            }, expected ${settings.pin}; nothing was sent. If the server's certificate was replaced, check it and run winagentUSM.exe --pin-server-cert again`,
+          ),
+        );
+        return;
+      }
+    }
+    settle(null);
+  });
+  socket.once("error", (error) => settle(error));
+  socket.once("close", () => settle(new Error("connection closed during the TLS handshake")));
+  return undefined;
+}
+
+/**
+ * An HTTP(S) client for one server. One connection, kept alive and reused; requests queue
+ * behind each other. Pinning and CA checks happen on the TLS handshake, before any request byte.
+ */
+export class Transport {
+  #base: URL;
+  #origin: string;
+  #timeoutMs: number;
+  #pin: string | undefined;
+  #agent: http.Agent;
+  #connecting = new Set<net.Socket>();
+  #closed = false;
+
+  /**
+   * @param baseUrl server_url, e.g. `https://192.168.27.1:8000`; paths are appended to it.
+   * @throws {TypeError} when `baseUrl` is not an http or https URL, or the pin is not 64 hex digits.
+   */
+  constructor(baseUrl: string, options: TransportOptions = {}) {
+    let url: URL;
+    try {
+      url = new URL(baseUrl);
+    } catch {
+      throw new TypeError(
+        `Invalid server_url "${baseUrl}": expected a URL such as https://192.168.27.1:8000`,
+      );
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      throw new TypeError(
+        `Invalid server_url "${baseUrl}": the scheme must be https or http`,
+      );
+    }
+    this.#base = url;
+    this.#origin = url.origin;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (options.pinSha256 !== undefined) {
+      const pin = normalizeFingerprint(options.pinSha256);
+      if (!/^[0-9a-f]{64}$/.test(pin)) {
+        throw new TypeError(
+          "Invalid tls_server_sha256: expected 64 hexadecimal digits (run winagentUSM.exe --pin-server-cert)",
+        );
+      }
+      this.#pin = pin;
+    }
+    const agentOptions: http.AgentOptions = { keepAlive: true, maxSockets: 1, maxFreeSockets: 1 };
+    if (url.protocol === "http:") {
+      this.#agent = new http.Agent(agentOptions);
+    } else {
+      const hostname = url.hostname.replace(/^\[|\]$/g, "");
+      const verify = this.#pin === undefined && !options.insecure;
+      const settings: ConnectSettings = {
+        origin: this.#origin,
+        host: hostname,
+        port: Number(url.port || 443),
+        servername: net.isIP(hostname) ? undefined : hostname,
+        ca: verify && options.caPem ? [options.caPem] : undefined,
+        verify,
+        pin: this.#pin,
+        connecting: this.#connecting,
+      };
+      const agent = new https.Agent(agentOptions);
+      // The callback form of createConnection: the agent hands the socket to the request only
+      // once the handshake (and the pin check) passed, so no request byte precedes the check.
+      (agent as unknown as { createConnection: ConnectFn }).createConnection = (
+        _options,
+        callback,
+      ) => connectVerified(settings, callback);
+      this.#agent = agent;
+    }
+  }
+
+  /** The server's origin (scheme, host and port), as used in messages. */
+  get origin(): string {
+    return this.#origin;
+  }
+
+  /**
+   * POSTs `body` to `path` (relative to the base URL) and resolves with the answer, whatever its
+   * status. Rejects with {@link TransportError} when there is no answer.
+   */
+  async post(
+    path: string,
+    body: string | undefined,
+    headers: Record<string, string>,
+  ): Promise<HttpResponse> {
+    try {
+      return await this.#send(path, body, headers);
+    } catch (error) {
+      // A kept-alive connection the server closed while idle fails on reuse: try once afresh.
+      if ((error as { reusedSocket?: boolean }).reusedSocket && !this.#closed) {
+        return await this.#send(path, body, headers);
+      }
+      throw error;
+    }
+  }
+
+  #send(
+    path: string,
+    body: string | undefined,
+    headers: Record<string, string>,
+  ): Promise<HttpResponse> {
+    if (this.#closed) {
+      return Promise.reject(
+        new TransportError("network", `The connection to ${this.#origin} was closed`),
+      );
+    }
+    const basePath = this.#base.pathname.replace(/\/+$/, "");
+    const target = basePath + (path.startsWith("/") ? path : `/${path}`);
+    const payload = body === undefined ? undefined : new TextEncoder().encode(body);
+    const client = this.#base.protocol === "https:" ? https : http;
+    return new Promise<HttpResponse>((resolve, reject) => {
+      let done = false;
+      const finish = (error: unknown, response?: HttpResponse) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (response) resolve(response);
+        else reject(this.#wrap(error, request.reusedSocket));
+      };
+      const request = client.request({
+        protocol: this.#base.protocol,
+        host: this.#base.hostname.replace(/^\[|\]$/g, ""),
+        port: this.#base.port || undefined,
+        method: "POST",
+        path: target + this.#base.search,
+        agent: this.#agent,
+        headers: {
+          ...headers,
+          "Connection": "keep-alive",
+          "Content-Length": String(payload?.byteLength ?? 0),
+        },
+      }, (response) => {
+        const chunks: Uint8Array[] = [];
+        let size = 0;
+        response.on("data", (chunk: Uint8Array) => {
+          if (size < MAX_BODY_BYTES) chunks.push(chunk);
+          size += chunk.byteLength;
+        });
+        response.on("error", (error) => finish(error));
+        response.on("end", () => {
+          const bytes = new Uint8Array(Math.min(size, MAX_BODY_BYTES));
+          let offset = 0;
+          for (const chunk of chunks) {
+            const part = chunk.subarray(0, bytes.byteLength - offset);
+            bytes.set(part, offset);
+            offset += part.byteLength;
+          }
+          const flat: Record<string, string> = {};
+          for (const [name, value] of Object.entries(response.headers)) {
+            if (value === undefined) continue;
+            flat[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : String(value);
+          }
+          finish(null, {
+            status: response.statusCode ?? 0,
+            headers: flat,
+            body: new TextDecoder().decode(bytes),
+          });
+        });
+      });
+      const timer = setTimeout(() => {
+        const error = new TransportError(
+          "timeout",
+          `No answer from ${this.#origin} within ${
+            this.#timeoutMs / 1000
+          } s: check that the server is running and reachable`,
+        );
+        finish(error);
+        request.destroy(error);
+        for (const socket of this.#connecting) socket.destroy();
+      }, this.#timeoutMs);
+      request.on("error", (error) => finish(error));
+      request.end(payload);
+    });
+  }
+
+  #wrap(error: unknown, reusedSocket: boolean): TransportError {
+    if (error instanceof TransportError) return error;
+    const cause = safeCause(error);
+    const detail = cause.message;
+    let wrapped: TransportError;
+    if (isTlsError(error as NodeJS.ErrnoException)) {
+      wrapped = new TransportError(
+        "tls",
+        `The certificate of ${this.#origin} is not trusted: ${detail}. If it is the server's own self-signed certificate, pin it with winagentUSM.exe --pin-server-cert (or set tls_ca_file to the CA that issued it)`,
+        { cause },
+      );
+    } else {
+      wrapped = new TransportError(
+        "network",
+        `Cannot reach ${this.#origin}: ${detail}; check server_url and that the server is running`,
+        { cause },
+      );
+    }
+    if (reusedSocket) Object.defineProperty(wrapped, "reusedSocket", { value: true });
+    return wrapped;
+  }
+
+  /** Closes the connection and refuses further requests. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const socket of this.#connecting) socket.destroy();
+    this.#connecting.clear();
+    this.#agent.destroy();
+  }
+}
+
+/**
+ * Connects to `url` without checking its certificate and returns the certificate it presents,
+ * for the administrator to compare and pin (`--pin-server-cert`). Sends no request.
+ *
+ * @throws {TypeError} when `url` is not an https URL.
+ * @throws {TransportError} when the server cannot be reached or the handshake fails.
+ */
+export function fetchServerCertificate(
+  url: string,
+  options: { timeoutMs?: number } = {},
+): Promise<ServerCertificate> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TypeError(`Invalid server_url "${url}": expected a URL such as https://host:8000`);
+  }
+  if (parsed.protocol !== "https:") {
+    throw new TypeError(`Cannot pin the certificate of ${url}: it is not an https URL`);
+  }
+  const hostname = parsed.hostname.replace(/^\[|\]$/g, "");
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  return new Promise<ServerCertificate>((resolve, reject) => {
+    const socket = tls.connect({
+      host: hostname,
+      port: Number(parsed.port || 443),
+      servername: net.isIP(hostname) ? undefined : hostname,
+      rejectUnauthorized: false,
+    });
+    let done = false;
+    const finish = (error: Error | null, certificate?: ServerCertificate) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      if (certificate) resolve(certificate);
+      else reject(error);
+    };
+    const timer = setTimeout(() => {
+      finish(
+        new TransportError(
+          "timeout",
+          `No TLS handshake with ${parsed.origin} within ${timeoutMs / 1000} s: check server_url`,
+        ),
+      );
+    }, timeoutMs);
+    socket.once("secureConnect", () => {
+      const peer = socket.getPeerCertificate();
+      if (!peer || !peer.fingerprint256) {
+        finish(new TransportError("tls", `${parsed.origin} presented no certificate`));
+        return;
+      }
+      const subject = describeName(peer.subject as unknown as Record<string, string>);
+      const issuer = describeName(peer.issuer as unknown as Record<string, string>);
+      finish(null, {
+        subject,
+        issuer,
+        validFrom: peer.valid_from,
+        validTo: peer.valid_to,
+        sha256: normalizeFingerprint(peer.fingerprint256),
+        selfSigned: subject === issuer,
+      });
+    });
+    socket.once("error", (error) => {
+      finish(
+        new TransportError(
+          "network",
+          `Cannot reach ${parsed.origin}: ${error.message}; check server_url and that the server is running`,
+          { cause: safeCause(error) },
+        ),
+      );
+    });
+  });
+}
