@@ -326,6 +326,7 @@ Deno.test("the API key never appears in an error message or warning", async (t) 
     ["key before section", `api_key = ${secret}\n[API]\n`],
     ["duplicate key", `[API]\napi_key = ${secret}\nApi_Key = ${secret}\n`],
     ["bare key pasted", `[API]\n${secret}\n`],
+    ["misspelled key name", `[API]\napikey ${secret}\n`],
     ["key without separator but with a colon", `[API]\napi_key ${secret}:x\n`],
     ["other bad value", `[API]\napi_key = ${secret}\nserver_url = ftp://h\n`],
     ["credentials in url", `[API]\napi_key = ${secret}\nserver_url = https://u:${secret}@h\n`],

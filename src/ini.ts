@@ -84,9 +84,13 @@ function showLine(text: string, secretKeys: readonly string[]): string {
   if (secretKeys.includes(word.toLowerCase()) && trimmed.length > word.length) {
     return JSON.stringify(`${word} (value hidden)`);
   }
-  // A long token alone on a line is most likely a pasted key without "api_key =".
-  if (/^[A-Za-z0-9_\-+/=.]{16,}$/.test(trimmed)) return JSON.stringify("(a long value, hidden)");
-  return JSON.stringify(trimmed.length > 80 ? `${trimmed.slice(0, 77)}...` : trimmed);
+  // A long token of letters and digits is most likely a key pasted without "api_key =" or
+  // under a misspelled name: hide it.
+  const hidden = trimmed.replace(
+    /[A-Za-z0-9_\-+/=.]{16,}/g,
+    (t) => /\d/.test(t) && /[A-Za-z]/.test(t) ? "(hidden)" : t,
+  );
+  return JSON.stringify(hidden.length > 80 ? `${hidden.slice(0, 77)}...` : hidden);
 }
 
 /** A parsed INI file that writes back exactly what it read, plus the changes made with `set`. */

@@ -245,6 +245,17 @@ Deno.test("ini rejects malformed lines naming file, line and text", async (t) =>
   }
 });
 
+Deno.test("ini shows ordinary malformed lines in full", () => {
+  assert.throws(
+    () => IniDocument.parse("[API]\nhealth check every 30 minutes\n", "/f"),
+    {
+      name: "SyntaxError",
+      message:
+        'Invalid line 2 in /f: "health check every 30 minutes" is not "key = value", a [section] or a ; comment',
+    },
+  );
+});
+
 Deno.test("ini hides secret values in error messages", async (t) => {
   const key = "SECRETkey0123456789abcdefXYZ";
   const cases = [
@@ -252,6 +263,8 @@ Deno.test("ini hides secret values in error messages", async (t) => {
     `api_key = ${key}\n[API]\n`,
     `[API]\napi_key = ${key}\nAPI_KEY = ${key}\n`,
     `[API]\n${key}\n`,
+    `[API]\napikey ${key}\n`,
+    `[API]\nkey is ${key} here\n`,
   ];
   for (const text of cases) {
     await t.step(JSON.stringify(text.replaceAll(key, "<key>")), () => {
