@@ -1,0 +1,134 @@
+/**
+ * Session facts from Terminal Services (wtsapi32) and the Terminal Services ready event. Windows
+ * only: every function here calls into the system.
+ *
+ * @module
+ */
+import { unwrap } from "../../ffi/error.ts";
+import {
+  kernel32,
+  SYNCHRONIZE,
+  WAIT_FAILED,
+  WAIT_OBJECT_0,
+  WAIT_TIMEOUT,
+} from "../../ffi/kernel32.ts";
+import { decodeSessionInfos, WTS_SESSION_INFO_SIZE } from "../../ffi/structs.ts";
+import { readWide, wide } from "../../ffi/wide.ts";
+import { wtsapi32, WTSDomainName, WTSUserName } from "../../ffi/wtsapi32.ts";
+import type { SessionUser } from "./session_map.ts";
+
+/** The named event Terminal Services sets once WTS calls work. */
+export const TERMSRV_READY_EVENT = "Global\\TermSrvReadyEvent";
+
+/** One session from WTSEnumerateSessionsW. */
+export interface WtsSession {
+  sessionId: number;
+  winStationName: string;
+  /** WTS_CONNECTSTATE_CLASS: WTSActive 0, WTSConnected 1, WTSDisconnected 4, ... */
+  state: number;
+}
+
+function queryString(session: number, infoClass: number, name: string): string {
+  const out = new BigUint64Array(1);
+  const bytes = new Uint32Array(1);
+  unwrap(
+    `WTSQuerySessionInformationW(${name})`,
+    wtsapi32().WTSQuerySessionInformationW(null, session, infoClass, out, bytes),
+  );
+  const pointer = Deno.UnsafePointer.create(out[0]);
+  try {
+    return readWide(pointer, Math.max(0, bytes[0] / 2));
+  } finally {
+    wtsapi32().WTSFreeMemory(pointer);
+  }
+}
+
+/** The user and domain of a session, or undefined when the system cannot say. */
+export function querySessionUser(session: number): SessionUser | undefined {
+  try {
+    const user = queryString(session, WTSUserName, "WTSUserName");
+    const domain = user ? queryString(session, WTSDomainName, "WTSDomainName") : "";
+    return { user, domain };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The sessions of this machine (WTSEnumerateSessionsW). */
+export function enumerateSessions(): WtsSession[] {
+  const out = new BigUint64Array(1);
+  const count = new Uint32Array(1);
+  unwrap("WTSEnumerateSessionsW", wtsapi32().WTSEnumerateSessionsW(null, 0, 1, out, count));
+  const pointer = Deno.UnsafePointer.create(out[0]);
+  try {
+    if (count[0] === 0 || pointer === null) return [];
+    const bytes = new Uint8Array(count[0] * WTS_SESSION_INFO_SIZE);
+    new Deno.UnsafePointerView(pointer).copyInto(bytes);
+    return decodeSessionInfos(bytes, count[0]).map((info) => ({
+      sessionId: info.sessionId,
+      winStationName: readWide(Deno.UnsafePointer.create(info.winStationName), 256),
+      state: info.state,
+    }));
+  } finally {
+    if (pointer !== null) wtsapi32().WTSFreeMemory(pointer);
+  }
+}
+
+/**
+ * Waits, on a worker thread in slices of at most a second (so `signal` ends the wait quickly),
+ * for the named event `name` to be set. Returns "signaled", "timeout", or "missing" when no such
+ * event exists.
+ */
+export async function waitForNamedEvent(
+  name: string,
+  timeoutMs: number,
+  options: { signal?: AbortSignal } = {},
+): Promise<"signaled" | "timeout" | "missing"> {
+  const k32 = kernel32();
+  const handle = k32.OpenEventW(SYNCHRONIZE, 0, wide(name));
+  if (handle === null) return "missing";
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (true) {
+      const slice = Math.max(0, Math.min(1_000, deadline - Date.now()));
+      const result = await k32.WaitForSingleObjectAsync(handle, slice);
+      if (result === WAIT_OBJECT_0) return "signaled";
+      if (result !== WAIT_TIMEOUT) {
+        throw new Error(
+          `WaitForSingleObject failed on ${name}: ${
+            result === WAIT_FAILED ? "WAIT_FAILED" : result
+          }`,
+        );
+      }
+      if (Date.now() >= deadline || options.signal?.aborted) return "timeout";
+    }
+  } finally {
+    k32.CloseHandle(handle);
+  }
+}
+
+/**
+ * Waits (at most `timeoutMs`) until Terminal Services is ready: its ready event is set or, where
+ * the event does not exist (yet), WTSEnumerateSessionsW answers. Returns the sessions, or
+ * undefined when Terminal Services was not ready in time (or `signal` aborted).
+ */
+export async function enumerateWhenReady(
+  timeoutMs: number,
+  options: { signal?: AbortSignal } = {},
+): Promise<WtsSession[] | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  while (!options.signal?.aborted) {
+    const left = Math.max(0, deadline - Date.now());
+    const state = await waitForNamedEvent(TERMSRV_READY_EVENT, left, options);
+    if (state !== "timeout") {
+      try {
+        return enumerateSessions();
+      } catch (error) {
+        if (Date.now() >= deadline) throw error;
+      }
+    }
+    if (Date.now() >= deadline) return undefined;
+    if (state === "missing") await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+  return undefined;
+}
