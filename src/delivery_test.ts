@@ -1,0 +1,641 @@
+import assert from "node:assert/strict";
+import {
+  BACKOFF_BASE_MS,
+  BACKOFF_CAP_MS,
+  classify,
+  type Clock,
+  Delivery,
+  type DeliveryJournal,
+  type DeliveryOptions,
+  eventBody,
+  MIN_RATE_LIMIT_WAIT_MS,
+  type PendingEntry,
+  RESET_MARGIN_MS,
+} from "./delivery.ts";
+import type { SessionEvent } from "./event.ts";
+import { type HttpResponse, TransportError } from "./transport.ts";
+
+const API_KEY = "47959c6d0123456789abcdef0123456789abcdefdeadbeef";
+const T0 = Date.UTC(2025, 3, 27, 7, 0, 0);
+
+function event(n: number, overrides: Partial<SessionEvent> = {}): SessionEvent {
+  const second = String(n % 60).padStart(2, "0");
+  const minute = String(Math.floor(n / 60) % 60).padStart(2, "0");
+  return {
+    eventType: n % 2 === 0 ? "Logon" : "Logoff",
+    userName: "josh",
+    computerName: "DESKTOP-5D51HM9",
+    ipAddress: "192.168.66.34",
+    timestamp: `2025-04-27T08:${minute}:${second}+01:00`,
+    ...overrides,
+  };
+}
+
+/**
+ * Virtual time. `sleep` either passes at once (auto, the default: time jumps forward) or waits
+ * for {@link VirtualClock.advance}; an abort ends it early either way.
+ */
+class VirtualClock implements Clock {
+  t = T0;
+  sleeps: number[] = [];
+  randoms: number[] = [];
+  auto = true;
+  #waiters: { at: number; resolve: () => void }[] = [];
+
+  now(): number {
+    return this.t;
+  }
+
+  random(): number {
+    return this.randoms.length > 0 ? this.randoms.shift()! : 0.5;
+  }
+
+  sleep(ms: number, signal: AbortSignal): Promise<void> {
+    this.sleeps.push(ms);
+    if (this.auto) {
+      this.t += ms;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const waiter = { at: this.t + ms, resolve };
+      this.#waiters.push(waiter);
+      signal.addEventListener("abort", () => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        resolve();
+      }, { once: true });
+    });
+  }
+
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+
+  advance(ms: number): void {
+    this.t += ms;
+    const due = this.#waiters.filter((w) => w.at <= this.t);
+    this.#waiters = this.#waiters.filter((w) => w.at > this.t);
+    for (const w of due) w.resolve();
+  }
+}
+
+interface MemoryEntry extends PendingEntry {
+  status: 0 | 1 | 2 | 3;
+}
+
+class MemoryJournal implements DeliveryJournal {
+  entries: MemoryEntry[] = [];
+  writes: [SessionEvent, number][] = [];
+  failPending = 0;
+  failSetStatus = 0;
+
+  constructor(events: SessionEvent[] = [], recovered = false) {
+    for (const e of events) this.add(e, recovered);
+  }
+
+  add(e: SessionEvent, recovered = false): void {
+    this.entries.push({ event: e, recovered, status: 0 });
+  }
+
+  pending(): PendingEntry[] {
+    if (this.failPending > 0) {
+      this.failPending--;
+      throw new Error("EBUSY: event_log.csv is locked");
+    }
+    return this.entries.filter((e) => e.status === 0);
+  }
+
+  setStatus(entry: PendingEntry, status: 1 | 2 | 3): Promise<void> {
+    if (this.failSetStatus > 0) {
+      this.failSetStatus--;
+      return Promise.reject(new Error("ENOSPC: no space left on device"));
+    }
+    (entry as MemoryEntry).status = status;
+    this.writes.push([entry.event, status]);
+    return Promise.resolve();
+  }
+
+  statuses(): number[] {
+    return this.entries.map((e) => e.status);
+  }
+}
+
+type Reply =
+  | HttpResponse
+  | Error
+  | ((body: string) => HttpResponse | Error | Promise<HttpResponse>);
+
+/** The HTTP boundary: answers each post with the next scripted reply (default 201). */
+class ScriptedTransport {
+  readonly origin = "https://192.168.27.1:8000";
+  script: Reply[] = [];
+  requests: { path: string; body: Record<string, unknown>; headers: Record<string, string> }[] = [];
+
+  async post(
+    path: string,
+    body: string | undefined,
+    headers: Record<string, string>,
+  ): Promise<HttpResponse> {
+    this.requests.push({ path, body: JSON.parse(body!), headers });
+    const next = this.script.shift() ?? created();
+    const reply = typeof next === "function" ? await next(body!) : next;
+    if (reply instanceof Error) throw reply;
+    return reply;
+  }
+}
+
+function response(
+  status: number,
+  body: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): HttpResponse {
+  return { status, headers, body: JSON.stringify(body) };
+}
+
+function created(headers: Record<string, string> = {}): HttpResponse {
+  return response(201, { message: "Event logged successfully", status: "success" }, headers);
+}
+
+function setup(
+  events: SessionEvent[],
+  options: { recovered?: boolean; publicIp?: string; eventPath?: string } = {},
+) {
+  const clock = new VirtualClock();
+  const journal = new MemoryJournal(events, options.recovered);
+  const transport = new ScriptedTransport();
+  const logs: [string, string][] = [];
+  const states: number[] = [];
+  const delivery = new Delivery(
+    {
+      journal,
+      transport: () => transport,
+      apiKey: () => API_KEY,
+      clock,
+      publicIp: () => options.publicIp,
+      log: (level, message) => logs.push([level, message]),
+      onStateChange: (s) => states.push(s.sent),
+      eventPath: options.eventPath,
+    } satisfies DeliveryOptions,
+  );
+  return { clock, journal, transport, logs, delivery, states };
+}
+
+/** Lets the drain loop run until `condition` holds (it only awaits promises, never real time). */
+async function until(condition: () => boolean, what = "condition"): Promise<void> {
+  for (let i = 0; i < 10_000; i++) {
+    if (condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+function assertNoKeyIn(logs: [string, string][]): void {
+  for (const [, message] of logs) {
+    assert.ok(!message.includes(API_KEY), `log line holds the API key: ${message}`);
+    assert.ok(
+      !message.includes(API_KEY.slice(4, -4)),
+      `log line holds part of the key: ${message}`,
+    );
+  }
+}
+
+Deno.test("eventBody sends the captured values in the server's field order", async (t) => {
+  await t.step("without a public IP", () => {
+    assert.equal(
+      eventBody(event(14), { retry: false }),
+      '{"EventType":"Logon","UserName":"josh","ComputerName":"DESKTOP-5D51HM9",' +
+        '"LocalIP":"192.168.66.34","IPAddress":"192.168.66.34",' +
+        '"Timestamp":"2025-04-27T08:00:14+01:00","retry":0}',
+    );
+  });
+  await t.step("with a public IP, on a retry", () => {
+    assert.equal(
+      eventBody(event(14), { retry: true, publicIp: "203.0.113.7" }),
+      '{"EventType":"Logon","UserName":"josh","ComputerName":"DESKTOP-5D51HM9",' +
+        '"LocalIP":"192.168.66.34","IPAddress":"192.168.66.34","PublicIP":"203.0.113.7",' +
+        '"Timestamp":"2025-04-27T08:00:14+01:00","retry":1}',
+    );
+  });
+  await t.step("quotes awkward names as JSON", () => {
+    const body = JSON.parse(eventBody(event(1, { userName: 'o"brien\\x' }), { retry: false }));
+    assert.equal(body.UserName, 'o"brien\\x');
+  });
+});
+
+Deno.test("classify maps every answer of the server to an outcome", async (t) => {
+  const now = T0;
+  const table: [string, HttpResponse, unknown][] = [
+    ["201 created", created(), { kind: "sent", duplicate: false }],
+    [
+      "200 duplicate",
+      response(200, { message: "Event already recorded", status: "success" }),
+      { kind: "sent", duplicate: true },
+    ],
+    ["204 any 2xx", { status: 204, headers: {}, body: "" }, { kind: "sent", duplicate: false }],
+    [
+      "401",
+      response(401, { message: "Invalid API key" }),
+      { kind: "unauthorized", message: "Invalid API key" },
+    ],
+    [
+      "403",
+      response(403, { message: "API key has been disabled" }),
+      { kind: "unauthorized", message: "API key has been disabled" },
+    ],
+    [
+      "400 bad timestamp",
+      response(400, { message: "Could not parse timestamp: x", status: "error" }),
+      { kind: "rejected", status: 400, reason: "Could not parse timestamp: x" },
+    ],
+    [
+      "413 not JSON",
+      { status: 413, headers: {}, body: "<h1>Request Entity Too Large</h1>" },
+      { kind: "rejected", status: 413, reason: "<h1>Request Entity Too Large</h1>" },
+    ],
+    ["422", response(422, {}), { kind: "rejected", status: 422, reason: "{}" }],
+    [
+      "404",
+      { status: 404, headers: {}, body: "" },
+      { kind: "misconfigured", status: 404, reason: "HTTP 404" },
+    ],
+    [
+      "405",
+      response(405, { message: "Method Not Allowed" }),
+      { kind: "misconfigured", status: 405, reason: "Method Not Allowed" },
+    ],
+    [
+      "500",
+      response(500, { message: "Failed to log event: db", status: "error" }),
+      { kind: "retryable", reason: "the server answered 500: Failed to log event: db" },
+    ],
+    [
+      "503",
+      { status: 503, headers: {}, body: "Service Unavailable" },
+      { kind: "retryable", reason: "the server answered 503: Service Unavailable" },
+    ],
+    [
+      "408",
+      { status: 408, headers: {}, body: "" },
+      { kind: "retryable", reason: "the server answered 408: HTTP 408" },
+    ],
+  ];
+  for (const [name, answer, expected] of table) {
+    await t.step(name, () => assert.deepEqual(classify(answer, now), expected));
+  }
+  await t.step("429: waits until the reset by the server's own clock", () => {
+    // The local clock is an hour ahead of the server: only the server's Date counts.
+    const serverNow = Math.floor((now - 3_600_000) / 1000) * 1000;
+    const answer = response(429, { error: "Too many requests" }, {
+      "date": new Date(serverNow).toUTCString(),
+      "x-ratelimit-limit": "60",
+      "x-ratelimit-remaining": "0",
+      "x-ratelimit-reset": String(serverNow / 1000 + 42),
+    });
+    assert.deepEqual(classify(answer, now), {
+      kind: "rate-limited",
+      waitMs: 42_000 + RESET_MARGIN_MS,
+    });
+  });
+  await t.step("429 without a Date header uses the local clock", () => {
+    const answer = response(429, {}, { "x-ratelimit-reset": String(now / 1000 + 10) });
+    assert.deepEqual(classify(answer, now), { kind: "rate-limited", waitMs: 11_000 });
+  });
+  await t.step("429 whose reset is past waits a short bounded delay", () => {
+    const answer = response(429, {}, { "x-ratelimit-reset": String(now / 1000 - 30) });
+    assert.deepEqual(classify(answer, now), {
+      kind: "rate-limited",
+      waitMs: MIN_RATE_LIMIT_WAIT_MS,
+    });
+  });
+  await t.step("429 with Retry-After and without any hint", () => {
+    assert.deepEqual(classify(response(429, {}, { "retry-after": "7" }), now), {
+      kind: "rate-limited",
+      waitMs: 7000,
+    });
+    assert.deepEqual(classify(response(429, {}), now), {
+      kind: "rate-limited",
+      waitMs: MIN_RATE_LIMIT_WAIT_MS,
+    });
+  });
+});
+
+Deno.test("delivery sends pending events oldest first and marks them status 1", async () => {
+  const events = [event(1), event(2), event(3)];
+  const { journal, transport, delivery, logs, clock } = setup(events, { publicIp: "203.0.113.7" });
+  delivery.kick();
+  await until(() => journal.pending().length === 0);
+  assert.deepEqual(journal.statuses(), [1, 1, 1]);
+  assert.deepEqual(transport.requests.map((r) => r.body.Timestamp), events.map((e) => e.timestamp));
+  for (const request of transport.requests) {
+    assert.equal(request.path, "/api/log_event");
+    assert.equal(request.body.retry, 0);
+    assert.equal(request.body.PublicIP, "203.0.113.7");
+    assert.equal(request.headers["X-API-Key"], API_KEY);
+    assert.equal(request.headers["Content-Type"], "application/json");
+  }
+  assert.deepEqual(clock.sleeps, [], "no wait when nothing failed");
+  const state = delivery.state();
+  assert.equal(state.sent, 3);
+  assert.equal(state.lastSentAt, T0);
+  assert.equal(state.paused, null);
+  assertNoKeyIn(logs);
+  await delivery.stop();
+});
+
+Deno.test("delivery picks up events added while it drains and after it went idle", async () => {
+  const { journal, transport, delivery } = setup([event(1)]);
+  transport.script = [() => {
+    journal.add(event(2));
+    return created();
+  }];
+  delivery.kick();
+  await until(() => transport.requests.length === 2 && journal.pending().length === 0);
+  journal.add(event(3));
+  delivery.kick();
+  delivery.kick();
+  await until(() => journal.pending().length === 0);
+  assert.equal(transport.requests.length, 3, "each event sent once");
+  assert.deepEqual(journal.statuses(), [1, 1, 1]);
+  await delivery.stop();
+});
+
+Deno.test("delivery marks recovered entries as retries: retry 1 and status 2", async () => {
+  const { journal, transport, delivery } = setup([event(1), event(2)], { recovered: true });
+  transport.script = [
+    created(),
+    response(200, { message: "Event already recorded", status: "success" }),
+  ];
+  delivery.kick();
+  await until(() => journal.pending().length === 0);
+  assert.deepEqual(transport.requests.map((r) => r.body.retry), [1, 1]);
+  assert.deepEqual(journal.statuses(), [2, 2]);
+  assert.equal(delivery.state().sent, 2, "a duplicate counts as sent");
+  await delivery.stop();
+});
+
+Deno.test("delivery retries a failed event with the same values and retry 1", async () => {
+  const { journal, transport, delivery, clock, logs } = setup([event(1), event(2)]);
+  transport.script = [
+    response(500, { message: "Failed to log event: database is locked", status: "error" }),
+    new TransportError("network", "Cannot reach https://192.168.27.1:8000: ECONNRESET"),
+  ];
+  clock.randoms = [0.5, 0.25];
+  delivery.kick();
+  await until(() => journal.pending().length === 0);
+  const bodies = transport.requests.map((r) => r.body);
+  assert.equal(bodies.length, 4);
+  assert.deepEqual(bodies.map((b) => b.retry), [0, 1, 1, 0]);
+  assert.deepEqual({ ...bodies[0], retry: 1 }, bodies[2], "the retry resends the same values");
+  assert.deepEqual(journal.statuses(), [2, 1]);
+  // Full jitter: attempt 1 waits random x 2 s, attempt 2 random x 4 s.
+  assert.deepEqual(clock.sleeps, [0.5 * BACKOFF_BASE_MS, 0.25 * 2 * BACKOFF_BASE_MS]);
+  const warnings = logs.filter(([level]) => level === "warn").map(([, m]) => m);
+  assert.match(warnings[0], /Logoff of josh at .* not sent: the server answered 500: Failed/);
+  assert.match(warnings[1], /ECONNRESET; attempt 2 failed, next in 1\.0 s/);
+  await delivery.stop();
+});
+
+Deno.test("delivery backoff grows exponentially up to the cap, with full jitter", async () => {
+  const { transport, delivery, clock } = setup([event(1)]);
+  const failures = 14;
+  transport.script = Array.from({ length: failures }, () => ({
+    status: 503,
+    headers: {},
+    body: "",
+  }));
+  clock.randoms = Array.from({ length: failures }, (_, i) => (i % 2 === 0 ? 0.999999 : 0.3));
+  delivery.kick();
+  await until(() => transport.requests.length === failures + 1);
+  await delivery.stop();
+  assert.equal(clock.sleeps.length, failures);
+  clock.sleeps.forEach((slept, i) => {
+    const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** i);
+    const expected = Math.floor((i % 2 === 0 ? 0.999999 : 0.3) * ceiling);
+    assert.equal(slept, expected, `wait ${i + 1}`);
+    assert.ok(slept >= 0 && slept < ceiling);
+  });
+  assert.equal(Math.max(...clock.sleeps), Math.floor(0.999999 * BACKOFF_CAP_MS), "capped at 5 min");
+});
+
+Deno.test("delivery marks a refused event status 3, logs the reason and goes on", async () => {
+  const { journal, transport, delivery, logs } = setup([event(1), event(2)]);
+  transport.script = [
+    response(400, { message: "Could not parse timestamp: 2025-04-27T08:00:01.5Z" }),
+  ];
+  delivery.kick();
+  await until(() => journal.pending().length === 0);
+  assert.deepEqual(journal.statuses(), [3, 1]);
+  const errors = logs.filter(([level]) => level === "error").map(([, m]) => m);
+  assert.equal(errors.length, 1);
+  assert.match(
+    errors[0],
+    /refused Logoff of josh at 2025-04-27T08:00:01\+01:00 for good \(400\): Could not parse timestamp/,
+  );
+  const state = delivery.state();
+  assert.equal(state.rejected, 1);
+  assert.equal(state.sent, 1);
+  assert.equal(state.lastError?.message, errors[0]);
+  await delivery.stop();
+});
+
+Deno.test("delivery pauses on 401 until resumed, with the key masked", async () => {
+  const { journal, transport, delivery, logs } = setup([event(1), event(2)]);
+  transport.script = [response(401, { message: "Invalid API key" })];
+  delivery.kick();
+  await until(() => delivery.state().paused === "unauthorized");
+  assert.equal(transport.requests.length, 1);
+  delivery.kick();
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(transport.requests.length, 1, "kick does not lift the pause");
+  assert.deepEqual(journal.statuses(), [0, 0], "the events stay pending");
+  const error = logs.find(([level]) => level === "error")![1];
+  assert.match(error, /The server rejected the API key 4795…beef \(Invalid API key\)/);
+  assert.match(error, /2 events wait; set the right key with winagentUSM\.exe --api-key/);
+  delivery.resume();
+  await until(() => journal.pending().length === 0);
+  assert.deepEqual(journal.statuses(), [2, 1], "the refused attempt makes the first a retry");
+  assert.equal(delivery.state().paused, null);
+  assertNoKeyIn(logs);
+  await delivery.stop();
+});
+
+Deno.test("delivery pauses on 404 and says to check server_url", async () => {
+  const { journal, transport, delivery, logs } = setup([event(1)]);
+  transport.script = [{ status: 404, headers: {}, body: "Not Found" }];
+  delivery.kick();
+  await until(() => delivery.state().paused === "misconfigured");
+  const error = logs.find(([level]) => level === "error")![1];
+  assert.match(error, /https:\/\/192\.168\.27\.1:8000\/api\/log_event answered 404/);
+  assert.match(error, /check server_url/);
+  delivery.resume();
+  await until(() => journal.pending().length === 0);
+  assert.equal(transport.requests.length, 2);
+  await delivery.stop();
+});
+
+Deno.test("delivery paused as not configured sends nothing until resumed", async () => {
+  const { journal, transport, delivery } = setup([event(1)]);
+  delivery.pause("not-configured");
+  delivery.kick();
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(transport.requests.length, 0);
+  assert.equal(delivery.state().paused, "not-configured");
+  delivery.resume();
+  await until(() => journal.pending().length === 0);
+  await delivery.stop();
+});
+
+Deno.test("delivery paces itself: with no budget left it waits for the reset", async () => {
+  const { journal, transport, delivery, clock } = setup([event(1), event(2), event(3)]);
+  const serverNow = T0 - 7_200_000; // the server's clock is two hours behind
+  transport.script = [
+    created({
+      "date": new Date(serverNow).toUTCString(),
+      "x-ratelimit-limit": "60",
+      "x-ratelimit-remaining": "1",
+      "x-ratelimit-reset": String(serverNow / 1000 + 30),
+    }),
+    created({
+      "date": new Date(serverNow).toUTCString(),
+      "x-ratelimit-limit": "60",
+      "x-ratelimit-remaining": "0",
+      "x-ratelimit-reset": String(serverNow / 1000 + 30),
+    }),
+  ];
+  delivery.kick();
+  await until(() => journal.pending().length === 0);
+  assert.deepEqual(clock.sleeps, [30_000 + RESET_MARGIN_MS], "one wait, before the third event");
+  assert.equal(transport.requests.length, 3, "no 429 needed");
+  assert.deepEqual(journal.statuses(), [1, 1, 1]);
+  await delivery.stop();
+});
+
+Deno.test("delivery waits out a 429 and resends the event as a retry", async () => {
+  const { journal, transport, delivery, clock } = setup([event(1), event(2)]);
+  transport.script = [
+    response(429, { error: "Too many requests" }, {
+      "x-ratelimit-remaining": "0",
+      "x-ratelimit-reset": String(T0 / 1000 + 20),
+    }),
+    // A 429 whose reset is already past: a short wait, not a tight loop.
+    response(429, { error: "Too many requests" }, {
+      "x-ratelimit-reset": String(T0 / 1000 - 100),
+    }),
+  ];
+  delivery.kick();
+  await until(() => journal.pending().length === 0);
+  assert.deepEqual(clock.sleeps, [20_000 + RESET_MARGIN_MS, MIN_RATE_LIMIT_WAIT_MS]);
+  assert.deepEqual(transport.requests.map((r) => r.body.retry), [0, 1, 1, 0]);
+  assert.deepEqual(journal.statuses(), [2, 1]);
+  await delivery.stop();
+});
+
+Deno.test("delivery survives exceptions from the journal and the transport", async () => {
+  const { journal, transport, delivery, logs, clock } = setup([event(1), event(2)]);
+  journal.failPending = 1;
+  journal.failSetStatus = 1;
+  transport.script = [
+    new TypeError("something unexpected"),
+    created(),
+    response(200, { message: "Event already recorded", status: "success" }),
+  ];
+  delivery.kick();
+  await until(() => journal.pending().length === 0);
+  assert.deepEqual(journal.statuses(), [2, 1]);
+  assert.equal(transport.requests.length, 4);
+  assert.equal(clock.sleeps.length, 3, "each failure backs off");
+  const warnings = logs.filter(([level]) => level === "warn").map(([, m]) => m);
+  assert.match(warnings[0], /cannot read the pending events: EBUSY/);
+  assert.match(warnings[1], /cannot send to the server: something unexpected/);
+  assert.match(warnings[2], /cannot record the answer for .* in event_log.csv: ENOSPC/);
+  await delivery.stop();
+});
+
+Deno.test("delivery survives a transport factory that throws", async () => {
+  const clock = new VirtualClock();
+  const journal = new MemoryJournal([event(1)]);
+  const transport = new ScriptedTransport();
+  let calls = 0;
+  const logs: string[] = [];
+  const delivery = new Delivery({
+    journal,
+    transport: () => {
+      if (calls++ === 0) throw new TypeError('Invalid server_url "x"');
+      return transport;
+    },
+    apiKey: () => API_KEY,
+    clock,
+    log: (_level, message) => logs.push(message),
+  });
+  delivery.kick();
+  await until(() => journal.pending().length === 0);
+  assert.match(logs[0], /Invalid server_url/);
+  await delivery.stop();
+});
+
+Deno.test("resume() ends a backoff wait and sends at once", async () => {
+  const { journal, transport, delivery, clock } = setup([event(1)]);
+  clock.auto = false;
+  transport.script = [{ status: 502, headers: {}, body: "Bad Gateway" }];
+  delivery.kick();
+  await until(() => clock.waiting === 1, "the backoff wait");
+  const next = delivery.state().nextAttemptAt;
+  assert.ok(next !== undefined && next > clock.now());
+  delivery.resume();
+  await until(() => journal.pending().length === 0);
+  assert.equal(clock.now(), T0, "no time passed");
+  assert.equal(delivery.state().nextAttemptAt, undefined);
+  await delivery.stop();
+});
+
+Deno.test("stop() during a wait returns at once and sends nothing more", async () => {
+  const { journal, transport, delivery, clock } = setup([event(1), event(2)]);
+  clock.auto = false;
+  transport.script = [new TransportError("timeout", "No answer within 15 s")];
+  delivery.kick();
+  await until(() => clock.waiting === 1, "the backoff wait");
+  await delivery.stop();
+  assert.equal(clock.waiting, 0, "the wait was aborted");
+  clock.advance(BACKOFF_CAP_MS);
+  delivery.kick();
+  delivery.resume();
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(transport.requests.length, 1);
+  assert.deepEqual(journal.statuses(), [0, 0]);
+  await delivery.stop();
+});
+
+Deno.test("stop() lets the request in flight and its status write finish", async () => {
+  const { journal, transport, delivery } = setup([event(1), event(2)]);
+  let answer!: () => void;
+  transport.script = [() =>
+    new Promise<HttpResponse>((resolve) => {
+      answer = () => resolve(created());
+    })];
+  delivery.kick();
+  await until(() => transport.requests.length === 1);
+  const stopped = delivery.stop();
+  let done = false;
+  stopped.then(() => done = true);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(done, false, "stop waits for the answer");
+  answer();
+  await stopped;
+  assert.deepEqual(journal.statuses(), [1, 0], "the answer was recorded, nothing more sent");
+  assert.equal(transport.requests.length, 1);
+});
+
+Deno.test("delivery never logs the API key, even when the server echoes it", async () => {
+  const { journal, transport, delivery, logs } = setup([event(1), event(2), event(3)]);
+  transport.script = [
+    response(400, { message: `bad request from key ${API_KEY}` }),
+    response(500, { message: `boom ${API_KEY}` }),
+    response(401, { message: `Invalid API key ${API_KEY}` }),
+  ];
+  delivery.kick();
+  await until(() => delivery.state().paused === "unauthorized");
+  assert.equal(journal.statuses()[0], 3);
+  assert.ok(logs.length >= 3);
+  assertNoKeyIn(logs);
+  assert.ok(!JSON.stringify(delivery.state()).includes(API_KEY));
+  await delivery.stop();
+});
