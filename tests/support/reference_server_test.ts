@@ -177,6 +177,48 @@ Deno.test("TLS server presents the reference-kind certificate that Deno fetch re
   assert.equal(server.count(200, "/api/health"), 1, "the rejected handshake made no request");
 });
 
+Deno.test("node:https keep-alive agent reuses one TLS connection to the reference-kind server", async () => {
+  await using server = await ReferenceServer.start({ certBits: 2048 });
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
+  try {
+    const send = () =>
+      new Promise<{ status: number; body: string; fingerprint: string }>((resolve, reject) => {
+        const request = https.request({
+          host: "127.0.0.1",
+          port: server.port,
+          path: "/api/log_event",
+          method: "POST",
+          agent,
+          headers: { "X-API-Key": DEFAULT_API_KEY, "Content-Type": "application/json" },
+        }, (response) => {
+          const socket = response.socket as tls.TLSSocket;
+          const fingerprint = socket.getPeerCertificate().fingerprint256;
+          let body = "";
+          response.setEncoding("utf8");
+          response.on("data", (chunk) => body += chunk);
+          response.on(
+            "end",
+            () => resolve({ status: response.statusCode ?? 0, body, fingerprint }),
+          );
+        });
+        request.on("error", reject);
+        request.end(JSON.stringify(EVENT));
+      });
+    const first = await send();
+    const second = await send();
+    assert.deepEqual([first.status, second.status], [201, 200]);
+    assert.equal(
+      first.fingerprint.replaceAll(":", "").toLowerCase(),
+      server.certificate!.sha256,
+    );
+    const [a, b] = server.requests();
+    assert.equal(b.connectionId, a.connectionId);
+    assert.equal(b.connectionRequest, 2);
+  } finally {
+    agent.destroy();
+  }
+});
+
 Deno.test("ca-signed server is trusted by Deno fetch given the CA", async () => {
   await using server = await ReferenceServer.start({ tls: "ca-signed" });
   const certificate = server.certificate!;
