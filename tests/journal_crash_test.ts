@@ -99,7 +99,8 @@ Deno.test({
     let nextId = 1;
     let kills = 0;
     let tornTails = 0;
-    let interruptedRotations = 0;
+    let rotationsUndone = 0;
+    let rotationsFinished = 0;
     const rates: number[] = [];
     const started = performance.now();
     try {
@@ -123,7 +124,8 @@ Deno.test({
         const pendingIds = journal.pending().map((entry) => idOf(entry.event));
         await journal.close();
         tornTails += warnings.filter((w) => w.startsWith("Truncated a torn last line")).length;
-        interruptedRotations += warnings.filter((w) => /rotation/i.test(w)).length;
+        rotationsUndone += warnings.filter((w) => w.startsWith("Removed ")).length;
+        rotationsFinished += warnings.filter((w) => w.startsWith("Finished an interrupted")).length;
 
         // Every file parses, with no torn line left.
         const occurrences = new Map<number, Occurrence[]>();
@@ -180,7 +182,7 @@ Deno.test({
       console.log(
         `journal crash test: ${kills} kills in ${seconds.toFixed(1)} s, ${
           nextId - 1
-        } rows appended, ${ackedAppends.size} appends and ${ackedStatus.size} statuses acknowledged, ${rotations} rotations completed, ${interruptedRotations} interrupted rotations repaired, ${tornTails} torn tails truncated, writer ${
+        } rows appended, ${ackedAppends.size} appends and ${ackedStatus.size} statuses acknowledged, ${rotations} rotations completed, interrupted rotations: ${rotationsUndone} undone, ${rotationsFinished} finished, ${tornTails} torn tails truncated, writer ${
           Math.round(meanRate)
         } appends/s`,
       );
