@@ -157,8 +157,18 @@ export class Journal {
   /**
    * Appends `event` as a pending row (rotating first when the live file would outgrow the
    * rotation size). Resolves only after the row is written and fdatasync'd.
+   *
+   * @throws {TypeError} When the event type is not one of the four the server knows.
    */
   append(event: SessionEvent): Promise<JournalEntry> {
+    if (!EVENT_TYPES.has(event.eventType)) {
+      // Such a row would be skipped as malformed at the next open, losing the event.
+      return Promise.reject(
+        new TypeError(
+          `Invalid event type for the journal: "${event.eventType}" is not Logon, Logoff, Lock or Unlock`,
+        ),
+      );
+    }
     return this.#enqueue(() => this.#append(event));
   }
 

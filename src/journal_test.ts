@@ -364,6 +364,10 @@ Deno.test("journal rejects bad statuses and use after close; close is idempotent
     const journal = await Journal.open(path, { rotationSizeBytes: 0 });
     const entry = await journal.append(event("a"));
     await assert.rejects(journal.setStatus(entry, 0 as 1), RangeError);
+    await assert.rejects(
+      journal.append({ ...event("x"), eventType: "Login" as "Logon" }),
+      TypeError,
+    );
     const appending = journal.append(event("b"));
     const closing = journal.close();
     assert.equal((await appending).event.userName, "b", "close waits for queued operations");
