@@ -1,0 +1,32 @@
+/**
+ * The Windows platform: the service host, the service manager and file security, built on the
+ * Win32 bindings in `ffi/`. Loaded by mod.ts only when `Deno.build.os === "windows"`.
+ *
+ * @module
+ */
+import type { Platform } from "../platform.ts";
+import { secureDirectory, secureFile } from "./file_security.ts";
+import { runWindowsService } from "./service_host.ts";
+import { windowsInstallDir, WindowsServiceManager } from "./service_manager.ts";
+
+/** Creates the Windows platform. Opens no library until a method needs one. */
+export function createWindowsPlatform(): Platform {
+  let manager: WindowsServiceManager | undefined;
+  const services = () => manager ??= new WindowsServiceManager();
+  return {
+    name: "windows",
+    defaultInstallDir: () => windowsInstallDir(),
+    secureDirectory,
+    secureFile,
+    serviceAction: (action, options) => services().action(action, options),
+    serviceState: () => {
+      try {
+        return Promise.resolve(services().state());
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
+    notifyReload: () => Promise.resolve(services().notifyReload()),
+    runService: (hooks) => runWindowsService(hooks),
+  };
+}
