@@ -20,10 +20,20 @@ const ROTATION_BYTES = 1024;
 interface Run {
   lines: string[];
   appendsPerSecond: number;
+  /** Whether the writer was killed before it had opened the journal. */
+  beforeReady: boolean;
 }
 
-/** Runs the writer from `firstId`, kills it `delayMs` after it reported READY. */
-async function runAndKill(path: string, firstId: number, delayMs: number): Promise<Run> {
+/**
+ * Runs the writer from `firstId` and kills it `delayMs` after it reported READY, or, with
+ * `fromSpawn`, `delayMs` after it was spawned (possibly while its own open() is recovering).
+ */
+async function runAndKill(
+  path: string,
+  firstId: number,
+  delayMs: number,
+  fromSpawn = false,
+): Promise<Run> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -58,7 +68,7 @@ async function runAndKill(path: string, firstId: number, delayMs: number): Promi
     onReady();
   })();
   const stderr = new Response(child.stderr).text();
-  await ready;
+  if (!fromSpawn) await ready;
   await new Promise((resolve) => setTimeout(resolve, delayMs));
   const killedAt = performance.now();
   try {
@@ -70,7 +80,8 @@ async function runAndKill(path: string, firstId: number, delayMs: number): Promi
   assert.equal(status.signal, "SIGKILL", `the writer exited by itself: ${errors}`);
   const appends = lines.filter((line) => line.startsWith("A ")).length;
   const seconds = Math.max(killedAt - readyAt, 1) / 1000;
-  return { lines, appendsPerSecond: appends / seconds };
+  const beforeReady = !lines.includes("READY");
+  return { lines, appendsPerSecond: beforeReady ? NaN : appends / seconds, beforeReady };
 }
 
 interface Occurrence {
@@ -101,17 +112,34 @@ Deno.test({
     let tornTails = 0;
     let rotationsUndone = 0;
     let rotationsFinished = 0;
+    let startupKills = 0;
+    let rowsInFiles = 0;
+    let killsBeforeReady = 0;
+    let childRecoveries = 0;
     const rates: number[] = [];
     const started = performance.now();
     try {
       while (kills < KILLS && performance.now() - started < BUDGET_MS) {
-        const run = await runAndKill(path, nextId, Math.floor(Math.random() * 31));
-        kills++;
-        rates.push(run.appendsPerSecond);
-        for (const line of run.lines) {
-          const [kind, id, status] = line.split(" ");
-          if (kind === "A") ackedAppends.add(Number(id));
-          if (kind === "S") ackedStatus.set(Number(id), Number(status));
+        const acknowledge = (run: Run) => {
+          kills++;
+          if (!run.beforeReady) rates.push(run.appendsPerSecond);
+          for (const line of run.lines) {
+            const [kind, id, status] = line.split(" ");
+            if (kind === "A") ackedAppends.add(Number(id));
+            if (kind === "S") ackedStatus.set(Number(id), Number(status));
+            if (kind === "W") childRecoveries++;
+          }
+        };
+        acknowledge(await runAndKill(path, nextId, Math.floor(Math.random() * 31)));
+        if (kills % 3 === 0) {
+          // No recovery here: the next writer's own open() recovers, and is killed at a random
+          // instant from its spawn, often during that recovery. Ids jump ahead so a row written
+          // but not acknowledged is never reused.
+          nextId = Math.max(nextId, ...ackedAppends) + 100;
+          const run = await runAndKill(path, nextId, Math.floor(Math.random() * 150), true);
+          acknowledge(run);
+          startupKills++;
+          if (run.beforeReady) killsBeforeReady++;
         }
 
         // Recovery, as the agent does at start.
@@ -175,14 +203,15 @@ Deno.test({
         );
 
         nextId = Math.max(nextId - 1, ...occurrences.keys(), ...ackedAppends) + 1;
+        rowsInFiles = occurrences.size;
       }
       const rotations = (await archivesOf(path)).length;
       const seconds = (performance.now() - started) / 1000;
       const meanRate = rates.reduce((a, b) => a + b, 0) / rates.length;
       console.log(
-        `journal crash test: ${kills} kills in ${seconds.toFixed(1)} s, ${
-          nextId - 1
-        } rows appended, ${ackedAppends.size} appends and ${ackedStatus.size} statuses acknowledged, ${rotations} rotations completed, interrupted rotations: ${rotationsUndone} undone, ${rotationsFinished} finished, ${tornTails} torn tails truncated, writer ${
+        `journal crash test: ${kills} kills in ${
+          seconds.toFixed(1)
+        } s, ${rowsInFiles} distinct rows in the files, ${ackedAppends.size} appends and ${ackedStatus.size} statuses acknowledged, ${rotations} rotations completed, interrupted rotations: ${rotationsUndone} undone, ${rotationsFinished} finished, ${startupKills} writers started on unrecovered files (${childRecoveries} repairs by their open, ${killsBeforeReady} killed before READY), ${tornTails} torn tails truncated, writer ${
           Math.round(meanRate)
         } appends/s`,
       );

@@ -1,7 +1,7 @@
 /**
  * Child process of tests/journal_crash_test.ts: appends events and settles them in a loop until
  * it is killed, printing one line per acknowledged operation to stdout:
- * `READY` once the journal is open, `A <id>` after append(event <id>) resolved, `S <id> <status>`
+ * `W <message>` for each repair its open() made, `READY` once the journal is open, `A <id>` after append(event <id>) resolved, `S <id> <status>`
  * after setStatus resolved.
  *
  * Usage: deno run --allow-read --allow-write tests/support/journal_writer.ts <path> <first id> <rotation bytes>
@@ -50,6 +50,7 @@ async function main(): Promise<void> {
   const journal = await Journal.open(path, {
     rotationSizeBytes: Number(rotation),
     keep: 1_000_000,
+    onWarning: (message) => say(`W ${message.replaceAll("\n", " ")}`),
   });
   say("READY");
   const settle = async (entry: JournalEntry) => {
