@@ -67,13 +67,58 @@ export async function readStatus(dir: string): Promise<AgentStatus | undefined> 
   }
 }
 
-/** True when a process with this id exists (Linux: /proc; elsewhere unknown → undefined). */
-export function processAlive(pid: number): boolean | undefined {
-  if (Deno.build.os !== "linux") return undefined;
+/** The lock file that marks a folder as in use by a running agent. */
+export const LOCK_FILE = "agent.lock";
+
+/**
+ * An exclusive lock on agent.lock in the agent's folder, held while the agent runs: a second
+ * agent on the same folder (and so the same journal) is refused, and `--status` can tell whether
+ * an agent runs. The operating system releases it when the process dies, even by SIGKILL.
+ */
+export class InstanceLock {
+  #file: Deno.FsFile;
+
+  private constructor(file: Deno.FsFile) {
+    this.#file = file;
+  }
+
+  /** Takes the lock; undefined when another process holds it. */
+  static acquire(dir: string): InstanceLock | undefined {
+    const file = Deno.openSync(join(dir, LOCK_FILE), {
+      read: true,
+      write: true,
+      create: true,
+      mode: 0o600,
+    });
+    if (!file.tryLockSync(true)) {
+      file.close();
+      return undefined;
+    }
+    return new InstanceLock(file);
+  }
+
+  /** Releases the lock; idempotent. */
+  release(): void {
+    try {
+      this.#file.unlockSync();
+      this.#file.close();
+    } catch { /* already released */ }
+  }
+}
+
+/** True when an agent holds the folder's lock, false when none does, undefined when unknown. */
+export function agentRunning(dir: string): boolean | undefined {
+  let file: Deno.FsFile;
   try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
+    file = Deno.openSync(join(dir, LOCK_FILE), { read: true, write: true });
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound ? false : undefined;
+  }
+  try {
+    const free = file.tryLockSync(false);
+    if (free) file.unlockSync();
+    return !free;
+  } finally {
+    file.close();
   }
 }

@@ -1,0 +1,68 @@
+/**
+ * `deno task demo`: the agent end to end on one machine. Starts the reference server double
+ * (HTTPS with the reference server's kind of self-signed certificate), configures the agent for
+ * it with the flags an administrator types, and runs the agent in the foreground fed by
+ * testdata/demo_sessions.jsonl. Ctrl+C stops both.
+ */
+import { join } from "node:path";
+import { fileURLToPath as fromFileUrl } from "node:url";
+
+const root = fromFileUrl(new URL("..", import.meta.url));
+const dir = join(root, ".dev", "demo");
+const config = join(dir, "config.ini");
+const permissions = ["--allow-read", "--allow-write", "--allow-net", "--allow-env", "--allow-sys"];
+
+await Deno.mkdir(dir, { recursive: true });
+const server = new Deno.Command(Deno.execPath(), {
+  args: ["run", "-A", join(root, "tests/support/reference_server.ts"), "--bits", "2048"],
+  stdout: "piped",
+  stderr: "inherit",
+}).spawn();
+const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+let first = "";
+while (!first.includes("\n")) {
+  const { value, done } = await reader.read();
+  if (done) throw new Error("The test server did not start");
+  first += value;
+}
+reader.releaseLock();
+server.stdout.cancel().catch(() => {});
+const { url, apiKey } = JSON.parse(first.split("\n")[0]);
+console.log(`Test server listening at ${url}\n`);
+
+const agent = (args: string[], stdin: "inherit" | "piped" | "null" = "null") =>
+  new Deno.Command(Deno.execPath(), {
+    args: ["run", "-q", ...permissions, join(root, "mod.ts"), "--config", config, ...args],
+    stdin,
+    stdout: "inherit",
+    stderr: "inherit",
+  });
+
+console.log(
+  `$ winagentUSM --url ${url} --api-key <key> --pin-server-cert --timezone Europe/London`,
+);
+await agent(["--url", url, "--api-key", apiKey, "--pin-server-cert", "--timezone", "Europe/London"])
+  .output();
+console.log(
+  `\n$ winagentUSM --service run --simulate testdata/demo_sessions.jsonl   (Ctrl+C stops)\n`,
+);
+const running = agent([
+  "--service",
+  "run",
+  "--simulate",
+  join(root, "testdata/demo_sessions.jsonl"),
+])
+  .spawn();
+const stop = () => {
+  try {
+    running.kill("SIGTERM");
+  } catch { /* gone */ }
+};
+Deno.addSignalListener("SIGINT", stop);
+Deno.addSignalListener("SIGTERM", stop);
+const status = await running.status;
+server.kill("SIGTERM");
+await server.status;
+console.log(`\n$ cat ${join(".dev", "demo", "event_log.csv")}`);
+console.log(await Deno.readTextFile(join(dir, "event_log.csv")).catch(() => "(none)"));
+Deno.exit(status.code);

@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { parseArgs } from "./cli.ts";
+
+Deno.test("flags are accepted with one dash or two, and with = or a space", async (t) => {
+  const forms: string[][] = [
+    ["-service", "install", "-config", "C:\\pkg\\config.ini"],
+    ["--service", "install", "--config", "C:\\pkg\\config.ini"],
+    ["--service=install", "--config=C:\\pkg\\config.ini"],
+    ["-service=INSTALL", "-config", "C:\\pkg\\config.ini"],
+  ];
+  for (const args of forms) {
+    await t.step(args.join(" "), () => {
+      const options = parseArgs(args);
+      assert.equal(options.service, "install");
+      assert.equal(options.config, "C:\\pkg\\config.ini");
+    });
+  }
+});
+
+Deno.test("uninstall is a synonym of remove", () => {
+  assert.equal(parseArgs(["-service", "uninstall"]).service, "remove");
+  assert.equal(parseArgs(["--service", "remove", "--purge"]).purge, true);
+});
+
+Deno.test("config flags are validated and normalized together", () => {
+  const options = parseArgs([
+    "--url",
+    "https://192.168.27.1:8000/",
+    "--api-key",
+    "k".repeat(64),
+    "--debug",
+    "TRUE",
+    "--timezone",
+    "Europe/London",
+    "--check-interval",
+    "0",
+  ]);
+  assert.equal(options.settings.server_url, "https://192.168.27.1:8000");
+  assert.equal(options.settings.debug_logs, "true");
+  assert.equal(options.settings.timezone, "Europe/London");
+  assert.equal(options.settings.health_check_interval, "0");
+  assert.equal(options.settings.api_key, "k".repeat(64));
+});
+
+Deno.test("a bad flag or value is refused with a message that names it", async (t) => {
+  const secret = "s3cr3t-key-that-must-not-leak with space";
+  const cases: [string[], RegExp][] = [
+    [["--frobnicate"], /Unknown flag "--frobnicate"/],
+    [["--service", "explode"], /Invalid value for --service: "explode"/],
+    [["--url"], /--url needs a value/],
+    [["--url", "ftp://x"], /Invalid value for --url/],
+    [["--timezone", "Mars/Olympus"], /Invalid value for --timezone/],
+    [["--check-interval", "-5"], /Invalid value for --check-interval/],
+    [["--debug", "maybe"], /Invalid value for --debug/],
+    [["--api-key", secret], /Invalid value for --api-key/],
+    [["--service", "install", "--url", "https://a:1"], /cannot be combined/],
+    [["--simulate", "-"], /only with --service run/],
+    [["--purge"], /only with --service remove/],
+    [["stray"], /Unexpected argument "stray"/],
+  ];
+  for (const [args, message] of cases) {
+    await t.step(args.join(" "), () => {
+      assert.throws(() => parseArgs(args), (error: Error) => {
+        assert.match(error.message, message);
+        assert.ok(!error.message.includes("s3cr3t"), "the API key leaked into the message");
+        return true;
+      });
+    });
+  }
+});

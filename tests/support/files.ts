@@ -1,0 +1,68 @@
+/**
+ * File helpers for end-to-end tests: the agent's folder, its journal, and the secret scan.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { readJournal } from "../../src/journal.ts";
+
+/** An API key of the reference server's kind (64 hex digits), distinctive enough to scan for. */
+export const TEST_API_KEY = "47959c6d5d8db64eb0ec3ad824ccbe82618632e2a58823d84aba92078da693fa";
+
+/** A fresh folder for one agent. */
+export async function agentDir(prefix = "usm-e2e-"): Promise<{ dir: string; config: string }> {
+  const dir = await Deno.makeTempDir({ prefix });
+  return { dir, config: join(dir, "config.ini") };
+}
+
+/** The rows of event_log.csv (live file only), read as --status reads them. */
+export async function journalRows(dir: string) {
+  try {
+    return (await readJournal(join(dir, "event_log.csv"))).entries;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+}
+
+/** Polls until `predicate` holds, or fails with `what` after `timeoutMs`. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T> | T,
+  predicate: (value: T) => boolean,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await probe();
+  while (!predicate(value)) {
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out waiting for ${what}; last value: ${JSON.stringify(value)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    value = await probe();
+  }
+  return value;
+}
+
+/**
+ * Asserts that `secret` appears in no file of `dir` (logs, journal, status, archives) and in
+ * none of `outputs` (process output, error messages). config.ini is the one place it belongs.
+ */
+export async function assertSecretNowhere(
+  dir: string,
+  secret: string,
+  outputs: string[] = [],
+): Promise<void> {
+  let scanned = 0;
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.isFile || entry.name === "config.ini") continue;
+    const text = await Deno.readTextFile(join(dir, entry.name));
+    assert.ok(!text.includes(secret), `the API key is in ${entry.name}`);
+    scanned++;
+  }
+  assert.ok(scanned > 0, `no files to scan in ${dir}`);
+  outputs.forEach((output, i) => {
+    assert.ok(!output.includes(secret), `the API key is in output #${i}`);
+  });
+}
