@@ -5,8 +5,8 @@
  * Format: UTF-8 without BOM, RFC 4180 quoting, "\n" line ends (Go encoding/csv's default, which
  * the original Go agent most likely used; Excel and every CSV reader accept them; "\r\n" is
  * accepted on reading), header `eventtype,username,hostname,ipaddress,timestamp,send_status`,
- * one row per event. send_status is 0 pending (not sent yet or failed), 1 sent, 2 sent on retry, 3 rejected for good (never resent).
- * It is always one digit and the last byte before the line end, so a status update is a one-byte
+ * one row per event. send_status is 0 pending (not sent yet or failed), 1 sent, 2 sent on retry,
+ * 3 rejected for good (never resent). It is always one digit and the last byte before the line end, so a status update is a one-byte
  * positional write: a SIGKILL cannot leave it half done.
  *
  * Crash safety: an append writes the whole row with one positional write and resolves after
