@@ -150,6 +150,8 @@ export interface PendingEntry {
   readonly event: SessionEvent;
   /** The entry was found pending at start-up (a previous process may have sent it). */
   readonly recovered?: boolean;
+  /** The entry's identity in the journal, when it has one (else the event's values are). */
+  readonly seq?: number;
 }
 
 /** The part of the journal delivery uses; src/journal.ts `Journal` satisfies it. */
@@ -219,7 +221,9 @@ function describe(event: SessionEvent): string {
   return `${event.eventType} of ${event.userName} at ${event.timestamp}`;
 }
 
-function keyOf(event: SessionEvent): string {
+function keyOf(entry: PendingEntry): string {
+  if (entry.seq !== undefined) return `#${entry.seq}`;
+  const event = entry.event;
   return JSON.stringify([
     event.eventType,
     event.userName,
@@ -370,7 +374,7 @@ export class Delivery {
 
   async #attempt(entry: PendingEntry, pendingCount: number): Promise<void> {
     const event = entry.event;
-    const key = keyOf(event);
+    const key = keyOf(entry);
     const firstAttempt = !this.#attempted.has(key);
     const retry = !firstAttempt || entry.recovered === true;
     let response: HttpResponse;
