@@ -173,7 +173,7 @@ function connectVerified(
             "pin-mismatch",
             `The certificate of ${settings.origin} does not match tls_server_sha256: it is ${
               seen || "(none)"
-            }, expected ${settings.pin}; nothing was sent. If the server's certificate was replaced, check it and run winagentUSM.exe --pin-server-cert again`,
+            }, expected ${settings.pin}; nothing was sent; if the server's certificate was replaced, check it and run winagentUSM.exe --pin-server-cert again`,
           ),
         );
         return;
@@ -265,23 +265,7 @@ export class Transport {
    * POSTs `body` to `path` (relative to the base URL) and resolves with the answer, whatever its
    * status. Rejects with {@link TransportError} when there is no answer.
    */
-  async post(
-    path: string,
-    body: string | undefined,
-    headers: Record<string, string>,
-  ): Promise<HttpResponse> {
-    try {
-      return await this.#send(path, body, headers);
-    } catch (error) {
-      // A kept-alive connection the server closed while idle fails on reuse: try once afresh.
-      if ((error as { reusedSocket?: boolean }).reusedSocket && !this.#closed) {
-        return await this.#send(path, body, headers);
-      }
-      throw error;
-    }
-  }
-
-  #send(
+  post(
     path: string,
     body: string | undefined,
     headers: Record<string, string>,
@@ -302,7 +286,7 @@ export class Transport {
         done = true;
         clearTimeout(timer);
         if (response) resolve(response);
-        else reject(this.#wrap(error, request.reusedSocket));
+        else reject(this.#wrap(error));
       };
       const request = client.request({
         protocol: this.#base.protocol,
@@ -360,26 +344,22 @@ export class Transport {
     });
   }
 
-  #wrap(error: unknown, reusedSocket: boolean): TransportError {
+  #wrap(error: unknown): TransportError {
     if (error instanceof TransportError) return error;
     const cause = safeCause(error);
     const detail = cause.message;
-    let wrapped: TransportError;
     if (isTlsError(error as NodeJS.ErrnoException)) {
-      wrapped = new TransportError(
+      return new TransportError(
         "tls",
-        `The certificate of ${this.#origin} is not trusted: ${detail}. If it is the server's own self-signed certificate, pin it with winagentUSM.exe --pin-server-cert (or set tls_ca_file to the CA that issued it)`,
-        { cause },
-      );
-    } else {
-      wrapped = new TransportError(
-        "network",
-        `Cannot reach ${this.#origin}: ${detail}; check server_url and that the server is running`,
+        `The certificate of ${this.#origin} is not trusted: ${detail}; if it is the server's own self-signed certificate, pin it with winagentUSM.exe --pin-server-cert (or set tls_ca_file to the CA that issued it)`,
         { cause },
       );
     }
-    if (reusedSocket) Object.defineProperty(wrapped, "reusedSocket", { value: true });
-    return wrapped;
+    return new TransportError(
+      "network",
+      `Cannot reach ${this.#origin}: ${detail}; check server_url and that the server is running`,
+      { cause },
+    );
   }
 
   /** Closes the connection and refuses further requests. Idempotent. */

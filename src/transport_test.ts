@@ -259,6 +259,51 @@ Deno.test("transport reuses one kept-alive connection for consecutive requests",
   }
 });
 
+Deno.test("transport retries once on a fresh connection when a kept-alive one was dropped", async () => {
+  // Answers the first request of each connection with keep-alive, then closes the connection
+  // when a second request arrives on it, without answering: a server that timed out an idle
+  // connection just as the client reused it. Deno's node:http client resends such a request on
+  // a new connection by itself; this test holds it to that.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const connections: number[] = [];
+  const handlers: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      const id = connections.push(0);
+      handlers.push((async () => {
+        const buffer = new Uint8Array(8192);
+        let text = "";
+        try {
+          while (true) {
+            const n = await conn.read(buffer);
+            if (n === null) break;
+            text += new TextDecoder().decode(buffer.subarray(0, n));
+            if (!text.includes("\r\n\r\n")) continue;
+            connections[id - 1]++;
+            if (connections[id - 1] > 1) break;
+            text = "";
+            await conn.write(new TextEncoder().encode(
+              "HTTP/1.1 201 CREATED\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok",
+            ));
+          }
+        } catch { /* reset by the client */ }
+        conn.close();
+      })());
+    }
+  })();
+  const transport = new Transport(`http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`);
+  try {
+    assert.equal((await transport.post("/a", undefined, HEADERS)).status, 201);
+    assert.equal((await transport.post("/b", undefined, HEADERS)).status, 201);
+    assert.deepEqual(connections, [2, 1], "the dropped request went again on a new connection");
+  } finally {
+    transport.close();
+    listener.close();
+    await accepting.catch(() => {});
+    await Promise.all(handlers);
+  }
+});
+
 Deno.test("transport keeps the server_url path prefix and works over plain http", async () => {
   const { server, seen, url } = serve(undefined);
   const transport = new Transport(`${url}/usm/`);
