@@ -178,6 +178,21 @@ Deno.test("transport refuses the reference server's self-signed certificate by d
   }
 });
 
+Deno.test("transport with tls_ca_file refuses a certificate that CA did not issue", async () => {
+  const ca = await generateCaSignedCertificate();
+  const cert = await generateReferenceCertificate({ bits: 2048 });
+  const { server, seen, url } = serve({ cert: cert.certPem, key: cert.keyPem });
+  const transport = new Transport(url, { caPem: ca.caPem });
+  try {
+    const error = await rejection(transport.post("/api/log_event", "{}", HEADERS));
+    assert.equal(error.code, "tls");
+    assert.equal(seen.length, 0);
+  } finally {
+    transport.close();
+    await server.shutdown();
+  }
+});
+
 Deno.test("transport accepts the reference server's certificate when pinned", async () => {
   const cert = await generateReferenceCertificate({ bits: 2048 });
   const { server, seen, url } = serve({ cert: cert.certPem, key: cert.keyPem });
@@ -333,6 +348,27 @@ Deno.test("transport times out a request that gets no answer", async () => {
     release();
     transport.close();
     await server.shutdown();
+  }
+});
+
+Deno.test("transport times out a TLS handshake that never completes", async () => {
+  // Accepts TCP connections and never says a word.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  const url = `https://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+  const transport = new Transport(url, { timeoutMs: 200, pinSha256: "a".repeat(64) });
+  try {
+    const error = await rejection(transport.post("/api/log_event", "{}", HEADERS));
+    assert.equal(error.code, "timeout");
+    assertNoKey(error);
+  } finally {
+    transport.close();
+    listener.close();
+    await accepting.catch(() => {});
+    for (const conn of held) conn.close();
   }
 });
 
