@@ -27,7 +27,10 @@ export interface HttpResponse {
 export interface TransportOptions {
   /**
    * PEM contents of tls_ca_file: the server's certificate must chain to one of these roots and
-   * match the host name. As with Node's `ca`, these roots replace the system's for this server.
+   * match the host name. As with Node's `ca`, these roots replace the default ones for this
+   * server (checked on Deno 2.9.6: a root trusted by default, via DENO_CERT, is no longer trusted
+   * once `caPem` is given). Without it, Deno's default root store is used (Mozilla's roots, or
+   * the system's with DENO_TLS_CA_STORE=system).
    */
   caPem?: string;
   /**
