@@ -122,6 +122,54 @@ export function rateLimitResetWait(response: HttpResponse, nowMs: number): numbe
   return Math.min(Math.max(wait, 0), MAX_RATE_LIMIT_WAIT_MS);
 }
 
+/**
+ * Learns where the server's fixed rate window really ends, in the local clock.
+ *
+ * The reference server starts a window at the first request it counts and announces its end in
+ * `X-RateLimit-Reset` rounded DOWN to the second, so the true end E lies in [reset, reset + 1 s).
+ * Waiting for reset + 1 s is always safe but costs up to a second per window (20% of a 5 s
+ * window). Each window whose first request we sent at `sentAt` (answered at `receivedAt`) bounds
+ * the window length W: E = T0 + W with T0 in [sentAt, receivedAt], so W < reset + 1 s - sentAt.
+ * The bound tightens over windows as their start times fall on different fractions of a second;
+ * the current window then ends no later than its start + that bound. This holds when the server's
+ * clock agrees with ours; when it does not, the first 429 turns the estimate off for good and the
+ * safe rule applies (so there is never more than one 429 per window).
+ */
+export class RateWindowEstimator {
+  #start: number | undefined;
+  #high = Infinity;
+  #trusted = true;
+
+  /** Notes an answer to a request sent at `sentAt` and answered at `receivedAt` (local ms). */
+  observe(response: HttpResponse, sentAt: number, receivedAt: number): void {
+    const limit = Number(response.headers["x-ratelimit-limit"]);
+    const remaining = Number(response.headers["x-ratelimit-remaining"]);
+    const reset = Number(response.headers["x-ratelimit-reset"]);
+    if (![limit, remaining, reset].every(Number.isFinite) || response.status === 429) return;
+    if (remaining !== limit - 1) return; // not the first request of a window
+    const bound = reset * 1000 + 1000 - sentAt;
+    if (bound <= receivedAt - sentAt) return; // nonsense: the window would already be over
+    this.#start = sentAt;
+    this.#high = Math.min(this.#high, bound);
+  }
+
+  /** The local time by which the current window has ended, when it can be told. */
+  windowEnd(): number | undefined {
+    if (!this.#trusted || this.#start === undefined || !Number.isFinite(this.#high)) {
+      return undefined;
+    }
+    return this.#start + this.#high + WINDOW_END_MARGIN_MS;
+  }
+
+  /** A 429 came: the clocks or the window do not behave as assumed; stop estimating. */
+  distrust(): void {
+    this.#trusted = false;
+  }
+}
+
+/** Added to a learned window end, for the difference in latency between two requests. */
+export const WINDOW_END_MARGIN_MS = 50;
+
 /** Classifies one answer of the server for the event it was sent. */
 export function classify(response: HttpResponse, nowMs: number): Outcome {
   const status = response.status;
@@ -252,6 +300,7 @@ export class Delivery {
   #backoffUntil: number | undefined;
   /** Rate limit: no request before this time. */
   #rateUntil: number | undefined;
+  #window = new RateWindowEstimator();
   /** Events attempted in this process (so a later attempt says retry 1). */
   #attempted = new Set<string>();
   #loop: Promise<void> | undefined;
@@ -379,11 +428,13 @@ export class Delivery {
     const retry = !firstAttempt || entry.recovered === true;
     let response: HttpResponse;
     let origin = "the server";
+    let sentAt = 0;
     try {
       const transport = this.#options.transport();
       origin = transport.origin;
       const body = eventBody(event, { retry, publicIp: this.#options.publicIp?.() });
       this.#attempted.add(key);
+      sentAt = this.#clock.now();
       response = await transport.post(this.#path, body, {
         "X-API-Key": this.#options.apiKey(),
         "Content-Type": "application/json",
@@ -396,6 +447,7 @@ export class Delivery {
       return;
     }
     const now = this.#clock.now();
+    this.#window.observe(response, sentAt, now);
     this.#pace(response, now);
     const outcome = classify(response, now);
     switch (outcome.kind) {
@@ -443,6 +495,7 @@ export class Delivery {
         break;
       }
       case "rate-limited": {
+        this.#window.distrust();
         this.#rateUntil = Math.max(this.#rateUntil ?? 0, now + outcome.waitMs);
         this.#options.log(
           "warn",
@@ -464,12 +517,17 @@ export class Delivery {
   #pace(response: HttpResponse, now: number): void {
     const remaining = response.headers["x-ratelimit-remaining"];
     if (remaining === undefined || remaining.trim() === "" || Number(remaining) > 0) return;
-    const wait = rateLimitResetWait(response, now);
-    if (wait === undefined) return;
-    this.#rateUntil = Math.max(this.#rateUntil ?? 0, now + wait);
+    const safeWait = rateLimitResetWait(response, now);
+    if (safeWait === undefined) return;
+    // The learned end of the window when there is one (never later than the safe rule).
+    const learned = this.#window.windowEnd();
+    const until = learned === undefined
+      ? now + safeWait
+      : Math.max(now, Math.min(learned, now + safeWait));
+    this.#rateUntil = Math.max(this.#rateUntil ?? 0, until);
     this.#options.log(
       "debug",
-      `Rate-limit budget spent: next event in ${Math.ceil(wait / 1000)} s`,
+      `Rate-limit budget spent: next event in ${((until - now) / 1000).toFixed(1)} s`,
     );
   }
 

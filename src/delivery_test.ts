@@ -10,6 +10,7 @@ import {
   eventBody,
   MIN_RATE_LIMIT_WAIT_MS,
   type PendingEntry,
+  RateWindowEstimator,
   RESET_MARGIN_MS,
 } from "./delivery.ts";
 import type { SessionEvent } from "./event.ts";
@@ -638,4 +639,46 @@ Deno.test("delivery never logs the API key, even when the server echoes it", asy
   assertNoKeyIn(logs);
   assert.ok(!JSON.stringify(delivery.state()).includes(API_KEY));
   await delivery.stop();
+});
+
+function rateHeaders(limit: number, remaining: number, resetSeconds: number): HttpResponse {
+  return {
+    status: 201,
+    headers: {
+      "x-ratelimit-limit": String(limit),
+      "x-ratelimit-remaining": String(remaining),
+      "x-ratelimit-reset": String(resetSeconds),
+    },
+    body: "{}",
+  };
+}
+
+Deno.test("RateWindowEstimator learns the window end and is never early when the clocks agree", () => {
+  const estimator = new RateWindowEstimator();
+  const W = 5000;
+  let last = Infinity;
+  // Windows starting at different fractions of a second, as real traffic does.
+  for (const start of [10_250, 15_900, 21_030, 26_480, 31_770, 37_010, 42_600]) {
+    const trueEnd = start + 3 + W; // the server counted the request 3 ms after we sent it
+    estimator.observe(rateHeaders(60, 59, Math.floor(trueEnd / 1000)), start, start + 6);
+    const end = estimator.windowEnd()!;
+    assert.ok(end >= trueEnd, `estimated ${end} before the true end ${trueEnd}`);
+    assert.ok(end - start <= last + 1, "the estimate never gets worse");
+    last = end - start;
+  }
+  assert.ok(last - W < 200, `still ${last - W} ms above the window after seven windows`);
+});
+
+Deno.test("RateWindowEstimator ignores later requests of a window and stops after a 429", () => {
+  const estimator = new RateWindowEstimator();
+  estimator.observe(rateHeaders(60, 12, 100), 1000, 1010);
+  assert.equal(
+    estimator.windowEnd(),
+    undefined,
+    "only a window's first request says when it began",
+  );
+  estimator.observe(rateHeaders(60, 59, 15), 10_000, 10_005);
+  assert.ok(estimator.windowEnd() !== undefined);
+  estimator.distrust();
+  assert.equal(estimator.windowEnd(), undefined);
 });

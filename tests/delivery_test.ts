@@ -73,7 +73,9 @@ Deno.test({
       const limited = requests.filter((r) => r.status === 429);
       const windows = new Set(limited.map((r) => r.responseHeaders["x-ratelimit-reset"]));
       assert.equal(windows.size, limited.length, "never two 429s in one window");
-      assert.equal(limited.length, 0, "pacing by X-RateLimit-Remaining avoids every 429");
+      // Pacing by X-RateLimit-Remaining and the learned window end avoids 429s; a clock that
+      // disagrees costs at most one, after which the safe rule applies.
+      assert.ok(limited.length <= 1, `${limited.length} answers were 429`);
       assert.equal(new Set(requests.map((r) => r.connectionId)).size, 1, "one connection");
       const { entries } = await readJournal(journal.path);
       assert.deepEqual(new Set(entries.map((e) => e.status)), new Set([1]));
