@@ -204,8 +204,10 @@ export interface PendingEntry {
 
 /** The part of the journal delivery uses; src/journal.ts `Journal` satisfies it. */
 export interface DeliveryJournal {
-  /** Pending entries, oldest first. */
-  pending(): PendingEntry[];
+  /** The oldest pending entry, or undefined when none is. */
+  oldestPending(): PendingEntry | undefined;
+  /** How many entries are pending. */
+  readonly pendingCount: number;
   /** Records an answer: 1 sent on the first attempt, 2 sent on a retry, 3 refused for good. */
   setStatus(entry: PendingEntry, status: 1 | 2 | 3): Promise<void>;
 }
@@ -409,9 +411,8 @@ export class Delivery {
       let entry: PendingEntry | undefined;
       let count = 0;
       try {
-        const pending = this.#options.journal.pending();
-        entry = pending[0];
-        count = pending.length;
+        entry = this.#options.journal.oldestPending();
+        count = this.#options.journal.pendingCount;
       } catch (error) {
         this.#fail(`cannot read the pending events: ${(error as Error).message}`);
         continue;

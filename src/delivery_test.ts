@@ -98,11 +98,19 @@ class MemoryJournal implements DeliveryJournal {
   }
 
   pending(): PendingEntry[] {
+    return this.entries.filter((e) => e.status === 0);
+  }
+
+  oldestPending(): PendingEntry | undefined {
     if (this.failPending > 0) {
       this.failPending--;
       throw new Error("EBUSY: event_log.csv is locked");
     }
-    return this.entries.filter((e) => e.status === 0);
+    return this.pending()[0];
+  }
+
+  get pendingCount(): number {
+    return this.pending().length;
   }
 
   setStatus(entry: PendingEntry, status: 1 | 2 | 3): Promise<void> {

@@ -103,6 +103,8 @@ export class Journal {
   #pendingCount = 0;
   #pendingBytes = 0;
   #nextSeq = 1;
+  /** No row below this seq is pending (rows never become pending again). */
+  #pendingHint = 1;
   #queue: Promise<void> = Promise.resolve();
   #closing: Promise<void> | null = null;
 
@@ -143,6 +145,22 @@ export class Journal {
   /** The number of rows with status 0 in the live file. */
   get pendingCount(): number {
     return this.#pendingCount;
+  }
+
+  /**
+   * The oldest row with status 0, or undefined when none is pending. Amortized O(1): delivery
+   * asks for it before every request, and a backlog can hold tens of thousands of rows.
+   */
+  oldestPending(): JournalEntry | undefined {
+    if (this.#pendingCount === 0) return undefined;
+    for (let seq = this.#pendingHint; seq < this.#nextSeq; seq++) {
+      const row = this.#rows.get(seq);
+      if (row?.status === SendStatus.Pending) {
+        this.#pendingHint = seq;
+        return entryOf(row);
+      }
+    }
+    return undefined;
   }
 
   /** The rows with status 0, oldest first (file order). */

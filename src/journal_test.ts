@@ -378,3 +378,30 @@ Deno.test("journal rejects bad statuses and use after close; close is idempotent
     assert.equal((await readJournal(path)).entries.length, 2);
   });
 });
+
+Deno.test("journal oldestPending follows the queue across out-of-order settles, rotation and reopen", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "event_log.csv");
+    let journal = await Journal.open(path, { rotationSizeBytes: 400, keep: 1 });
+    const entries = [];
+    for (let i = 0; i < 8; i++) entries.push(await journal.append(event(`u${i}`, i)));
+    assert.equal(journal.oldestPending()?.event.userName, "u0");
+    await journal.setStatus(entries[2], 3);
+    await journal.setStatus(entries[0], 1);
+    assert.equal(journal.oldestPending()?.event.userName, "u1");
+    await journal.setStatus(entries[1], 2);
+    assert.equal(journal.oldestPending()?.event.userName, "u3", "u2 was settled out of order");
+    for (let i = 8; i < 14; i++) await journal.append(event(`u${i}`, i)); // rotates
+    assert.equal(journal.oldestPending()?.event.userName, "u3");
+    assert.deepEqual(
+      journal.pending().map((e) => e.event.userName)[0],
+      journal.oldestPending()?.event.userName,
+    );
+    await journal.close();
+    journal = await Journal.open(path, { rotationSizeBytes: 400, keep: 1 });
+    assert.equal(journal.oldestPending()?.event.userName, "u3");
+    for (const entry of journal.pending()) await journal.setStatus(entry, 1);
+    assert.equal(journal.oldestPending(), undefined);
+    await journal.close();
+  });
+});
