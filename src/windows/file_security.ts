@@ -27,7 +27,8 @@ import { readWide, wide } from "../../ffi/wide.ts";
 export const PROTECTED_SDDL = "D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)";
 
 /** SECURITY_INFORMATION for setting a DACL that does not inherit from the parent. */
-export const PROTECTED_DACL_INFO = DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION;
+export const PROTECTED_DACL_INFO =
+  (DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION) >>> 0;
 
 /** One ACE of an SDDL string. */
 export interface SddlAce {
@@ -174,6 +175,9 @@ export function secureDirectory(path: string): Promise<void> {
       );
     }
     applyDacl(path);
+    // Also on the folder itself through SetFileSecurityW: Wine 10 ignores SetNamedSecurityInfoW
+    // on folders (see the README); on Windows this sets the same DACL again.
+    applyFileSecurity(path);
     return Promise.resolve();
   } catch (error) {
     return Promise.reject(error);

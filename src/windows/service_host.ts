@@ -335,7 +335,13 @@ export class ServiceHost {
     if (this.#stopRequested) return;
     this.#stopRequested = true;
     this.#abort.abort();
-    this.#report("stop_pending");
+    // Not from inside HandlerEx: Wine's service manager waits for HandlerEx's answer before it
+    // takes a status report, so SetServiceStatus there stalls until ControlService times out.
+    setTimeout(() => this.#stop(reason), 0);
+  }
+
+  #stop(reason: string): void {
+    if (this.#state !== "stopped") this.#report("stop_pending");
     this.#enqueue("stop", async () => {
       if (this.#state === "stopped") return; // start failed and reported
       this.#hooks.log("info", `Service ${reason} received: stopping`);

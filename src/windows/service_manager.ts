@@ -33,7 +33,6 @@ import {
 import {
   ERROR_SERVICE_ALREADY_RUNNING,
   ERROR_SERVICE_DOES_NOT_EXIST,
-  ERROR_SERVICE_EXISTS,
   ERROR_SERVICE_NOT_ACTIVE,
   unwrap,
   Win32Error,
@@ -217,8 +216,18 @@ export function isElevated(): boolean {
   }
 }
 
-function requireElevation(): void {
-  if (!isElevated()) throw new Error(ELEVATION_REQUIRED);
+/**
+ * Throws {@link ELEVATION_REQUIRED} unless this process may manage services: its token is
+ * elevated, or (where TokenElevation says no but the service manager grants full access, as
+ * under Wine, whose processes run with a limited token) SC_MANAGER_ALL_ACCESS is granted.
+ */
+export function requireElevation(): void {
+  if (isElevated()) return;
+  try {
+    openManager(SC_MANAGER_ALL_ACCESS).close();
+  } catch (error) {
+    throw new Error(ELEVATION_REQUIRED, { cause: error });
+  }
 }
 
 /** An open SC_HANDLE, closed by `close()` (idempotent). */
@@ -285,16 +294,22 @@ export function controlService(service: ScHandle, control: number): void {
   unwrap(`ControlService(${control})`, advapi32().ControlService(service.handle, control, status));
 }
 
-/** Polls until the service reaches `state` or `timeoutMs` passes; returns the last status. */
+/**
+ * Polls until the service reaches `state` or `timeoutMs` passes (waiting for RUNNING also ends
+ * when the service falls back to STOPPED); returns the last status.
+ */
 export async function waitForState(
   service: ScHandle,
   state: number,
   timeoutMs = STATE_TIMEOUT_MS,
 ): Promise<ServiceStatusProcess> {
-  const deadline = Date.now() + timeoutMs;
+  const started = Date.now();
   let status = queryStatus(service);
-  while (status.currentState !== state && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
+  let moved = false; // a service that was pending and fell back to STOPPED has failed
+  while (status.currentState !== state && Date.now() - started < timeoutMs) {
+    if (status.currentState !== SERVICE_STOPPED) moved = true;
+    else if (state === SERVICE_RUNNING && (moved || Date.now() - started > 3_000)) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
     status = queryStatus(service);
   }
   return status;
@@ -385,8 +400,33 @@ export function createOrUpdateService(
 ): "created" | "updated" {
   using manager = openManager(SC_MANAGER_ALL_ACCESS);
   let service: ScHandle;
-  let outcome: "created" | "updated" = "created";
-  try {
+  let outcome: "created" | "updated" = "updated";
+  const existing = advapi32().OpenServiceW(manager.handle, wide(name), SERVICE_ALL_ACCESS);
+  if (existing !== null) {
+    service = new ScHandle(existing);
+    try {
+      unwrap(
+        "ChangeServiceConfigW",
+        advapi32().ChangeServiceConfigW(
+          service.handle,
+          SERVICE_WIN32_OWN_PROCESS,
+          SERVICE_AUTO_START,
+          SERVICE_ERROR_NORMAL,
+          wide(binaryPath),
+          null,
+          null,
+          null,
+          wide("LocalSystem"),
+          null,
+          wide(displayName),
+        ),
+      );
+    } catch (error) {
+      service.close();
+      throw error;
+    }
+  } else {
+    outcome = "created";
     service = new ScHandle(unwrap(
       "CreateServiceW",
       advapi32().CreateServiceW(
@@ -405,36 +445,6 @@ export function createOrUpdateService(
         null,
       ),
     ));
-  } catch (error) {
-    if (!(error instanceof Win32Error && error.code === ERROR_SERVICE_EXISTS)) throw error;
-    outcome = "updated";
-    service = new ScHandle(
-      unwrap(
-        "OpenServiceW",
-        advapi32().OpenServiceW(manager.handle, wide(name), SERVICE_ALL_ACCESS),
-      ),
-    );
-    try {
-      unwrap(
-        "ChangeServiceConfigW",
-        advapi32().ChangeServiceConfigW(
-          service.handle,
-          SERVICE_WIN32_OWN_PROCESS,
-          SERVICE_AUTO_START,
-          SERVICE_ERROR_NORMAL,
-          wide(binaryPath),
-          null,
-          null,
-          null,
-          wide("LocalSystem"),
-          null,
-          wide(displayName),
-        ),
-      );
-    } catch (changeError) {
-      service.close();
-      throw changeError;
-    }
   }
   try {
     configureService(service);

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs the Windows test suite (tests/windows/ and the Windows-gated tests in ffi/ and
+# src/windows/) with the Windows deno.exe under Wine 10, in the chroot that scripts/wine_env.sh
+# prepares (run that first; this script calls it, which is fast when it is already done).
+# Prints Deno's summary; exits non-zero when a test fails. Ends every Wine process it started
+# (wineserver -k on exit).
+#
+# Usage (as root): scripts/wine_test.sh [deno test arguments...]
+#   default arguments: tests/windows/ ffi/ src/windows/
+# Environment: WINE_ROOT (default /opt/usm-wine).
+#
+# USM_TEST_HOOKS=1 is set in the prefix's system environment for the duration of the run (and
+# removed after it): Wine's services see it, which enables the service's test-only session
+# controls (129..252, see src/windows/service_status.ts).
+set -euo pipefail
+
+WINE_ROOT="${WINE_ROOT:-/opt/usm-wine}"
+REPO_DIR="$(cd "$(dirname "$0")/.." && pwd -P)"
+bash "$REPO_DIR/scripts/wine_env.sh" "$REPO_DIR"
+
+if [[ $# -eq 0 ]]; then
+  set -- tests/windows/ ffi/ src/windows/
+fi
+args=""
+for arg in "$@"; do args+=" $(printf '%q' "$arg")"; done
+
+start=$(date +%s)
+log=$(mktemp /tmp/usm-wine-test.XXXXXX.log) # /tmp is bind-mounted into the chroot
+set +e
+chroot "$WINE_ROOT" /usr/bin/env -i \
+  PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  HOME=/root WINEDEBUG=-all WINEPREFIX=/root/.wine-usm NO_COLOR=1 \
+  bash -c "
+    cleanup() { wineserver -k 2>/dev/null; wineserver -w 2>/dev/null; }
+    trap cleanup EXIT
+    cd '$REPO_DIR'
+    envkey='HKLM\\System\\CurrentControlSet\\Control\\Session Manager\\Environment'
+    # Wine's services.exe builds its services' environment once, from the registry
+    # (CreateEnvironmentBlock), not from the Unix environment and not from a service's own
+    # Environment value: set USM_TEST_HOOKS=1 there, then restart the Wine session.
+    wineserver -p
+    wine reg add \"\$envkey\" /v USM_TEST_HOOKS /d 1 /f >/dev/null 2>&1
+    wineserver -k; wineserver -w
+    wineserver -p
+    trap 'wine reg delete \"\$envkey\" /v USM_TEST_HOOKS /f >/dev/null 2>&1; cleanup' EXIT
+    # Into a file, not a pipe: Wine's service processes inherit the output handles and would
+    # keep a pipe open after deno.exe exits.
+    wine /opt/deno-win/deno.exe test --allow-all $args >'$log' 2>&1 </dev/null
+    status=\$?
+    exit \$status
+  "
+rc=$?
+grep -v '^Error: XDG_RUNTIME_DIR' "$log" || true
+rm -f "$log"
+set -e
+echo "wine_test: deno.exe test exited $rc after $(($(date +%s) - start)) s"
+exit $rc

@@ -1,0 +1,64 @@
+/**
+ * A service program for the Windows tests: hosts fake ServiceHooks in the real ServiceHost and
+ * appends every hook call as a JSON line to the file given by `--out`, so a test can follow the
+ * service from outside. `--fail-start <code>` makes start() throw an error carrying that
+ * service-specific exit code.
+ *
+ *   deno.exe run -A tests/windows/host_harness.ts --out C:\x\hooks.jsonl [--name Svc] [--fail-start 3]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import type { ServiceHooks } from "../../src/platform.ts";
+import { ServiceHost } from "../../src/windows/service_host.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    out: { type: "string" },
+    name: { type: "string" },
+    "fail-start": { type: "string" },
+  },
+});
+if (!values.out) throw new TypeError("Missing --out <file>");
+const out = values.out;
+
+function record(entry: Record<string, unknown>): void {
+  Deno.writeTextFileSync(out, JSON.stringify({ ...entry, ms: performance.now() }) + "\n", {
+    append: true,
+  });
+}
+
+const hooks: ServiceHooks = {
+  start() {
+    record({ hook: "start", env: Deno.env.get("USM_TEST_HOOKS") ?? null });
+    if (values["fail-start"]) {
+      return Promise.reject(
+        Object.assign(new Error("harness start failure"), {
+          serviceExitCode: Number(values["fail-start"]),
+        }),
+      );
+    }
+    return Promise.resolve();
+  },
+  stop() {
+    record({ hook: "stop" });
+    return Promise.resolve();
+  },
+  reload() {
+    record({ hook: "reload" });
+    return Promise.resolve();
+  },
+  sessionChange(change) {
+    record({ hook: "sessionChange", ...change, at: change.at.toString() });
+    return Promise.resolve();
+  },
+  log(level, message) {
+    record({ hook: "log", level, message });
+  },
+};
+
+const host = new ServiceHost(hooks, { serviceName: values.name, termSrvTimeoutMs: 2_000 });
+const code = await host.run();
+record({ hook: "exit", code, timings: host.timings });
+Deno.exit(code);
