@@ -163,7 +163,13 @@ export function readDacl(path: string): string {
 export function isReparsePoint(path: string): boolean {
   const attributes = kernel32().GetFileAttributesW(wide(path));
   if (attributes === INVALID_FILE_ATTRIBUTES) return false;
-  return (attributes & FILE_ATTRIBUTE_REPARSE_POINT) !== 0;
+  if ((attributes & FILE_ATTRIBUTE_REPARSE_POINT) !== 0) return true;
+  try {
+    // Wine 10 reports its symbolic links without FILE_ATTRIBUTE_REPARSE_POINT.
+    return Deno.lstatSync(path).isSymlink;
+  } catch {
+    return false;
+  }
 }
 
 /** `Platform.secureDirectory` on Windows: the protected DACL; refuses a junction or link. */

@@ -566,13 +566,17 @@ export class WindowsServiceManager {
     return await startService(this.#name, print);
   }
 
-  /** Stops and deletes the service; with `purge`, also the agent's files. */
+  /**
+   * Stops and deletes the service; with `purge`, also the agent's files in the install folder
+   * (the folder of `configPath` when given, else the default), and the folder once empty.
+   */
   async remove(options: ServiceActionOptions): Promise<number> {
     const print = options.print;
     const stopped = await stopService(this.#name, print);
     if (deleteService(this.#name)) print(`Service ${this.#name} removed`);
     if (stopped !== 0) print("The service did not stop in time: it is removed once it stops");
-    const installDir = this.#installDir;
+    // `--config <installDir>\config.ini` names the installed agent's folder; default the default.
+    const installDir = options.configPath ? win32.dirname(options.configPath) : this.#installDir;
     if (!options.purge) {
       print(`Kept config.ini and event_log.csv in ${installDir} (use --purge to delete them)`);
       return 0;
