@@ -128,15 +128,17 @@ export function rateLimitResetWait(response: HttpResponse, nowMs: number): numbe
  * The reference server starts a window at the first request it counts and announces its end in
  * `X-RateLimit-Reset` rounded DOWN to the second, so the true end E lies in [reset, reset + 1 s).
  * Waiting for reset + 1 s is always safe but costs up to a second per window (20% of a 5 s
- * window). Each window whose first request we sent at `sentAt` (answered at `receivedAt`) bounds
- * the window length W: E = T0 + W with T0 in [sentAt, receivedAt], so W < reset + 1 s - sentAt.
- * The bound tightens over windows as their start times fall on different fractions of a second;
- * the current window then ends no later than its start + that bound. This holds when the server's
- * clock agrees with ours; when it does not, the first 429 turns the estimate off for good and the
- * safe rule applies (so there is never more than one 429 per window).
+ * window). The first request of a window, sent at `sentAt` and answered at `receivedAt`, was
+ * counted at some T0 between the two, and E = T0 + W, so the window length W lies in
+ * (reset - receivedAt, reset + 1 s - sentAt]. Servers configure W in whole seconds; when exactly
+ * one whole second fits the bounds (intersected over windows), that is W, and the current window
+ * has ended by the arrival of its first answer + W. This holds when the server's clock agrees with ours; when it does not,
+ * the first 429 turns the estimate off for good and the safe rule applies (so never more than one
+ * 429 per window).
  */
 export class RateWindowEstimator {
   #start: number | undefined;
+  #low = -Infinity;
   #high = Infinity;
   #trusted = true;
 
@@ -147,18 +149,33 @@ export class RateWindowEstimator {
     const reset = Number(response.headers["x-ratelimit-reset"]);
     if (![limit, remaining, reset].every(Number.isFinite) || response.status === 429) return;
     if (remaining !== limit - 1) return; // not the first request of a window
-    const bound = reset * 1000 + 1000 - sentAt;
-    if (bound <= receivedAt - sentAt) return; // nonsense: the window would already be over
-    this.#start = sentAt;
-    this.#high = Math.min(this.#high, bound);
+    const low = reset * 1000 - receivedAt;
+    const high = reset * 1000 + 1000 - sentAt;
+    if (high <= 0) return; // nonsense: the window would already be over
+    // The window began when the server counted the request, at the latest when its answer came.
+    this.#start = receivedAt;
+    if (low > this.#high || high < this.#low) {
+      // The window length or the clocks changed: start learning again.
+      this.#low = low;
+      this.#high = high;
+    } else {
+      this.#low = Math.max(this.#low, low);
+      this.#high = Math.min(this.#high, high);
+    }
+  }
+
+  /** The window length when the bounds admit exactly one whole number of seconds. */
+  windowLength(): number | undefined {
+    const first = Math.max(1000, Math.floor(this.#low / 1000) * 1000 + 1000);
+    if (first > this.#high) return undefined;
+    return first + 1000 > this.#high ? first : undefined;
   }
 
   /** The local time by which the current window has ended, when it can be told. */
   windowEnd(): number | undefined {
-    if (!this.#trusted || this.#start === undefined || !Number.isFinite(this.#high)) {
-      return undefined;
-    }
-    return this.#start + this.#high + WINDOW_END_MARGIN_MS;
+    const length = this.windowLength();
+    if (!this.#trusted || this.#start === undefined || length === undefined) return undefined;
+    return this.#start + length + WINDOW_END_MARGIN_MS;
   }
 
   /** A 429 came: the clocks or the window do not behave as assumed; stop estimating. */
@@ -167,8 +184,8 @@ export class RateWindowEstimator {
   }
 }
 
-/** Added to a learned window end, for the difference in latency between two requests. */
-export const WINDOW_END_MARGIN_MS = 50;
+/** Added to a learned window end, for timer and clock granularity. */
+export const WINDOW_END_MARGIN_MS = 20;
 
 /** Classifies one answer of the server for the event it was sent. */
 export function classify(response: HttpResponse, nowMs: number): Outcome {
