@@ -61,7 +61,9 @@ const stop = () => {
 Deno.addSignalListener("SIGINT", stop);
 Deno.addSignalListener("SIGTERM", stop);
 const status = await running.status;
-server.kill("SIGTERM");
+try {
+  server.kill("SIGTERM"); // Ctrl+C in a terminal has already stopped it
+} catch { /* gone */ }
 await server.status;
 console.log(`\n$ cat ${join(".dev", "demo", "event_log.csv")}`);
 console.log(await Deno.readTextFile(join(dir, "event_log.csv")).catch(() => "(none)"));
