@@ -202,7 +202,26 @@ export const ADVAPI32_SYMBOLS = {
     ],
     result: "i32", // BOOL
   },
+  RegOpenKeyExW: {
+    parameters: [
+      "pointer", // HKEY hKey: e.g. HKEY_LOCAL_MACHINE
+      "buffer", // LPCWSTR lpSubKey
+      "u32", // DWORD ulOptions: 0
+      "u32", // REGSAM samDesired: KEY_READ
+      "buffer", // PHKEY phkResult: out, close with RegCloseKey
+    ],
+    result: "i32", // LSTATUS: ERROR_SUCCESS or the error code (not through GetLastError)
+  },
+  RegCloseKey: {
+    parameters: ["pointer"], // HKEY hKey
+    result: "i32", // LSTATUS
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
+
+/** HKEY_LOCAL_MACHINE: (HKEY)(LONG)0x80000002, sign-extended on x64. */
+export const HKEY_LOCAL_MACHINE_VALUE = 0xffff_ffff_8000_0002n;
+/** KEY_READ access to a registry key. */
+export const KEY_READ = 0x20019;
 
 /** Service types, start types and error control. */
 export const SERVICE_WIN32_OWN_PROCESS = 0x10;

@@ -57,7 +57,8 @@ export class Win32Error extends Error {
     code: number,
     options?: ErrorOptions & { systemMessage?: string },
   ) {
-    const text = options?.systemMessage ?? systemMessage(code);
+    const text = options?.systemMessage ??
+      (code === 0 ? "the system's error code was lost (GetLastError read 0)" : systemMessage(code));
     super(`${functionName} failed: ${text || "unknown error"} (error ${code})`, options);
     this.name = "Win32Error";
     this.code = code;
@@ -72,7 +73,9 @@ export type Win32Result = number | bigint | Deno.PointerValue;
 /**
  * Returns `result` when the call succeeded (nonzero BOOL, non-NULL handle); otherwise reads
  * GetLastError and throws a {@link Win32Error} for `functionName`. Call it directly on the
- * result, before any other Win32 call, so the last error is still the call's own.
+ * result, before any other Win32 call, so the last error is still the call's own. Deno's FFI
+ * may still clear the thread's last error between the two calls (seen under Wine: code 0), so
+ * logic that depends on a specific code must allow for 0.
  */
 export function unwrap<T extends Win32Result>(functionName: string, result: T): NonNullable<T> {
   if (result === null || result === 0 || result === 0n) {

@@ -10,6 +10,8 @@ import { fileURLToPath } from "node:url";
 import {
   advapi32,
   DELETE,
+  HKEY_LOCAL_MACHINE_VALUE,
+  KEY_READ,
   SC_ACTION_RESTART,
   SC_MANAGER_ALL_ACCESS,
   SC_MANAGER_CONNECT,
@@ -267,8 +269,28 @@ export function openService(name: string, access: number): ScHandle | undefined 
     if (error instanceof Win32Error && error.code === ERROR_SERVICE_DOES_NOT_EXIST) {
       return undefined;
     }
+    // GetLastError read 0: the code was lost (Deno's FFI can clear it between the call and
+    // GetLastError). The service's registry key, read with a call that returns its status,
+    // tells whether the service exists.
+    if (error instanceof Win32Error && error.code === 0 && !serviceKeyExists(name)) {
+      return undefined;
+    }
     throw error;
   }
+}
+
+/** True when HKLM\SYSTEM\CurrentControlSet\Services\<name> exists. */
+export function serviceKeyExists(name: string): boolean {
+  const key = new BigUint64Array(1);
+  const status = advapi32().RegOpenKeyExW(
+    Deno.UnsafePointer.create(HKEY_LOCAL_MACHINE_VALUE),
+    wide(`SYSTEM\\CurrentControlSet\\Services\\${name}`),
+    0,
+    KEY_READ,
+    key,
+  );
+  if (status === 0) advapi32().RegCloseKey(Deno.UnsafePointer.create(key[0]));
+  return status === 0;
 }
 
 /** QueryServiceStatusEx(SC_STATUS_PROCESS_INFO). */

@@ -30,6 +30,7 @@ import {
   openService,
   queryStatus,
   requireElevation,
+  serviceKeyExists,
   stateName,
   WindowsServiceManager,
 } from "../../src/windows/service_manager.ts";
@@ -136,6 +137,7 @@ Deno.test({
     assert.equal(createOrUpdateService(name, command, "USM binding test"), "created");
     try {
       assert.equal(createOrUpdateService(name, command, "USM binding test 2"), "updated");
+      assert.equal(serviceKeyExists(name), true);
       using service = openService(name, SERVICE_QUERY_STATUS)!;
       const status = queryStatus(service);
       assert.equal(status.currentState, SERVICE_STOPPED);
@@ -151,6 +153,7 @@ Deno.test({
       state: "not installed",
     });
     assert.equal(deleteService(name), false);
+    assert.equal(serviceKeyExists(name), false);
   },
 });
 
