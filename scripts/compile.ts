@@ -9,26 +9,12 @@
  */
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
+import { AGENT_PERMISSIONS } from "./permissions.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const target = Deno.env.get("USM_TARGET") ?? "x86_64-pc-windows-msvc";
 const output = join(root, "dist", target.includes("windows") ? "winagentUSM.exe" : "winagentUSM");
 const TIMEOUT_MS = 10 * 60_000;
-
-/**
- * What the agent may do, and nothing more: files (its folder, config.ini to import, the exe it
- * copies at install), the network (the server, the public IP services), environment variables
- * (%ProgramData%), system facts (hostname, network interfaces) and FFI (advapi32, wtsapi32,
- * kernel32). It runs no subprocess.
- */
-export const AGENT_PERMISSIONS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-net",
-  "--allow-env",
-  "--allow-sys",
-  "--allow-ffi",
-];
 
 const denort = Deno.env.get("DENORT_BIN");
 

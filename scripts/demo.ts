@@ -6,11 +6,11 @@
  */
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
+import { AGENT_PERMISSIONS } from "./permissions.ts";
 
 const root = fromFileUrl(new URL("..", import.meta.url));
 const dir = join(root, ".dev", "demo");
 const config = join(dir, "config.ini");
-const permissions = ["--allow-read", "--allow-write", "--allow-net", "--allow-env", "--allow-sys"];
 
 await Deno.mkdir(dir, { recursive: true });
 const server = new Deno.Command(Deno.execPath(), {
@@ -32,7 +32,7 @@ console.log(`Test server listening at ${url}\n`);
 
 const agent = (args: string[], stdin: "inherit" | "piped" | "null" = "null") =>
   new Deno.Command(Deno.execPath(), {
-    args: ["run", "-q", ...permissions, join(root, "mod.ts"), "--config", config, ...args],
+    args: ["run", "-q", ...AGENT_PERMISSIONS, join(root, "mod.ts"), "--config", config, ...args],
     stdin,
     stdout: "inherit",
     stderr: "inherit",

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { formatTimestamp } from "../src/event.ts";
-import { AgentProcess, runCli } from "./support/agent_process.ts";
+import { AgentProcess, configureAgent, runCli } from "./support/agent_process.ts";
 import {
   agentDir,
   assertSecretNowhere,
@@ -17,21 +17,8 @@ import { ReferenceServer } from "./support/reference_server.ts";
 
 const RFC3339_SECONDS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$/;
 
-async function configure(config: string, server: ReferenceServer, extra: string[] = []) {
-  const result = await runCli([
-    "--config",
-    config,
-    "--url",
-    server.url,
-    "--api-key",
-    TEST_API_KEY,
-    "--pin-server-cert",
-    "--timezone",
-    "Europe/London",
-    ...extra,
-  ]);
-  assert.equal(result.code, 0, result.stderr + result.stdout);
-  return result;
+function configure(config: string, server: ReferenceServer, extra: string[] = []) {
+  return configureAgent(config, server, ["--timezone", "Europe/London", ...extra]);
 }
 
 Deno.test("an administrator's flags configure the agent and each event reaches the server once, as recorded", async () => {

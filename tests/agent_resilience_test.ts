@@ -4,22 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { AgentProcess, runCli } from "./support/agent_process.ts";
+import { AgentProcess, configureAgent } from "./support/agent_process.ts";
 import { eventually, journalRows, TEST_API_KEY } from "./support/files.ts";
 import { ReferenceServer } from "./support/reference_server.ts";
-
-async function configure(config: string, server: ReferenceServer) {
-  const result = await runCli([
-    "--config",
-    config,
-    "--url",
-    server.url,
-    "--api-key",
-    TEST_API_KEY,
-    "--pin-server-cert",
-  ]);
-  assert.equal(result.code, 0, result.stderr);
-}
 
 /** Mounting a tmpfs needs root (CI and the developers' machines run as root). */
 function canMount(): boolean {
@@ -49,7 +36,7 @@ Deno.test({
     const config = join(mount, "config.ini");
     let agent: AgentProcess | undefined;
     try {
-      await configure(config, server);
+      await configureAgent(config, server);
       agent = AgentProcess.start(config);
       await agent.ready();
       await agent.feed({ type: "logon", user: "before", session: 2, at: "2025-04-27T07:00:00Z" });
@@ -111,7 +98,7 @@ Deno.test("with obtain_public_ip on, events carry the public IP, looked up in th
   const dir = await Deno.makeTempDir({ prefix: "usm-publicip-" });
   const config = join(dir, "config.ini");
   try {
-    await configure(config, server);
+    await configureAgent(config, server);
     const text = await Deno.readTextFile(config);
     await Deno.writeTextFile(
       config,

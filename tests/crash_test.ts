@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readJournal } from "../src/journal.ts";
-import { AgentProcess, runCli } from "./support/agent_process.ts";
+import { AgentProcess, configureAgent } from "./support/agent_process.ts";
 import { agentDir, eventually, TEST_API_KEY } from "./support/files.ts";
 import { ReferenceServer } from "./support/reference_server.ts";
 
@@ -57,18 +57,7 @@ Deno.test({
     };
     const stats = { kills: 0, beforeReady: 0, tornTails: 0, flaps: 0, fed: 0 };
     try {
-      const setup = await runCli([
-        "--config",
-        config,
-        "--url",
-        server.url,
-        "--api-key",
-        TEST_API_KEY,
-        "--pin-server-cert",
-        "--timezone",
-        "Europe/London",
-      ]);
-      assert.equal(setup.code, 0, setup.stderr);
+      await configureAgent(config, server, ["--timezone", "Europe/London"]);
       // Rotate every ~2 KB so kills also land inside rotations.
       const text = await Deno.readTextFile(config);
       await Deno.writeTextFile(

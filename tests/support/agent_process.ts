@@ -4,16 +4,12 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { fileURLToPath as fromFileUrl } from "node:url";
+import { AGENT_PERMISSIONS } from "../../scripts/permissions.ts";
 
-/** The permissions the agent runs with: the same as `deno task start`. */
-export const AGENT_PERMISSIONS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-net",
-  "--allow-env",
-  "--allow-sys",
-];
+export { AGENT_PERMISSIONS };
+import { TEST_API_KEY } from "./files.ts";
 
 /** The agent's entry point. */
 export const MOD_TS = fromFileUrl(new URL("../../mod.ts", import.meta.url));
@@ -38,6 +34,29 @@ export async function runCli(
   const { code, stdout, stderr } = await child.output();
   const decoder = new TextDecoder();
   return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+/**
+ * Configures an agent folder for `server` the way an administrator does: `--url`, `--api-key`
+ * (the test key), `--pin-server-cert`, plus `extra` flags. Fails the test if the CLI fails.
+ */
+export async function configureAgent(
+  config: string,
+  server: { url: string },
+  extra: string[] = [],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const result = await runCli([
+    "--config",
+    config,
+    "--url",
+    server.url,
+    "--api-key",
+    TEST_API_KEY,
+    "--pin-server-cert",
+    ...extra,
+  ]);
+  assert.equal(result.code, 0, `configuring ${config} failed: ${result.stderr}${result.stdout}`);
+  return result;
 }
 
 /** One running agent. */
