@@ -89,7 +89,7 @@ export const FAILURE_ACTIONS: readonly ScAction[] = [
 export const FAILURE_RESET_SECONDS = 86_400;
 /** The files of the agent in its install folder, removed by `remove --purge`. */
 export const AGENT_FILE_PATTERN =
-  /^(config\.ini|status\.json|winagentUSM\.exe|event_log\..*|error\.log.*|session_monitor\.log.*|\.config\.ini\..*\.tmp)$/i;
+  /^(config\.ini|status\.json|agent\.lock|winagentUSM\.exe|event_log\..*|error\.log.*|session_monitor\.log.*|\.config\.ini\..*\.tmp)$/i;
 
 const STATE_NAMES: Record<number, string> = {
   1: "STOPPED",
@@ -607,18 +607,24 @@ export class WindowsServiceManager {
       throw new Error(`Refusing to purge ${installDir}: it is a junction or symbolic link`);
     }
     let removed = 0;
+    const kept: string[] = [];
     try {
       for await (const entry of Deno.readDir(installDir)) {
         if (entry.isFile && AGENT_FILE_PATTERN.test(entry.name)) {
           await Deno.remove(win32.join(installDir, entry.name));
           removed++;
+        } else {
+          kept.push(entry.name);
         }
       }
-      await Deno.remove(installDir).catch(() => {}); // only when empty
+      if (kept.length === 0) await Deno.remove(installDir);
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
-    print(`Purged ${removed} file(s) from ${installDir}`);
+    print(
+      `Purged ${removed} file(s) from ${installDir}` +
+        (kept.length > 0 ? `; kept what the agent did not create: ${kept.join(", ")}` : ""),
+    );
     return 0;
   }
 

@@ -5,7 +5,8 @@
  * (the test-only controls; USM_TEST_HOOKS=1 in the services' environment, set by
  * scripts/wine_test.sh) → rows in event_log.csv and events at a local reference server →
  * `--api-key` on the installed agent makes the service reload and run a health check → an event
- * while the server is down, then stop → start → the event is sent → remove (files kept).
+ * while the server is down, then stop → start → the event is sent → reinstall (upgrade) →
+ * remove (files kept) → remove --purge.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -166,6 +167,17 @@ Deno.test({
         ),
       );
 
+      // Reinstall = upgrade: the service is updated, event_log.csv is kept, and the imported
+      // file wins for the keys it sets (api_key back to KEY_1).
+      const rowsBefore = (await journalRows(installDir)).length;
+      const upgrade = await cli("-service", "install", "-config", imported);
+      log.push(upgrade.output);
+      assert.equal(upgrade.code, 0, upgrade.output);
+      assert.match(upgrade.output, /updated/);
+      assert.match(upgrade.output, /RUNNING/);
+      assert.equal((await journalRows(installDir)).length, rowsBefore);
+      assert.match(await Deno.readTextFile(configPath), new RegExp(`api_key = ${KEY_1}`));
+
       // Remove: the service goes, config.ini and event_log.csv stay.
       const remove = await cli("--service", "uninstall", "--config", configPath);
       log.push(remove.output);
@@ -173,6 +185,12 @@ Deno.test({
       assert.equal(manager.state().state, "not installed");
       await Deno.stat(configPath);
       await Deno.stat(`${installDir}\\event_log.csv`);
+
+      // Remove --purge: the agent's files and the (then empty) folder go.
+      const purge = await cli("--service", "remove", "--purge", "--config", configPath);
+      log.push(purge.output);
+      assert.equal(purge.code, 0, purge.output);
+      await assert.rejects(() => Deno.stat(installDir), Deno.errors.NotFound);
     } catch (error) {
       throw new Error(`${(error as Error).message}\n--- command output ---\n${log.join("\n")}`, {
         cause: error,
