@@ -6,7 +6,9 @@
 # the bind mounts (a few seconds).
 #
 # Usage (as root): scripts/wine_env.sh [REPO_DIR]
+#                  scripts/wine_env.sh --unmount [REPO_DIR]   (undo the bind mounts)
 #   REPO_DIR   the checkout to bind-mount into the chroot at the same path (default: this checkout)
+# Never delete WINE_ROOT while it is mounted: /proc, /dev, /tmp and the checkout are bound in it.
 # Environment:
 #   WINE_ROOT  the chroot folder, outside the repository (default /opt/usm-wine)
 #   DENO_VERSION  the Windows deno.exe version (default 2.9.6)
@@ -17,6 +19,11 @@ set -euo pipefail
 
 WINE_ROOT="${WINE_ROOT:-/opt/usm-wine}"
 DENO_VERSION="${DENO_VERSION:-2.9.6}"
+unmount=false
+if [[ "${1:-}" == "--unmount" ]]; then
+  unmount=true
+  shift
+fi
 REPO_DIR="$(cd "${1:-$(dirname "$0")/..}" && pwd -P)"
 WINEPREFIX_IN=/root/.wine-usm
 DENO_DIR_IN=/opt/deno-win
@@ -46,6 +53,14 @@ debian_mirror() {
   fi
   printf '%s' "${uri:-http://deb.debian.org/debian}"
 }
+
+if $unmount; then
+  for path in /tmp "$REPO_DIR" /dev /proc; do
+    if mountpoint -q "$WINE_ROOT$path"; then umount "$WINE_ROOT$path"; fi
+  done
+  log "unmounted the bind mounts under $WINE_ROOT"
+  exit 0
+fi
 
 # 1. debootstrap itself.
 if ! command -v debootstrap >/dev/null; then

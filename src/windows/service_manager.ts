@@ -53,6 +53,7 @@ import {
 import { wide } from "../../ffi/wide.ts";
 import { CONFIG_KEYS, CONFIG_SECTIONS, type ConfigKey, updateConfigFile } from "../config.ts";
 import { IniDocument } from "../ini.ts";
+import { AGENT_PERMISSIONS } from "../../scripts/permissions.ts";
 import type { ServiceActionOptions, ServiceState } from "../platform.ts";
 import { isReparsePoint, secureDirectory, secureFile } from "./file_security.ts";
 import {
@@ -64,16 +65,12 @@ import {
 
 /** The agent's executable name in the install folder. */
 export const EXE_NAME = "winagentUSM.exe";
-/** The permissions of the agent when it runs under deno.exe (development installs). */
-export const DEV_PERMISSION_FLAGS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-net",
-  "--allow-env",
-  "--allow-sys",
-  "--allow-run",
-  "--allow-ffi",
-] as const;
+/**
+ * The permissions of the agent when the service runs it under deno.exe (development installs):
+ * the agent's own, from scripts/permissions.ts (the same list as `deno task start` and the
+ * compiled exe).
+ */
+export const DEV_PERMISSION_FLAGS: readonly string[] = AGENT_PERMISSIONS;
 /** What a non-elevated administrator is told. */
 export const ELEVATION_REQUIRED =
   "This needs administrator rights: run this from an elevated Command Prompt (Run as administrator)";
