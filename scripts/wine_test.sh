@@ -7,7 +7,7 @@
 #
 # Usage (as root): scripts/wine_test.sh [deno test arguments...]
 #   default arguments: tests/windows/ ffi/ src/windows/
-# Environment: WINE_ROOT (default /opt/usm-wine).
+# Environment: WINE_ROOT (default /opt/usm-wine); USM_WINE_TIMEOUT (default 900 s for the run).
 #
 # USM_TEST_HOOKS=1 is set in the prefix's system environment for the duration of the run (and
 # removed after it): Wine's services see it, which enables the service's test-only session
@@ -15,6 +15,7 @@
 set -euo pipefail
 
 WINE_ROOT="${WINE_ROOT:-/opt/usm-wine}"
+limit="${USM_WINE_TIMEOUT:-900}" # seconds for the whole deno.exe test run
 REPO_DIR="$(cd "$(dirname "$0")/.." && pwd -P)"
 bash "$REPO_DIR/scripts/wine_env.sh" "$REPO_DIR"
 
@@ -45,7 +46,7 @@ chroot "$WINE_ROOT" /usr/bin/env -i \
     trap 'wine reg delete \"\$envkey\" /v USM_TEST_HOOKS /f >/dev/null 2>&1; cleanup' EXIT
     # Into a file, not a pipe: Wine's service processes inherit the output handles and would
     # keep a pipe open after deno.exe exits.
-    wine /opt/deno-win/deno.exe test --allow-all $args >'$log' 2>&1 </dev/null
+    timeout --kill-after=10 $limit wine /opt/deno-win/deno.exe test --allow-all $args >'$log' 2>&1 </dev/null
     status=\$?
     exit \$status
   "
