@@ -111,6 +111,10 @@ Deno.test({
       /UsmNoSuchService is not installed/,
     );
     assert.equal(openService("UsmNoSuchService", SERVICE_QUERY_STATUS), undefined);
+    assert.equal(
+      new WindowsServiceManager({ serviceName: "UsmNoSuchService" }).notifyReload(),
+      false,
+    );
     const named = new Win32Error("OpenServiceW", ERROR_SERVICE_DOES_NOT_EXIST);
     assert.match(named.message, /^OpenServiceW failed: .+ \(error 1060\)$/);
     assert.ok(named.systemMessage.length > 0, "FormatMessageW knows error 1060");
