@@ -81,6 +81,16 @@ export const ADVAPI32_SYMBOLS = {
     ],
     result: "i32", // BOOL
   },
+  QueryServiceConfig2W: {
+    parameters: [
+      "pointer", // SC_HANDLE hService
+      "u32", // DWORD dwInfoLevel: SERVICE_CONFIG_DESCRIPTION 1, SERVICE_CONFIG_FAILURE_ACTIONS 2
+      "buffer", // LPBYTE lpBuffer: the struct, followed by the data its pointers point to
+      "u32", // DWORD cbBufSize
+      "buffer", // LPDWORD pcbBytesNeeded: out
+    ],
+    result: "i32", // BOOL
+  },
   OpenServiceW: {
     parameters: [
       "pointer", // SC_HANDLE hSCManager

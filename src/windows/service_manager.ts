@@ -41,16 +41,20 @@ import {
 } from "../../ffi/error.ts";
 import { kernel32 } from "../../ffi/kernel32.ts";
 import {
+  decodeFailureActions,
+  decodeScActions,
   decodeServiceStatusProcess,
   encodeFailureActions,
   encodeScActions,
   encodeServiceDescription,
+  readAddress,
+  SC_ACTION_SIZE,
   type ScAction,
   SERVICE_STATUS_PROCESS_SIZE,
   SERVICE_STATUS_SIZE,
   type ServiceStatusProcess,
 } from "../../ffi/structs.ts";
-import { wide } from "../../ffi/wide.ts";
+import { readWide, wide } from "../../ffi/wide.ts";
 import { CONFIG_KEYS, CONFIG_SECTIONS, type ConfigKey, updateConfigFile } from "../config.ts";
 import { IniDocument } from "../ini.ts";
 import { AGENT_PERMISSIONS } from "../../scripts/permissions.ts";
@@ -230,7 +234,7 @@ export function requireElevation(): void {
 }
 
 /** An open SC_HANDLE, closed by `close()` (idempotent). */
-class ScHandle {
+export class ScHandle {
   #handle: Deno.PointerValue;
   constructor(handle: Deno.PointerObject) {
     this.#handle = handle;
@@ -471,6 +475,39 @@ export function createOrUpdateService(
     service.close();
   }
   return outcome;
+}
+
+function queryConfig2(service: ScHandle, level: number, what: string): Uint8Array {
+  const buffer = new Uint8Array(8_192);
+  const needed = new Uint32Array(1);
+  unwrap(
+    `QueryServiceConfig2W(${what})`,
+    advapi32().QueryServiceConfig2W(service.handle, level, buffer, buffer.byteLength, needed),
+  );
+  return buffer;
+}
+
+/** A service's description, read back (QueryServiceConfig2W). */
+export function queryServiceDescription(service: ScHandle): string {
+  const buffer = queryConfig2(service, SERVICE_CONFIG_DESCRIPTION, "description");
+  return readWide(Deno.UnsafePointer.create(readAddress(buffer)));
+}
+
+/** A service's failure actions, read back (QueryServiceConfig2W). */
+export function queryFailureActions(
+  service: ScHandle,
+): { resetPeriodSeconds: number; actions: ScAction[] } {
+  const failure = decodeFailureActions(
+    queryConfig2(service, SERVICE_CONFIG_FAILURE_ACTIONS, "failure actions"),
+  );
+  const actionBytes = new Uint8Array(failure.actionCount * SC_ACTION_SIZE);
+  if (failure.actionCount > 0) {
+    new Deno.UnsafePointerView(Deno.UnsafePointer.create(failure.actions)!).copyInto(actionBytes);
+  }
+  return {
+    resetPeriodSeconds: failure.resetPeriodSeconds,
+    actions: decodeScActions(actionBytes, failure.actionCount),
+  };
 }
 
 /** Deletes the service (after it stopped). Returns false when it was not installed. */
