@@ -239,3 +239,40 @@ function isWine(): boolean {
     return false;
   }
 }
+
+Deno.test({
+  name: "install of a compiled agent copies the executable into the secured install folder",
+  ignore,
+  async fn() {
+    const name = "UsmCopyTest";
+    const tmp = await Deno.makeTempDir({ prefix: "usm-copy-" });
+    const installDir = `${tmp}\\installed`;
+    const exe = `${tmp}\\package\\winagentUSM.exe`;
+    await Deno.mkdir(`${tmp}\\package`);
+    await Deno.writeTextFile(exe, "not a real executable");
+    await Deno.writeTextFile(`${tmp}\\import.ini`, `[API]\r\ninstall_dir = ${installDir}\r\n`);
+    const manager = new WindowsServiceManager({ serviceName: name, execPath: exe });
+    const lines: string[] = [];
+    try {
+      // The copy is no program, so the service cannot start: install fails after creating it.
+      await manager.install({ configPath: `${tmp}\\import.ini`, print: (l) => lines.push(l) })
+        .then((code) => assert.notEqual(code, 0), () => {});
+      assert.equal(
+        await Deno.readTextFile(`${installDir}\\winagentUSM.exe`),
+        "not a real executable",
+      );
+      assert.match(await Deno.readTextFile(`${installDir}\\config.ini`), /install_dir = /);
+      const created = lines.find((l) => l.includes(`Service ${name} created`));
+      assert.ok(created, lines.join("\n"));
+      assert.ok(
+        created.endsWith(
+          `"${installDir}\\winagentUSM.exe" --service run --config "${installDir}\\config.ini"`,
+        ),
+        created,
+      );
+    } finally {
+      deleteService(name);
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
