@@ -31,6 +31,21 @@ const UNSAVED_RETRY_MS = 5_000;
 /** A config.ini change is read this long after the last file event (editors write in bursts). */
 const RELOAD_DEBOUNCE_MS = 300;
 
+/**
+ * Why the agent could not start, with the service-specific exit code the Windows service reports
+ * (1 another agent runs with the folder, 2 the folder cannot be created or secured, 3 the journal
+ * cannot be opened; README, "Service controls and exit codes").
+ */
+export class StartError extends Error {
+  override name = "StartError";
+  readonly serviceExitCode: number;
+
+  constructor(message: string, serviceExitCode: number, options?: ErrorOptions) {
+    super(message, options);
+    this.serviceExitCode = serviceExitCode;
+  }
+}
+
 /** Options of {@link Agent}. */
 export interface AgentOptions {
   /** The config.ini in use; the agent's other files live beside it. */
@@ -148,12 +163,23 @@ export class Agent {
   }
 
   async #open(): Promise<void> {
-    await Deno.mkdir(this.dir, { recursive: true });
-    await this.#options.platform.secureDirectory(this.dir);
-    this.#lock = InstanceLock.acquire(this.dir);
+    try {
+      await Deno.mkdir(this.dir, { recursive: true });
+      await this.#options.platform.secureDirectory(this.dir);
+      this.#lock = InstanceLock.acquire(this.dir);
+    } catch (error) {
+      throw new StartError(
+        `Cannot create or secure the agent's folder ${this.dir}: ${
+          (error as Error).message
+        }; run as Administrator (Windows) or give the folder to the agent's user`,
+        2,
+        { cause: error },
+      );
+    }
     if (!this.#lock) {
-      throw new Error(
+      throw new StartError(
         `Another agent is already running with ${this.dir}: stop it first (two agents would write one event_log.csv)`,
+        1,
       );
     }
     await this.#readConfig({ create: true });
@@ -162,10 +188,20 @@ export class Agent {
       `User Session Monitor Agent ${this.#options.version} starting (pid ${Deno.pid}, config ${this.configPath})`,
     );
     const eventLog = join(this.dir, "event_log.csv");
-    this.#journal = await Journal.open(eventLog, {
-      rotationSizeBytes: this.#config.eventLogRotationBytes,
-      onWarning: (message) => this.log("warn", message),
-    });
+    try {
+      this.#journal = await Journal.open(eventLog, {
+        rotationSizeBytes: this.#config.eventLogRotationBytes,
+        onWarning: (message) => this.log("warn", message),
+      });
+    } catch (error) {
+      throw new StartError(
+        `Cannot open ${eventLog}: ${
+          (error as Error).message
+        }; move the file aside if it is not an event log of this agent`,
+        3,
+        { cause: error },
+      );
+    }
     this.#delivery = new Delivery({
       journal: this.#journal,
       transport: () => this.#currentTransport(),

@@ -42,30 +42,25 @@ export const TEST_HOOKS_ENV = "USM_TEST_HOOKS";
  * cannot start (`sc query` shows them as SERVICE_EXIT_CODE).
  */
 export const SERVICE_EXIT_CODES = {
-  /** config.ini is missing, unreadable or invalid. */
-  configUnreadable: 1,
-  /** The install folder cannot be created or written. */
+  /** Another agent is already running with the install folder (its agent.lock is held). */
+  alreadyRunning: 1,
+  /** The install folder cannot be created, secured or written. */
   installDirNotWritable: 2,
   /** event_log.csv cannot be opened. */
   journalUnavailable: 3,
-  /** Anything else. */
+  /** Anything else (error.log says what). */
   unexpected: 10,
 } as const;
 
-/** The service-specific exit code for an error thrown by the agent's start. */
+/**
+ * The service-specific exit code for an error thrown by the agent's start: the agent tags the
+ * errors it knows with a numeric `serviceExitCode` (src/agent.ts `StartError`); anything else is
+ * unexpected. A broken config.ini is not among them: the agent starts, records events and sends
+ * nothing until the file is fixed.
+ */
 export function serviceExitCode(error: unknown): number {
-  const err = error as { name?: string; message?: string; serviceExitCode?: unknown };
-  if (typeof err?.serviceExitCode === "number") return err.serviceExitCode;
-  if (err?.name === "ConfigError") return SERVICE_EXIT_CODES.configUnreadable;
-  const message = String(err?.message ?? "");
-  if (/journal|event_log\.csv/i.test(message)) return SERVICE_EXIT_CODES.journalUnavailable;
-  if (
-    error instanceof Deno.errors.PermissionDenied ||
-    /access is denied|permission denied|install folder/i.test(message)
-  ) {
-    return SERVICE_EXIT_CODES.installDirNotWritable;
-  }
-  return SERVICE_EXIT_CODES.unexpected;
+  const code = (error as { serviceExitCode?: unknown } | null)?.serviceExitCode;
+  return typeof code === "number" ? code : SERVICE_EXIT_CODES.unexpected;
 }
 
 /**

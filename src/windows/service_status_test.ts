@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError } from "../config.ts";
+import { StartError } from "../agent.ts";
 import {
   decodeTestControl,
   encodeTestControl,
@@ -57,10 +57,10 @@ Deno.test("service statuses: pending states hint, RUNNING accepts stop/shutdown/
 
 Deno.test("start failures map to the documented service-specific exit codes", async (t) => {
   const table: [string, unknown, number][] = [
-    ["ConfigError", new ConfigError("Config file not found: x", { path: "x" }), 1],
-    ["PermissionDenied", new Deno.errors.PermissionDenied("Access is denied"), 2],
-    ["journal", new Error("Cannot append to the journal C:\\x\\event_log.csv: disk full"), 3],
-    ["explicit code", Object.assign(new Error("x"), { serviceExitCode: 7 }), 7],
+    ["already running", new StartError("another agent", 1), 1],
+    ["install folder", new StartError("cannot create", 2), 2],
+    ["journal", new StartError("Cannot open the journal C:\\x\\event_log.csv", 3), 3],
+    ["untagged journal-looking error", new Error("event_log.csv: disk full"), 10],
     ["anything else", new TypeError("boom"), 10],
     ["not an error", "text", 10],
   ];
@@ -68,7 +68,7 @@ Deno.test("start failures map to the documented service-specific exit codes", as
     await t.step(name, () => assert.equal(serviceExitCode(error), code));
   }
   assert.deepEqual(SERVICE_EXIT_CODES, {
-    configUnreadable: 1,
+    alreadyRunning: 1,
     installDirNotWritable: 2,
     journalUnavailable: 3,
     unexpected: 10,
