@@ -189,6 +189,11 @@ function connectVerified(
   return undefined;
 }
 
+/** Resolves in the next macrotask, after the HTTP agent has put a finished socket back. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 /**
  * An HTTP(S) client for one server. One connection, kept alive and reused; requests queue
  * behind each other. Pinning and CA checks happen on the TLS handshake, before any request byte.
@@ -201,6 +206,7 @@ export class Transport {
   #agent: http.Agent;
   #connecting = new Set<net.Socket>();
   #closed = false;
+  #queue: Promise<unknown> = Promise.resolve();
 
   /**
    * @param baseUrl server_url, e.g. `https://192.168.27.1:8000`; paths are appended to it.
@@ -269,6 +275,19 @@ export class Transport {
    * status. Rejects with {@link TransportError} when there is no answer.
    */
   post(
+    path: string,
+    body: string | undefined,
+    headers: Record<string, string>,
+  ): Promise<HttpResponse> {
+    // One request at a time (health checks and delivery share the transport), and the next only
+    // once the agent has taken the connection back: otherwise a request issued in the same turn
+    // as the previous answer opens a second connection.
+    const run = this.#queue.then(() => this.#send(path, body, headers));
+    this.#queue = run.then(nextTurn, nextTurn);
+    return run;
+  }
+
+  #send(
     path: string,
     body: string | undefined,
     headers: Record<string, string>,

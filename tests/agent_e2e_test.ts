@@ -64,10 +64,15 @@ Deno.test("an administrator's flags configure the agent and each event reaches t
     assert.deepEqual(stored.map((s) => s.userName), ["Zoë", `O'Neil, "JJ"`, "josh"]);
     assert.equal(rows[0].event.timestamp, "2025-04-27T08:06:14+01:00");
     // One connection carries every event.
-    const ports = new Set(
-      server.requests().filter((r) => r.path === "/api/log_event").map((r) => r.remotePort),
+    const eventRequests = server.requests().filter((r) => r.path === "/api/log_event");
+    const ports = new Set(eventRequests.map((r) => r.remotePort));
+    assert.equal(
+      ports.size,
+      1,
+      `events used ${ports.size} connections: ${
+        JSON.stringify(server.requests().map((r) => [r.path, r.remotePort, r.connectionRequest]))
+      }`,
     );
-    assert.equal(ports.size, 1, `events used ${ports.size} connections`);
 
     const csv = await Deno.readTextFile(join(dir, "event_log.csv"));
     assert.ok(csv.startsWith("eventtype,username,hostname,ipaddress,timestamp,send_status\n"));
