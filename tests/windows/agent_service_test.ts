@@ -178,6 +178,21 @@ Deno.test({
       assert.equal((await journalRows(installDir)).length, rowsBefore);
       assert.match(await Deno.readTextFile(configPath), new RegExp(`api_key = ${KEY_1}`));
 
+      // Restart: a new process takes over and keeps sending.
+      const pidBefore = manager.state().pid;
+      const restart = await cli("--service", "restart");
+      log.push(restart.output);
+      assert.equal(restart.code, 0, restart.output);
+      assert.match(restart.output, /RUNNING/);
+      const after = manager.state();
+      assert.equal(after.state, "RUNNING");
+      assert.notEqual(after.pid, pidBefore, "restart did not start a new process");
+      manager.control(encodeTestControl(8, 1));
+      await until(
+        "the Unlock after the restart at the server",
+        () => server.stored().find((e) => e.eventType === "Unlock"),
+      );
+
       // Remove: the service goes, config.ini and event_log.csv stay.
       const remove = await cli("--service", "uninstall", "--config", configPath);
       log.push(remove.output);
