@@ -13,10 +13,9 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { formatCsvRow } from "../src/csv.ts";
 import type { SessionEvent } from "../src/event.ts";
-import { Journal, JOURNAL_HEADER, type JournalEntry } from "../src/journal.ts";
-import { AGENT_PERMISSIONS, AgentProcess, runCli } from "../tests/support/agent_process.ts";
+import { Journal, JOURNAL_HEADER, type JournalEntry, rowText } from "../src/journal.ts";
+import { AGENT_PERMISSIONS, AgentProcess, configureAgent } from "../tests/support/agent_process.ts";
 import { TEST_API_KEY } from "../tests/support/files.ts";
 import { ReferenceServer, type RequestRecord } from "../tests/support/reference_server.ts";
 import { describeFigure, type Figure, median, percentile, ratio, round } from "./bench/stats.ts";
@@ -235,24 +234,7 @@ async function configuredDir(server: ReferenceServer, label: string) {
   const dir = await Deno.makeTempDir({ prefix: `usm-bench-${label}-` });
   tempDirs.push(dir);
   const config = join(dir, "config.ini");
-  const result = await runCli([
-    "--config",
-    config,
-    "--url",
-    server.url,
-    "--api-key",
-    TEST_API_KEY,
-    "--pin-server-cert",
-    "--check-interval",
-    "0",
-  ]);
-  if (result.code !== 0) {
-    throw new Error(
-      `Cannot configure an agent in ${dir} (exit ${result.code}): ${
-        (result.stderr || result.stdout).trim().slice(-300)
-      }`,
-    );
-  }
+  await configureAgent(config, server, ["--check-interval", "0"]);
   return { dir, config };
 }
 
@@ -266,24 +248,13 @@ function backlogEvent(i: number): SessionEvent {
   };
 }
 
-function rowOf(event: SessionEvent, status: number): string {
-  return formatCsvRow([
-    event.eventType,
-    event.userName,
-    event.computerName,
-    event.ipAddress,
-    event.timestamp,
-    String(status),
-  ]) + "\n";
-}
-
 /** Writes event_log.csv with `count` pending rows (removing any earlier journal files). */
 async function writeBacklog(dir: string, count: number): Promise<void> {
   for await (const entry of Deno.readDir(dir)) {
     if (/^event_log.*\.csv/.test(entry.name)) await Deno.remove(join(dir, entry.name));
   }
   const rows = [JOURNAL_HEADER + "\n"];
-  for (let i = 0; i < count; i++) rows.push(rowOf(backlogEvent(i), 0));
+  for (let i = 0; i < count; i++) rows.push(rowText(backlogEvent(i), 0));
   await Deno.writeTextFile(join(dir, "event_log.csv"), rows.join(""));
 }
 
@@ -743,7 +714,7 @@ interface JournalFigures {
 }
 
 async function measureJournal(plan: Plan): Promise<JournalFigures> {
-  const sample = rowOf(backlogEvent(plan.journalOps), 0);
+  const sample = rowText(backlogEvent(plan.journalOps), 0);
   const rowBytes = new TextEncoder().encode(sample).length;
   const appendRates: number[] = [];
   const statusRates: number[] = [];

@@ -503,7 +503,8 @@ function parseJournal(bytes: Uint8Array, path: string): Parsed {
   return { rows, validEnd, warnings };
 }
 
-function rowText(event: SessionEvent, status: SendStatusValue): string {
+/** One line of event_log.csv (with its "\n"), as the journal writes it. */
+export function rowText(event: SessionEvent, status: SendStatusValue): string {
   return formatCsvRow([
     event.eventType,
     event.userName,

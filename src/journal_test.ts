@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { SessionEvent } from "./event.ts";
-import { formatCsvRow } from "./csv.ts";
-import { archivePath, Journal, JOURNAL_HEADER, readJournal, SendStatus } from "./journal.ts";
+import {
+  archivePath,
+  Journal,
+  JOURNAL_HEADER,
+  readJournal,
+  rowText,
+  SendStatus,
+} from "./journal.ts";
 
 const HEADER = JOURNAL_HEADER + "\n";
 
@@ -16,16 +22,8 @@ function event(userName: string, second = 0): SessionEvent {
   };
 }
 
-function row(e: SessionEvent, status: number): string {
-  return formatCsvRow([
-    e.eventType,
-    e.userName,
-    e.computerName,
-    e.ipAddress,
-    e.timestamp,
-    `${status}`,
-  ]) +
-    "\n";
+function row(e: SessionEvent, status: 0 | 1 | 2 | 3): string {
+  return rowText(e, status);
 }
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {

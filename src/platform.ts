@@ -90,7 +90,10 @@ export interface Platform {
    * `--service install|start|stop|restart|remove`. Returns the process exit code. Platforms
    * without a service manager throw an Error that says the action is only on Windows.
    */
-  serviceAction(action: Exclude<ServiceAction, "run">, options: ServiceActionOptions): Promise<number>;
+  serviceAction(
+    action: Exclude<ServiceAction, "run">,
+    options: ServiceActionOptions,
+  ): Promise<number>;
   /** The service's state from the service manager, or undefined where there is none. */
   serviceState(): Promise<ServiceState | undefined>;
   /**
