@@ -43,6 +43,8 @@ export interface CliOptions {
   pinServerCert: boolean;
   simulate?: string;
   purge: boolean;
+  /** `--api-key -`: the key is the first line of standard input. */
+  apiKeyFromStdin: boolean;
 }
 
 const SERVICE_ACTIONS: Record<string, ServiceAction> = {
@@ -76,6 +78,7 @@ export function parseArgs(args: string[]): CliOptions {
     status: false,
     pinServerCert: false,
     purge: false,
+    apiKeyFromStdin: false,
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -116,6 +119,11 @@ export function parseArgs(args: string[]): CliOptions {
       options.simulate = value;
     } else {
       const key = SETTING_FLAGS[name];
+      if (key === "api_key" && value === "-") {
+        // Read from standard input at run time: keeps the key out of process listings.
+        options.apiKeyFromStdin = true;
+        continue;
+      }
       try {
         options.settings[key] = validateSetting(key, value);
       } catch (error) {
@@ -124,7 +132,8 @@ export function parseArgs(args: string[]): CliOptions {
       }
     }
   }
-  const changesConfig = Object.keys(options.settings).length > 0 || options.pinServerCert;
+  const changesConfig = Object.keys(options.settings).length > 0 || options.pinServerCert ||
+    options.apiKeyFromStdin;
   if (options.service && changesConfig) {
     throw new TypeError(
       `Config flags cannot be combined with --service ${options.service}: run the service action, then change settings in a separate command`,
@@ -154,7 +163,8 @@ Service management (Windows, as Administrator):
   --service run [--simulate <file|->]   Run the agent in the foreground (Ctrl+C stops it)
 
 Configuration (written to config.ini; a running agent reloads and checks the server):
-  --api-key <key>           API key for the server
+  --api-key <key>           API key for the server (- reads it from standard input, which
+                            keeps it out of process listings and shell history)
   --url <url>               Server URL, e.g. https://192.168.27.1:8000
   --debug true|false        Debug lines in session_monitor.log
   --timezone <zone>         IANA time zone of the timestamps, e.g. Europe/London
@@ -169,8 +179,26 @@ Information:
 `;
 }
 
+/** The first line of a stream (the rest is not read). */
+async function readFirstLine(input: ReadableStream<Uint8Array>): Promise<string> {
+  let text = "";
+  const reader = input.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return text.split(/\r?\n/)[0];
+}
+
 /** What {@link main} needs from the outside. */
 export interface CliDeps {
+  /** Standard input (for `--api-key -`). */
+  stdin?: ReadableStream<Uint8Array>;
   platform: Platform;
   version: string;
   print?: (line: string) => void;
@@ -209,6 +237,15 @@ export async function main(args: string[], deps: CliDeps): Promise<number> {
         purge: options.purge,
         print,
       });
+    }
+    if (options.apiKeyFromStdin) {
+      const line = await readFirstLine(deps.stdin ?? Deno.stdin.readable);
+      try {
+        options.settings.api_key = validateSetting("api_key", line.trim());
+      } catch (error) {
+        printError(`Invalid value for --api-key (standard input): ${(error as Error).message}`);
+        return ExitCode.Usage;
+      }
     }
     if (Object.keys(options.settings).length > 0 || options.pinServerCert) {
       return await changeSettings(configPath, options, deps, print, printError);

@@ -68,3 +68,10 @@ Deno.test("a bad flag or value is refused with a message that names it", async (
     });
   }
 });
+
+Deno.test("--api-key - takes the key from standard input, and counts as a config change", () => {
+  const options = parseArgs(["--api-key", "-"]);
+  assert.equal(options.apiKeyFromStdin, true);
+  assert.equal(options.settings.api_key, undefined);
+  assert.throws(() => parseArgs(["--service", "run", "--api-key", "-"]), /cannot be combined/);
+});

@@ -186,7 +186,10 @@ Deno.test("a rejected API key holds events until --api-key fixes it, and the key
     outputs.push(status.stdout, status.stderr);
     assert.match(status.stdout, /1 not yet sent/);
 
-    const fix = await runCli(["-config", config, "-api-key", TEST_API_KEY]);
+    // The key from standard input: it never stands on a command line (process listings).
+    const fix = await runCli(["-config", config, "-api-key", "-"], {
+      stdin: `${TEST_API_KEY}\r\n`,
+    });
     outputs.push(fix.stdout, fix.stderr);
     assert.equal(fix.code, 0);
     assert.match(fix.stdout, /Health check passed/);
