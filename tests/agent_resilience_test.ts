@@ -121,3 +121,22 @@ Deno.test("with obtain_public_ip on, events carry the public IP, looked up in th
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("health checks run on the configured interval, and the effective interval is logged", async () => {
+  const server = await ReferenceServer.start({ apiKeys: [TEST_API_KEY], rateLimit: null });
+  const dir = await Deno.makeTempDir({ prefix: "usm-interval-" });
+  const config = join(dir, "config.ini");
+  try {
+    await configureAgent(config, server, ["--check-interval", "10s"]);
+    const agent = AgentProcess.start(config);
+    await agent.waitForLine(/health checks every 10 seconds at \/api\/health/);
+    await agent.waitForLine(/Health check \(start\) passed/);
+    await agent.waitForLine(/Health check \(interval\) passed/, 15_000);
+    // The CLI's own check after --check-interval, the start check, one interval check.
+    assert.ok(server.count(200, "/api/health") >= 3);
+    assert.equal((await agent.stop()).code, 0);
+  } finally {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
