@@ -6,7 +6,7 @@
 # the bind mounts (a few seconds).
 #
 # Usage (as root): scripts/wine_env.sh [REPO_DIR]
-#                  scripts/wine_env.sh --unmount [REPO_DIR]   (undo the bind mounts)
+#                  scripts/wine_env.sh --unmount   (undo every bind mount under WINE_ROOT)
 #   REPO_DIR   the checkout to bind-mount into the chroot at the same path (default: this checkout)
 # Never delete WINE_ROOT while it is mounted: /proc, /dev, /tmp and the checkout are bound in it.
 # Environment:
@@ -55,10 +55,14 @@ debian_mirror() {
 }
 
 if $unmount; then
-  for path in /tmp "$REPO_DIR" /dev /proc; do
-    if mountpoint -q "$WINE_ROOT$path"; then umount "$WINE_ROOT$path"; fi
+  # Every mount under WINE_ROOT, deepest first (the checkout may sit under /tmp); lazily when a
+  # process still holds one.
+  mapfile -t points < <(awk -v root="$WINE_ROOT/" 'index($2, root) == 1 {print length($2), $2}' \
+    /proc/self/mounts | sort -rn | cut -d" " -f2-)
+  for point in "${points[@]}"; do
+    umount "$point" 2>/dev/null || umount -l "$point"
   done
-  log "unmounted the bind mounts under $WINE_ROOT"
+  log "unmounted ${#points[@]} bind mounts under $WINE_ROOT"
   exit 0
 fi
 

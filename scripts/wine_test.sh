@@ -18,6 +18,8 @@ WINE_ROOT="${WINE_ROOT:-/opt/usm-wine}"
 limit="${USM_WINE_TIMEOUT:-900}" # seconds for the whole deno.exe test run
 REPO_DIR="$(cd "$(dirname "$0")/.." && pwd -P)"
 bash "$REPO_DIR/scripts/wine_env.sh" "$REPO_DIR"
+# Leave no bind mount behind (of this checkout above all: CI deletes its clone afterwards).
+trap 'bash "$REPO_DIR/scripts/wine_env.sh" --unmount "$REPO_DIR" >/dev/null 2>&1 || true' EXIT
 
 if [[ $# -eq 0 ]]; then
   set -- tests/windows/ ffi/ src/windows/
