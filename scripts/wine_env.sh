@@ -59,8 +59,10 @@ if $unmount; then
   # process still holds one.
   mapfile -t points < <(awk -v root="$WINE_ROOT/" 'index($2, root) == 1 {print length($2), $2}' \
     /proc/self/mounts | sort -rn | cut -d" " -f2-)
+  # A mount whose folder was deleted (a removed CI clone) cannot be named any more: it goes
+  # with its parent's lazy unmount, which detaches the whole subtree.
   for point in "${points[@]}"; do
-    umount "$point" 2>/dev/null || umount -l "$point"
+    umount "$point" 2>/dev/null || umount -l "$point" 2>/dev/null || true
   done
   log "unmounted ${#points[@]} bind mounts under $WINE_ROOT"
   exit 0
@@ -95,8 +97,12 @@ bind() {
 }
 bind /proc
 bind /dev
-bind "$REPO_DIR"
 bind /tmp
+# A checkout under /tmp (a CI clone) is already there through /tmp.
+case "$REPO_DIR/" in
+/tmp/*) ;;
+*) bind "$REPO_DIR" ;;
+esac
 cp -f /etc/resolv.conf "$WINE_ROOT/etc/resolv.conf" 2>/dev/null || true
 
 # 4. Wine 10 from trixie.
