@@ -17,22 +17,10 @@ import {
 import { IniDocument } from "./ini.ts";
 
 const KEY = "47959c6d5d8db64eb0ec3ad824ccbe82618632e2a58823d84aba92078da693fa";
-const SERVER_FILE = `[API]
-api_key = ${KEY}
-server_url = https://192.168.27.1:8000
-debug_logs = false
-timezone = Europe/London
-install_dir = C:\\ProgramData\\UserSessionMon
-health_check_interval = 30
-health_check_path = /api/health
-obtain_public_ip = true
-public_ip_http_urls = https://ifconfig.me/ip,https://ipv4.icanhazip.com
-
-[Logging]
-session_log_rotation_size_mb = 5
-error_log_rotation_size_mb = 5
-event_log_rotation_size_mb = 5
-`;
+/** The config.ini the server's "Download Agent" page generates (REFERENCE.md §1), byte for byte. */
+const SERVER_FILE = Deno.readTextFileSync(
+  new URL("../testdata/server_config.ini", import.meta.url),
+);
 const DEFAULTS = { installDir: "/opt/usm", timeZone: "UTC" };
 const MIB = 1024 * 1024;
 

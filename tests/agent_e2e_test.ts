@@ -17,15 +17,27 @@ import { ReferenceServer } from "./support/reference_server.ts";
 
 const RFC3339_SECONDS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$/;
 
+/** A reference server double and a fresh agent folder for `fn`, both gone afterwards. */
+async function withAgentSetup(
+  fn: (setup: { server: ReferenceServer; dir: string; config: string }) => Promise<void>,
+): Promise<void> {
+  const server = await ReferenceServer.start({ apiKeys: [TEST_API_KEY], rateLimit: null });
+  const { dir, config } = await agentDir();
+  try {
+    await fn({ server, dir, config });
+  } finally {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 function configure(config: string, server: ReferenceServer, extra: string[] = []) {
   return configureAgent(config, server, ["--timezone", "Europe/London", ...extra]);
 }
 
 Deno.test("an administrator's flags configure the agent and each event reaches the server once, as recorded", async () => {
-  const server = await ReferenceServer.start({ apiKeys: [TEST_API_KEY], rateLimit: null });
-  const { dir, config } = await agentDir();
   const outputs: string[] = [];
-  try {
+  await withAgentSetup(async ({ server, dir, config }) => {
     const configured = await configure(config, server);
     outputs.push(configured.stdout, configured.stderr);
     assert.match(configured.stdout, new RegExp(`SHA-256:\\s+${server.certificate!.sha256}`));
@@ -95,16 +107,11 @@ Deno.test("an administrator's flags configure the agent and each event reaches t
     const after = JSON.parse(await Deno.readTextFile(join(dir, "status.json")));
     assert.equal(after.state, "stopped");
     await assertSecretNowhere(dir, TEST_API_KEY, outputs);
-  } finally {
-    await server.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a failing server keeps events pending; they go out later with retry 1 and send_status 2", async () => {
-  const server = await ReferenceServer.start({ apiKeys: [TEST_API_KEY], rateLimit: null });
-  const { dir, config } = await agentDir();
-  try {
+  await withAgentSetup(async ({ server, dir, config }) => {
     await configure(config, server);
     const agent = AgentProcess.start(config);
     await agent.ready();
@@ -120,16 +127,11 @@ Deno.test("a failing server keeps events pending; they go out later with retry 1
     assert.equal(server.stored()[0].retry, 1);
     await eventually("send_status 2", () => journalRows(dir), (r) => r[0]?.status === 2);
     await agent.stop();
-  } finally {
-    await server.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a rejected event is marked 3 and never blocks the events behind it", async () => {
-  const server = await ReferenceServer.start({ apiKeys: [TEST_API_KEY], rateLimit: null });
-  const { dir, config } = await agentDir();
-  try {
+  await withAgentSetup(async ({ server, dir, config }) => {
     await configure(config, server);
     const agent = AgentProcess.start(config);
     await agent.ready();
@@ -150,18 +152,13 @@ Deno.test("a rejected event is marked 3 and never blocks the events behind it", 
     const errors = await Deno.readTextFile(join(dir, "error.log"));
     assert.match(errors, /400/);
     await agent.stop();
-  } finally {
-    await server.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a rejected API key holds events until --api-key fixes it, and the key is masked everywhere", async () => {
   const wrongKey = "ffffeeeeddddccccbbbbaaaa9999888877776666555544443333222211110000";
-  const server = await ReferenceServer.start({ apiKeys: [TEST_API_KEY], rateLimit: null });
-  const { dir, config } = await agentDir();
   const outputs: string[] = [];
-  try {
+  await withAgentSetup(async ({ server, dir, config }) => {
     const setup = await runCli([
       "--config",
       config,
@@ -200,16 +197,11 @@ Deno.test("a rejected API key holds events until --api-key fixes it, and the key
     outputs.push(agent.lines.join("\n"));
     await assertSecretNowhere(dir, TEST_API_KEY, outputs);
     await assertSecretNowhere(dir, wrongKey, outputs);
-  } finally {
-    await server.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a broken config.ini at start costs no event: recorded, held, sent once fixed", async () => {
-  const server = await ReferenceServer.start({ apiKeys: [TEST_API_KEY], rateLimit: null });
-  const { dir, config } = await agentDir();
-  try {
+  await withAgentSetup(async ({ server, dir, config }) => {
     await configure(config, server);
     const good = await Deno.readTextFile(config);
     await Deno.writeTextFile(config, good.replace("debug_logs = false", "debug_logs = perhaps"));
@@ -228,16 +220,11 @@ Deno.test("a broken config.ini at start costs no event: recorded, held, sent onc
     await server.waitFor((stored) => stored.length === 1, 20_000);
     assert.equal(server.stored()[0].userName, "bob");
     await agent.stop();
-  } finally {
-    await server.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a stop while the server is down loses nothing: the next start sends the events", async () => {
-  const server = await ReferenceServer.start({ apiKeys: [TEST_API_KEY], rateLimit: null });
-  const { dir, config } = await agentDir();
-  try {
+  await withAgentSetup(async ({ server, dir, config }) => {
     await configure(config, server);
     await server.pause();
     const first = AgentProcess.start(config);
@@ -256,16 +243,11 @@ Deno.test("a stop while the server is down loses nothing: the next start sends t
     assert.deepEqual(server.stored().map((s) => s.userName), ["u0", "u1", "u2", "u3", "u4"]);
     await eventually("all sent", () => journalRows(dir), (r) => r.every((e) => e.status === 2));
     await second.stop();
-  } finally {
-    await server.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("malformed simulated lines are reported and skipped; the agent keeps going", async () => {
-  const server = await ReferenceServer.start({ apiKeys: [TEST_API_KEY], rateLimit: null });
-  const { dir, config } = await agentDir();
-  try {
+  await withAgentSetup(async ({ server, config }) => {
     await configure(config, server);
     const agent = AgentProcess.start(config);
     await agent.ready();
@@ -275,8 +257,5 @@ Deno.test("malformed simulated lines are reported and skipped; the agent keeps g
     await agent.waitForLine(/Skipped line 3 of standard input: "type" must be one of/);
     await server.waitFor((stored) => stored.length === 2, 20_000);
     await agent.stop();
-  } finally {
-    await server.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
