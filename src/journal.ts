@@ -336,10 +336,12 @@ export class Journal {
     this.#rows = new Map();
     for (const row of carried) {
       row.statusOffset = offsets.get(row.seq)!;
+      // The rewritten row can be shorter than the loaded one (a "\r\n" file is rewritten "\n").
       row.length = encoder.encode(rowText(row.event, SendStatus.Pending)).length;
       this.#rows.set(row.seq, row);
     }
     this.#size = size;
+    this.#pendingBytes = size - HEADER_BYTES.length; // the new file holds only pending rows
   }
 
   async #recoverFiles(): Promise<void> {
