@@ -100,6 +100,8 @@ export class Agent {
   #delivery: Delivery | undefined;
   #transport: Transport | undefined;
   #caPem: string | undefined;
+  /** The settings the transport was made for. */
+  #connection: string | undefined;
   #unsaved: SessionEvent[] = [];
   #unsavedTimer: ReturnType<typeof setTimeout> | undefined;
   #healthTimer: ReturnType<typeof setTimeout> | undefined;
@@ -264,12 +266,14 @@ export class Agent {
     const before = this.#configText;
     await this.#readConfig({ create: false });
     if (this.#configText === before && !this.#configError) {
+      // Already applied (the file watcher and the service's reload control both report one
+      // change): only the health check is asked for.
       this.log("debug", `Reload (${reason}): config.ini is unchanged`);
     } else {
       this.log("info", `Reloading: ${reason}`);
+      this.#applyConfig();
+      this.#track(this.#refreshIp());
     }
-    this.#applyConfig();
-    this.#track(this.#refreshIp());
     await this.healthCheck("config change");
   }
 
@@ -388,19 +392,30 @@ export class Agent {
       sessionLogBytes: config.sessionLogRotationBytes,
       errorLogBytes: config.errorLogRotationBytes,
     });
-    this.#transport?.close();
-    this.#transport = undefined;
-    this.#caPem = undefined;
-    if (config.tlsCaFile) {
-      try {
-        this.#caPem = Deno.readTextFileSync(config.tlsCaFile);
-      } catch (error) {
-        this.log(
-          "error",
-          `Cannot read tls_ca_file ${config.tlsCaFile}: ${
-            (error as Error).message
-          }; using the system's roots`,
-        );
+    // A new connection only when where or how to connect changed: closing the transport fails
+    // the request in flight.
+    const connection = JSON.stringify([
+      config.serverUrl,
+      config.tlsCaFile,
+      config.tlsServerSha256,
+      config.tlsInsecure,
+    ]);
+    if (connection !== this.#connection) {
+      this.#connection = connection;
+      this.#transport?.close();
+      this.#transport = undefined;
+      this.#caPem = undefined;
+      if (config.tlsCaFile) {
+        try {
+          this.#caPem = Deno.readTextFileSync(config.tlsCaFile);
+        } catch (error) {
+          this.log(
+            "error",
+            `Cannot read tls_ca_file ${config.tlsCaFile}: ${
+              (error as Error).message
+            }; using the default roots until config.ini is saved again with a readable file`,
+          );
+        }
       }
     }
     if (config.tlsInsecure) {
