@@ -8,6 +8,7 @@
 import { dirname, join } from "node:path";
 import { Agent } from "./agent.ts";
 import {
+  ConfigError,
   type ConfigKey,
   loadConfig,
   maskSecret,
@@ -253,7 +254,7 @@ export async function main(args: string[], deps: CliDeps): Promise<number> {
     if (options.status) return await showStatus(configPath, deps, print);
   } catch (error) {
     printError((error as Error).message);
-    return ExitCode.Failed;
+    return error instanceof ConfigError ? ExitCode.Config : ExitCode.Failed;
   }
   print(usage(version));
   return ExitCode.Ok;

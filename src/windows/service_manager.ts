@@ -55,7 +55,13 @@ import {
   type ServiceStatusProcess,
 } from "../../ffi/structs.ts";
 import { readWide, wide } from "../../ffi/wide.ts";
-import { CONFIG_KEYS, CONFIG_SECTIONS, type ConfigKey, updateConfigFile } from "../config.ts";
+import {
+  CONFIG_KEYS,
+  CONFIG_SECTIONS,
+  type ConfigKey,
+  parseConfig,
+  updateConfigFile,
+} from "../config.ts";
 import { IniDocument } from "../ini.ts";
 import { AGENT_PERMISSIONS } from "../../scripts/permissions.ts";
 import type { ServiceActionOptions, ServiceState } from "../platform.ts";
@@ -179,6 +185,9 @@ export function serviceBinaryPath(options: BinaryPathOptions): string {
  * its own section. They win over an existing config.ini on reinstall; other keys are kept.
  */
 export function importedSettings(text: string, path: string): Partial<Record<ConfigKey, string>> {
+  // The whole file is checked before anything is installed: a bad value stops the install
+  // before the folder is made or a running service is stopped, with the file, line and fix.
+  parseConfig(text, path, { installDir: windowsInstallDir() });
   const doc = IniDocument.parse(text, path);
   const settings: Partial<Record<ConfigKey, string>> = {};
   for (const key of CONFIG_KEYS) {

@@ -77,6 +77,18 @@ Deno.test("an imported config sets only the known keys it gives values", () => {
   });
 });
 
+Deno.test("an imported config with a bad value is refused before anything is installed", () => {
+  const text = "[API]\r\nserver_url = https://192.168.27.1:8000\r\ntimezone = Mars/Olympus\r\n";
+  assert.throws(
+    () => importedSettings(text, "C:\\pkg\\config.ini"),
+    (error: Error) => {
+      assert.equal(error.name, "ConfigError");
+      assert.match(error.message, /timezone in C:\\pkg\\config\.ini line 3: "Mars\/Olympus"/);
+      return true;
+    },
+  );
+});
+
 Deno.test("service defaults: install folder, failure actions, states, purge pattern", () => {
   assert.equal(
     windowsInstallDir((name) => name === "ProgramData" ? "C:\\ProgramData" : undefined),
