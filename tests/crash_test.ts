@@ -36,9 +36,6 @@ async function allRows(dir: string) {
 Deno.test({
   name:
     `the agent survives ${KILLS} SIGKILLs with a flapping server: every event at the server exactly once`,
-  // Many child processes: the sanitizers' op accounting is not meaningful across them.
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const server = await ReferenceServer.start({
       apiKeys: [TEST_API_KEY],
