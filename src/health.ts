@@ -5,6 +5,7 @@
  * @module
  */
 import { type Config, maskSecret } from "./config.ts";
+import { MAX_QUOTE, readAnswer } from "./server_answer.ts";
 import type { HealthResult } from "./status.ts";
 import { type Transport, TransportError } from "./transport.ts";
 
@@ -15,15 +16,12 @@ export async function checkHealth(config: Config, transport: Transport): Promise
     const response = await transport.post(config.healthCheckPath, undefined, {
       "X-API-Key": config.apiKey,
     });
-    let body: Record<string, unknown> = {};
-    try {
-      body = JSON.parse(response.body);
-    } catch { /* not JSON */ }
-    const said = typeof body.message === "string" ? body.message : response.body.slice(0, 200);
-    if (response.status === 200 && body.status === "ok") {
+    const answer = readAnswer(response);
+    const said = answer.message ?? response.body.slice(0, MAX_QUOTE);
+    if (response.status === 200 && answer.status === "ok") {
       return { at, ok: true, httpStatus: 200, message: said || "ok" };
     }
-    if (response.status === 401 || response.status === 403) {
+    if (answer.kind === "unauthorized") {
       return {
         at,
         ok: false,
@@ -33,7 +31,7 @@ export async function checkHealth(config: Config, transport: Transport): Promise
         } (${said}); set the right key with --api-key`,
       };
     }
-    if (response.status === 404 || response.status === 405) {
+    if (answer.kind === "wrong-url") {
       return {
         at,
         ok: false,
@@ -42,7 +40,7 @@ export async function checkHealth(config: Config, transport: Transport): Promise
           `${config.serverUrl}${config.healthCheckPath} answered ${response.status}: check server_url and health_check_path`,
       };
     }
-    const database = typeof body.database === "string" ? ` (database ${body.database})` : "";
+    const database = answer.database === undefined ? "" : ` (database ${answer.database})`;
     return {
       at,
       ok: false,
