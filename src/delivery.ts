@@ -1,13 +1,28 @@
 /**
  * Delivery: sends the journal's pending events to the server one at a time, oldest first, and
- * records each answer in event_log.csv. Paces itself by the server's rate-limit headers, backs
- * off exponentially (with full jitter) when the server or the network fails, and pauses when the
- * server refuses the API key or the event URL, until {@link Delivery.resume}.
+ * records each answer in event_log.csv. Paces itself by the server's rate-limit headers
+ * (src/rate_limit.ts), backs off exponentially (with full jitter) when the server or the network
+ * fails, and pauses when the server refuses the API key or the event URL, until
+ * {@link Delivery.resume}.
+ *
+ * Time: every wait and deadline is on the injected clock's monotonic reading; the wall clock is
+ * read only for the times in {@link DeliveryState} (status.json) and to turn a server's
+ * X-RateLimit-Reset or Date header into a duration.
  *
  * @module
  */
+import { type Clock, systemClock, type Timer } from "./clock.ts";
 import type { SessionEvent } from "./event.ts";
 import { maskSecret } from "./config.ts";
+import { SendStatus, type SendStatusValue } from "./journal.ts";
+import {
+  type AnswerTiming,
+  MIN_RATE_LIMIT_WAIT_MS,
+  rateLimitResetWait,
+  RatePacer,
+} from "./rate_limit.ts";
+import { answerText, readAnswer } from "./server_answer.ts";
+import { errorText } from "./text.ts";
 import { type HttpResponse, type Transport, TransportError } from "./transport.ts";
 
 /** The server's event endpoint, relative to server_url. */
@@ -16,19 +31,8 @@ export const DEFAULT_EVENT_PATH = "/api/log_event";
 export const BACKOFF_BASE_MS = 2_000;
 /** Longest backoff step. */
 export const BACKOFF_CAP_MS = 5 * 60_000;
-/**
- * Added to every wait for a rate-limit reset: the reset and the server's Date header are whole
- * seconds, so the window may really end up to a second after the reset the server announces.
- */
-export const RESET_MARGIN_MS = 1_000;
-/** Wait after a 429 whose reset is already past (or missing): short, but never hammering. */
-export const MIN_RATE_LIMIT_WAIT_MS = 1_000;
-/** Longest wait a rate-limit answer can impose (guards against absurd headers). */
-export const MAX_RATE_LIMIT_WAIT_MS = 60 * 60_000;
 /** How long {@link Delivery.stop} lets the request in flight finish. */
 const STOP_GRACE_MS = 5_000;
-/** Server messages quoted in logs are cut to this length. */
-const MAX_QUOTE = 200;
 
 /**
  * The JSON body the server expects for one event (REFERENCE.md §1). `LocalIP` and `IPAddress`
@@ -66,147 +70,29 @@ export type Outcome =
   /** Any other 4xx: the server refuses this event for good. */
   | { kind: "rejected"; status: number; reason: string };
 
-/** The server's `message` (or `error`) field, else the start of the body. */
-function serverMessage(response: HttpResponse): string {
-  let text = "";
-  try {
-    const parsed = JSON.parse(response.body);
-    if (parsed && typeof parsed === "object") {
-      const said = parsed.message ?? parsed.error;
-      if (typeof said === "string") text = said;
-    }
-  } catch {
-    // Not JSON: quote the body itself.
-  }
-  if (!text) text = response.body.trim().replace(/\s+/g, " ");
-  if (!text) text = `HTTP ${response.status}`;
-  return text.length > MAX_QUOTE ? `${text.slice(0, MAX_QUOTE)}…` : text;
-}
-
 /**
- * The server's current time in ms, from its Date header, or `nowMs` when it has none. Used so
- * that a reset announced in the server's clock is turned into a wait, whatever the local skew.
+ * Classifies one answer of the server for the event it was sent. `wallNow` is the local wall
+ * clock (ms since the epoch), read only when a 429 has a reset but no Date header.
  */
-function serverNow(response: HttpResponse, nowMs: number): number {
-  const date = response.headers["date"];
-  if (date) {
-    const parsed = Date.parse(date);
-    if (!Number.isNaN(parsed)) return parsed;
-  }
-  return nowMs;
-}
-
-/**
- * How long until the rate window of `response` ends, from X-RateLimit-Reset (Unix seconds) or
- * Retry-After (seconds or an HTTP date), measured against the server's Date header. Undefined
- * when the response says neither.
- */
-export function rateLimitResetWait(response: HttpResponse, nowMs: number): number | undefined {
-  const reference = serverNow(response, nowMs);
-  const reset = Number(response.headers["x-ratelimit-reset"]);
-  let wait: number | undefined;
-  if (response.headers["x-ratelimit-reset"] !== undefined && Number.isFinite(reset)) {
-    wait = reset * 1000 - reference + RESET_MARGIN_MS;
-  } else {
-    const retryAfter = response.headers["retry-after"];
-    if (retryAfter !== undefined) {
-      const seconds = Number(retryAfter);
-      if (retryAfter.trim() !== "" && Number.isFinite(seconds)) {
-        wait = seconds * 1000;
-      } else if (!Number.isNaN(Date.parse(retryAfter))) {
-        wait = Date.parse(retryAfter) - reference + RESET_MARGIN_MS;
-      }
+export function classify(response: HttpResponse, wallNow: number): Outcome {
+  const answer = readAnswer(response);
+  const status = answer.httpStatus;
+  switch (answer.kind) {
+    case "success":
+      return { kind: "sent", duplicate: /already recorded/i.test(answerText(answer)) };
+    case "unauthorized":
+      return { kind: "unauthorized", message: answerText(answer) };
+    case "rate-limited": {
+      const wait = rateLimitResetWait(response, wallNow) ?? 0;
+      return { kind: "rate-limited", waitMs: Math.max(wait, MIN_RATE_LIMIT_WAIT_MS) };
     }
+    case "wrong-url":
+      return { kind: "misconfigured", status, reason: answerText(answer) };
+    case "refused":
+      return { kind: "rejected", status, reason: answerText(answer) };
+    case "retryable":
+      return { kind: "retryable", reason: `the server answered ${status}: ${answerText(answer)}` };
   }
-  if (wait === undefined) return undefined;
-  return Math.min(Math.max(wait, 0), MAX_RATE_LIMIT_WAIT_MS);
-}
-
-/**
- * Learns where the server's fixed rate window really ends, in the local clock.
- *
- * The reference server starts a window at the first request it counts and announces its end in
- * `X-RateLimit-Reset` rounded DOWN to the second, so the true end E lies in [reset, reset + 1 s).
- * Waiting for reset + 1 s is always safe but costs up to a second per window (20% of a 5 s
- * window). The first request of a window, sent at `sentAt` and answered at `receivedAt`, was
- * counted at some T0 between the two, and E = T0 + W, so the window length W lies in
- * (reset - receivedAt, reset + 1 s - sentAt]. Servers configure W in whole seconds; when exactly
- * one whole second fits the bounds (intersected over windows), that is W, and the current window
- * has ended by the arrival of its first answer + W. This holds when the server's clock agrees with ours; when it does not,
- * the first 429 turns the estimate off for good and the safe rule applies (so never more than one
- * 429 per window).
- */
-export class RateWindowEstimator {
-  #start: number | undefined;
-  #low = -Infinity;
-  #high = Infinity;
-  #trusted = true;
-
-  /** Notes an answer to a request sent at `sentAt` and answered at `receivedAt` (local ms). */
-  observe(response: HttpResponse, sentAt: number, receivedAt: number): void {
-    const limit = Number(response.headers["x-ratelimit-limit"]);
-    const remaining = Number(response.headers["x-ratelimit-remaining"]);
-    const reset = Number(response.headers["x-ratelimit-reset"]);
-    if (![limit, remaining, reset].every(Number.isFinite) || response.status === 429) return;
-    if (remaining !== limit - 1) return; // not the first request of a window
-    const low = reset * 1000 - receivedAt;
-    const high = reset * 1000 + 1000 - sentAt;
-    if (high <= 0) return; // nonsense: the window would already be over
-    // The window began when the server counted the request, at the latest when its answer came.
-    this.#start = receivedAt;
-    if (low > this.#high || high < this.#low) {
-      // The window length or the clocks changed: start learning again.
-      this.#low = low;
-      this.#high = high;
-    } else {
-      this.#low = Math.max(this.#low, low);
-      this.#high = Math.min(this.#high, high);
-    }
-  }
-
-  /** The window length when the bounds admit exactly one whole number of seconds. */
-  windowLength(): number | undefined {
-    const first = Math.max(1000, Math.floor(this.#low / 1000) * 1000 + 1000);
-    if (first > this.#high) return undefined;
-    return first + 1000 > this.#high ? first : undefined;
-  }
-
-  /** The local time by which the current window has ended, when it can be told. */
-  windowEnd(): number | undefined {
-    const length = this.windowLength();
-    if (!this.#trusted || this.#start === undefined || length === undefined) return undefined;
-    return this.#start + length + WINDOW_END_MARGIN_MS;
-  }
-
-  /** A 429 came: the clocks or the window do not behave as assumed; stop estimating. */
-  distrust(): void {
-    this.#trusted = false;
-  }
-}
-
-/** Added to a learned window end, for timer and clock granularity. */
-export const WINDOW_END_MARGIN_MS = 20;
-
-/** Classifies one answer of the server for the event it was sent. */
-export function classify(response: HttpResponse, nowMs: number): Outcome {
-  const status = response.status;
-  if (status >= 200 && status < 300) {
-    return { kind: "sent", duplicate: /already recorded/i.test(serverMessage(response)) };
-  }
-  if (status === 401 || status === 403) {
-    return { kind: "unauthorized", message: serverMessage(response) };
-  }
-  if (status === 429) {
-    const wait = rateLimitResetWait(response, nowMs) ?? 0;
-    return { kind: "rate-limited", waitMs: Math.max(wait, MIN_RATE_LIMIT_WAIT_MS) };
-  }
-  if (status === 404 || status === 405) {
-    return { kind: "misconfigured", status, reason: serverMessage(response) };
-  }
-  if (status >= 400 && status < 500 && status !== 408) {
-    return { kind: "rejected", status, reason: serverMessage(response) };
-  }
-  return { kind: "retryable", reason: `the server answered ${status}: ${serverMessage(response)}` };
 }
 
 /** A pending journal entry as delivery needs it. */
@@ -219,44 +105,20 @@ export interface PendingEntry {
   readonly seq?: number;
 }
 
+/** A status an answer settles an entry with: sent, sent on a retry, or refused for good. */
+export type SettledStatus = Exclude<SendStatusValue, typeof SendStatus.Pending>;
+
 /** The part of the journal delivery uses; src/journal.ts `Journal` satisfies it. */
 export interface DeliveryJournal {
   /** The oldest pending entry, or undefined when none is. */
   oldestPending(): PendingEntry | undefined;
   /** How many entries are pending. */
   readonly pendingCount: number;
-  /** Records an answer: 1 sent on the first attempt, 2 sent on a retry, 3 refused for good. */
-  setStatus(entry: PendingEntry, status: 1 | 2 | 3): Promise<void>;
+  /** Records an answer: sent on the first attempt, sent on a retry, or refused for good. */
+  setStatus(entry: PendingEntry, status: SettledStatus): Promise<void>;
 }
 
-/** Time as delivery sees it (injected in tests). */
-export interface Clock {
-  now(): number;
-  /** Resolves after `ms`, or early (resolving or rejecting) when `signal` aborts. */
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
-  /** A number in [0, 1). */
-  random(): number;
-}
-
-/** The real clock. */
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  random: () => Math.random(),
-  sleep(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      if (signal.aborted) return resolve();
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener("abort", done, { once: true });
-    });
-  },
-};
-
-/** What delivery is doing, for status.json and `--status`. */
+/** What delivery is doing, for status.json and `--status`; times are wall-clock ms. */
 export interface DeliveryState {
   paused: null | "unauthorized" | "misconfigured" | "not-configured";
   lastError?: { at: number; message: string };
@@ -277,6 +139,7 @@ export interface DeliveryOptions {
   apiKey: () => string;
   /** Default {@link DEFAULT_EVENT_PATH}. */
   eventPath?: string;
+  /** Default {@link systemClock}. */
   clock?: Clock;
   /** The public IP to send, when obtain_public_ip is on and it is known. */
   publicIp?: () => string | undefined;
@@ -284,13 +147,26 @@ export interface DeliveryOptions {
   onStateChange?: (state: DeliveryState) => void;
 }
 
+/** One request made for an entry and the server's answer to it. */
+interface Exchange {
+  entry: PendingEntry;
+  /** This process had not tried the entry before. */
+  firstAttempt: boolean;
+  /** The server the request went to, for messages. */
+  origin: string;
+  response: HttpResponse;
+  timing: AnswerTiming;
+}
+
 function describe(event: SessionEvent): string {
   return `${event.eventType} of ${event.userName} at ${event.timestamp}`;
 }
 
-function keyOf(entry: PendingEntry): string {
-  if (entry.seq !== undefined) return `#${entry.seq}`;
-  const event = entry.event;
+/**
+ * The server's five-field duplicate key. Delivery's own copy until src/event.ts's `eventKey`
+ * (the journal's) is on this branch: then delete it and import that one.
+ */
+function eventKey(event: SessionEvent): string {
   return JSON.stringify([
     event.eventType,
     event.userName,
@@ -298,6 +174,10 @@ function keyOf(entry: PendingEntry): string {
     event.ipAddress,
     event.timestamp,
   ]);
+}
+
+function keyOf(entry: PendingEntry): string {
+  return entry.seq !== undefined ? `#${entry.seq}` : eventKey(entry.event);
 }
 
 /**
@@ -315,11 +195,10 @@ export class Delivery {
   #rejected = 0;
   /** Consecutive retryable failures. */
   #failures = 0;
-  /** Backoff: no request before this time. */
+  /** Backoff: no request before this monotonic time. */
   #backoffUntil: number | undefined;
-  /** Rate limit: no request before this time. */
-  #rateUntil: number | undefined;
-  #window = new RateWindowEstimator();
+  /** Rate limit: holds requests until the window allows them. */
+  #pacer = new RatePacer();
   /** Events attempted in this process (so a later attempt says retry 1). */
   #attempted = new Set<string>();
   #loop: Promise<void> | undefined;
@@ -361,14 +240,17 @@ export class Delivery {
 
   /** A snapshot of the delivery state. */
   state(): DeliveryState {
-    const waits = [this.#backoffUntil, this.#rateUntil].filter((t): t is number =>
-      t !== undefined && t > this.#clock.now()
+    const now = this.#clock.monotonic();
+    const waits = [this.#backoffUntil, this.#pacer.until].filter((t): t is number =>
+      t !== undefined && t > now
     );
     return {
       paused: this.#paused,
       lastError: this.#lastError,
       lastSentAt: this.#lastSentAt,
-      nextAttemptAt: waits.length > 0 ? Math.max(...waits) : undefined,
+      nextAttemptAt: waits.length > 0
+        ? this.#clock.wallNow() + (Math.max(...waits) - now)
+        : undefined,
       sent: this.#sent,
       rejected: this.#rejected,
     };
@@ -383,12 +265,12 @@ export class Delivery {
     this.#wake?.abort();
     const loop = this.#loop;
     if (!loop) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: Timer | undefined;
     await Promise.race([
       loop,
-      new Promise<void>((resolve) => timer = setTimeout(resolve, STOP_GRACE_MS)),
+      new Promise<void>((resolve) => timer = this.#clock.after(STOP_GRACE_MS, resolve)),
     ]);
-    clearTimeout(timer);
+    timer?.cancel();
   }
 
   #start(): void {
@@ -413,8 +295,8 @@ export class Delivery {
 
   async #drain(): Promise<void> {
     while (!this.#stopped && !this.#paused) {
-      const until = Math.max(this.#backoffUntil ?? 0, this.#rateUntil ?? 0);
-      const wait = until - this.#clock.now();
+      const until = Math.max(this.#backoffUntil ?? 0, this.#pacer.until ?? 0);
+      const wait = until - this.#clock.monotonic();
       if (wait > 0) {
         this.#wake = new AbortController();
         try {
@@ -431,66 +313,76 @@ export class Delivery {
         entry = this.#options.journal.oldestPending();
         count = this.#options.journal.pendingCount;
       } catch (error) {
-        this.#fail(`cannot read the pending events: ${(error as Error).message}`);
+        this.#backOff(`cannot read the pending events: ${errorText(error)}`);
         continue;
       }
       if (!entry) return;
-      await this.#attempt(entry, count);
+      const exchange = await this.#send(entry);
+      if (exchange) await this.#apply(exchange, count);
     }
   }
 
-  async #attempt(entry: PendingEntry, pendingCount: number): Promise<void> {
-    const event = entry.event;
+  /** Sends one entry; undefined (after backing off) when no answer came. */
+  async #send(entry: PendingEntry): Promise<Exchange | undefined> {
     const key = keyOf(entry);
     const firstAttempt = !this.#attempted.has(key);
     const retry = !firstAttempt || entry.recovered === true;
-    let response: HttpResponse;
-    let origin = "the server";
-    let sentAt = 0;
     try {
       const transport = this.#options.transport();
-      origin = transport.origin;
-      const body = eventBody(event, { retry, publicIp: this.#options.publicIp?.() });
+      const body = eventBody(entry.event, { retry, publicIp: this.#options.publicIp?.() });
       this.#attempted.add(key);
-      sentAt = this.#clock.now();
-      response = await transport.post(this.#path, body, {
+      const sentAt = this.#clock.monotonic();
+      const response = await transport.post(this.#path, body, {
         "X-API-Key": this.#options.apiKey(),
         "Content-Type": "application/json",
       });
+      const timing = {
+        sentAt,
+        receivedAt: this.#clock.monotonic(),
+        wallNow: this.#clock.wallNow(),
+      };
+      return { entry, firstAttempt, origin: transport.origin, response, timing };
     } catch (error) {
       const reason = error instanceof TransportError
         ? error.message
-        : `cannot send to the server: ${(error as Error).message}`;
-      this.#fail(`${describe(event)} not sent: ${reason}`);
-      return;
+        : `cannot send to the server: ${errorText(error)}`;
+      this.#backOff(`${describe(entry.event)} not sent: ${reason}`);
+      return undefined;
     }
-    const now = this.#clock.now();
-    this.#window.observe(response, sentAt, now);
-    this.#pace(response, now);
-    const outcome = classify(response, now);
+  }
+
+  /** Applies the server's answer: paces, then settles, pauses, waits or backs off. */
+  async #apply(exchange: Exchange, pendingCount: number): Promise<void> {
+    const { entry, response, timing } = exchange;
+    const paced = this.#pacer.observe(response, timing);
+    if (paced !== undefined) {
+      this.#options.log(
+        "debug",
+        `Rate-limit budget spent: next event in ${(paced / 1000).toFixed(1)} s`,
+      );
+    }
+    const outcome = classify(response, timing.wallNow);
     switch (outcome.kind) {
       case "sent": {
-        const status = firstAttempt && !entry.recovered ? 1 : 2;
-        if (!await this.#record(entry, status)) return;
-        this.#attempted.delete(key);
+        const status = exchange.firstAttempt && !entry.recovered
+          ? SendStatus.Sent
+          : SendStatus.SentOnRetry;
+        if (!await this.#settle(entry, status)) return;
         this.#sent++;
-        this.#lastSentAt = now;
+        this.#lastSentAt = timing.wallNow;
         this.#failures = 0;
         this.#backoffUntil = undefined;
-        this.#options.log(
-          "debug",
-          `Sent ${describe(event)}${outcome.duplicate ? " (the server already had it)" : ""}`,
-        );
+        const already = outcome.duplicate ? " (the server already had it)" : "";
+        this.#options.log("debug", `Sent ${describe(entry.event)}${already}`);
         break;
       }
       case "rejected": {
         this.#error(
-          `The server refused ${describe(event)} for good (${outcome.status}): ${
+          `The server refused ${describe(entry.event)} for good (${outcome.status}): ${
             this.#redact(outcome.reason)
           }; it stays in event_log.csv marked refused (status 3)`,
         );
-        if (!await this.#record(entry, 3)) return;
-        this.#attempted.delete(key);
+        if (!await this.#settle(entry, SendStatus.Rejected)) return;
         this.#rejected++;
         break;
       }
@@ -506,77 +398,60 @@ export class Delivery {
       case "misconfigured": {
         this.#paused = "misconfigured";
         this.#error(
-          `${origin}${this.#path} answered ${outcome.status} (${
+          `${exchange.origin}${this.#path} answered ${outcome.status} (${
             this.#redact(outcome.reason)
           }): this is not the event endpoint; check server_url in config.ini. Sending is paused and ${pendingCount} events wait`,
         );
         break;
       }
       case "rate-limited": {
-        this.#window.distrust();
-        this.#rateUntil = Math.max(this.#rateUntil ?? 0, now + outcome.waitMs);
+        this.#pacer.limited(timing.receivedAt, outcome.waitMs);
+        const seconds = Math.ceil(outcome.waitMs / 1000);
         this.#options.log(
           "warn",
-          `The server's rate limit was reached; next event in ${
-            Math.ceil(outcome.waitMs / 1000)
-          } s`,
+          `The server's rate limit was reached; next event in ${seconds} s`,
         );
         break;
       }
       case "retryable": {
-        this.#fail(`${describe(event)} not sent: ${this.#redact(outcome.reason)}`);
+        this.#backOff(`${describe(entry.event)} not sent: ${this.#redact(outcome.reason)}`);
         return;
       }
     }
     this.#changed();
   }
 
-  /** Proactive pacing: the window's budget is spent, so nothing goes before its reset. */
-  #pace(response: HttpResponse, now: number): void {
-    const remaining = response.headers["x-ratelimit-remaining"];
-    if (remaining === undefined || remaining.trim() === "" || Number(remaining) > 0) return;
-    const safeWait = rateLimitResetWait(response, now);
-    if (safeWait === undefined) return;
-    // The learned end of the window when there is one (never later than the safe rule).
-    const learned = this.#window.windowEnd();
-    const until = learned === undefined
-      ? now + safeWait
-      : Math.max(now, Math.min(learned, now + safeWait));
-    this.#rateUntil = Math.max(this.#rateUntil ?? 0, until);
-    this.#options.log(
-      "debug",
-      `Rate-limit budget spent: next event in ${((until - now) / 1000).toFixed(1)} s`,
-    );
-  }
-
-  /** Writes an entry's status; on failure logs and backs off (the entry stays pending). */
-  async #record(entry: PendingEntry, status: 1 | 2 | 3): Promise<boolean> {
+  /**
+   * Writes the status an answer settles an entry with, and forgets the entry's attempts; when
+   * the write fails, logs and backs off (the entry stays pending). True when written.
+   */
+  async #settle(entry: PendingEntry, status: SettledStatus): Promise<boolean> {
     try {
       await this.#options.journal.setStatus(entry, status);
-      return true;
     } catch (error) {
-      this.#fail(
+      this.#backOff(
         `cannot record the answer for ${describe(entry.event)} in event_log.csv: ${
-          (error as Error).message
+          errorText(error)
         }`,
       );
       return false;
     }
+    this.#attempted.delete(keyOf(entry));
+    return true;
   }
 
   #error(message: string): void {
-    this.#lastError = { at: this.#clock.now(), message };
+    this.#lastError = { at: this.#clock.wallNow(), message };
     this.#options.log("error", message);
   }
 
   /** A retryable failure: exponential backoff with full jitter. */
-  #fail(message: string): void {
+  #backOff(message: string): void {
     this.#failures++;
     const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (this.#failures - 1));
     const delay = Math.floor(this.#clock.random() * ceiling);
-    const now = this.#clock.now();
-    this.#backoffUntil = now + delay;
-    this.#lastError = { at: now, message };
+    this.#backoffUntil = this.#clock.monotonic() + delay;
+    this.#lastError = { at: this.#clock.wallNow(), message };
     this.#options.log(
       "warn",
       `${message}; attempt ${this.#failures} failed, next in ${(delay / 1000).toFixed(1)} s`,

@@ -1,23 +1,23 @@
 import assert from "node:assert/strict";
+import { type Clock, systemClock, type Timer } from "./clock.ts";
 import {
   BACKOFF_BASE_MS,
   BACKOFF_CAP_MS,
   classify,
-  type Clock,
   Delivery,
   type DeliveryJournal,
   type DeliveryOptions,
   eventBody,
-  MIN_RATE_LIMIT_WAIT_MS,
   type PendingEntry,
-  RateWindowEstimator,
-  RESET_MARGIN_MS,
 } from "./delivery.ts";
 import type { SessionEvent } from "./event.ts";
+import { MIN_RATE_LIMIT_WAIT_MS, RESET_MARGIN_MS } from "./rate_limit.ts";
 import { type HttpResponse, TransportError } from "./transport.ts";
 
 const API_KEY = "47959c6d0123456789abcdef0123456789abcdefdeadbeef";
 const T0 = Date.UTC(2025, 3, 27, 7, 0, 0);
+/** The monotonic reading at T0: it counts from an arbitrary start, not from the epoch. */
+const M0 = 123_456;
 
 function event(n: number, overrides: Partial<SessionEvent> = {}): SessionEvent {
   const second = String(n % 60).padStart(2, "0");
@@ -34,7 +34,9 @@ function event(n: number, overrides: Partial<SessionEvent> = {}): SessionEvent {
 
 /**
  * Virtual time. `sleep` either passes at once (auto, the default: time jumps forward) or waits
- * for {@link VirtualClock.advance}; an abort ends it early either way.
+ * for {@link VirtualClock.advance}; an abort ends it early either way. Timers (`after`, `every`)
+ * fire only on `advance`. The wall clock reads `t`; the monotonic clock moves with it from M0,
+ * so a wall reading used as a deadline (or the reverse) shows.
  */
 class VirtualClock implements Clock {
   t = T0;
@@ -42,8 +44,13 @@ class VirtualClock implements Clock {
   randoms: number[] = [];
   auto = true;
   #waiters: { at: number; resolve: () => void }[] = [];
+  #timers: { at: number; every?: number; fn: () => void }[] = [];
 
-  now(): number {
+  monotonic(): number {
+    return this.t - T0 + M0;
+  }
+
+  wallNow(): number {
     return this.t;
   }
 
@@ -51,7 +58,7 @@ class VirtualClock implements Clock {
     return this.randoms.length > 0 ? this.randoms.shift()! : 0.5;
   }
 
-  sleep(ms: number, signal: AbortSignal): Promise<void> {
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
     this.sleeps.push(ms);
     if (this.auto) {
       this.t += ms;
@@ -60,11 +67,24 @@ class VirtualClock implements Clock {
     return new Promise((resolve) => {
       const waiter = { at: this.t + ms, resolve };
       this.#waiters.push(waiter);
-      signal.addEventListener("abort", () => {
+      signal?.addEventListener("abort", () => {
         this.#waiters = this.#waiters.filter((w) => w !== waiter);
         resolve();
       }, { once: true });
     });
+  }
+
+  after(ms: number, fn: () => void): Timer {
+    return this.#timer({ at: this.t + ms, fn });
+  }
+
+  every(ms: number, fn: () => void): Timer {
+    return this.#timer({ at: this.t + ms, every: Math.max(1, ms), fn });
+  }
+
+  #timer(timer: { at: number; every?: number; fn: () => void }): Timer {
+    this.#timers.push(timer);
+    return { cancel: () => this.#timers = this.#timers.filter((t) => t !== timer) };
   }
 
   get waiting(): number {
@@ -76,6 +96,11 @@ class VirtualClock implements Clock {
     const due = this.#waiters.filter((w) => w.at <= this.t);
     this.#waiters = this.#waiters.filter((w) => w.at > this.t);
     for (const w of due) w.resolve();
+    for (const timer of this.#timers.filter((t) => t.at <= this.t)) {
+      if (timer.every === undefined) this.#timers = this.#timers.filter((t) => t !== timer);
+      else timer.at += Math.ceil((this.t - timer.at + 1) / timer.every) * timer.every;
+      timer.fn();
+    }
   }
 }
 
@@ -192,7 +217,7 @@ function setup(
 async function until(condition: () => boolean, what = "condition"): Promise<void> {
   for (let i = 0; i < 10_000; i++) {
     if (condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    await systemClock.sleep(0);
   }
   assert.fail(`timed out waiting for ${what}`);
 }
@@ -453,7 +478,7 @@ Deno.test("delivery pauses on 401 until resumed, with the key masked", async () 
   await until(() => delivery.state().paused === "unauthorized");
   assert.equal(transport.requests.length, 1);
   delivery.kick();
-  await new Promise((resolve) => setTimeout(resolve, 5));
+  await systemClock.sleep(5);
   assert.equal(transport.requests.length, 1, "kick does not lift the pause");
   assert.deepEqual(journal.statuses(), [0, 0], "the events stay pending");
   const error = logs.find(([level]) => level === "error")![1];
@@ -485,7 +510,7 @@ Deno.test("delivery paused as not configured sends nothing until resumed", async
   const { journal, transport, delivery } = setup([event(1)]);
   delivery.pause("not-configured");
   delivery.kick();
-  await new Promise((resolve) => setTimeout(resolve, 5));
+  await systemClock.sleep(5);
   assert.equal(transport.requests.length, 0);
   assert.equal(delivery.state().paused, "not-configured");
   delivery.resume();
@@ -588,10 +613,10 @@ Deno.test("resume() ends a backoff wait and sends at once", async () => {
   delivery.kick();
   await until(() => clock.waiting === 1, "the backoff wait");
   const next = delivery.state().nextAttemptAt;
-  assert.ok(next !== undefined && next > clock.now());
+  assert.ok(next !== undefined && next > clock.wallNow());
   delivery.resume();
   await until(() => journal.pending().length === 0);
-  assert.equal(clock.now(), T0, "no time passed");
+  assert.equal(clock.wallNow(), T0, "no time passed");
   assert.equal(delivery.state().nextAttemptAt, undefined);
   await delivery.stop();
 });
@@ -607,7 +632,7 @@ Deno.test("stop() during a wait returns at once and sends nothing more", async (
   clock.advance(BACKOFF_CAP_MS);
   delivery.kick();
   delivery.resume();
-  await new Promise((resolve) => setTimeout(resolve, 5));
+  await systemClock.sleep(5);
   assert.equal(transport.requests.length, 1);
   assert.deepEqual(journal.statuses(), [0, 0]);
   await delivery.stop();
@@ -625,7 +650,7 @@ Deno.test("stop() lets the request in flight and its status write finish", async
   const stopped = delivery.stop();
   let done = false;
   stopped.then(() => done = true);
-  await new Promise((resolve) => setTimeout(resolve, 5));
+  await systemClock.sleep(5);
   assert.equal(done, false, "stop waits for the answer");
   answer();
   await stopped;
@@ -649,45 +674,19 @@ Deno.test("delivery never logs the API key, even when the server echoes it", asy
   await delivery.stop();
 });
 
-function rateHeaders(limit: number, remaining: number, resetSeconds: number): HttpResponse {
-  return {
-    status: 201,
-    headers: {
-      "x-ratelimit-limit": String(limit),
-      "x-ratelimit-remaining": String(remaining),
-      "x-ratelimit-reset": String(resetSeconds),
-    },
-    body: "{}",
-  };
-}
-
-Deno.test("RateWindowEstimator learns a whole-second window and is never early when the clocks agree", () => {
-  for (const W of [2000, 5000, 60_000]) {
-    const estimator = new RateWindowEstimator();
-    // Windows starting at different fractions of a second, including just after a whole one.
-    for (const start of [10_250, 15_050, 21_999, 26_480, 31_001, 37_010]) {
-      const counted = start + 3; // the server counted the request 3 ms after we sent it
-      const trueEnd = counted + W;
-      estimator.observe(rateHeaders(60, 59, Math.floor(trueEnd / 1000)), start, start + 6);
-      const end = estimator.windowEnd();
-      assert.ok(end !== undefined, `no estimate for W=${W} at ${start}`);
-      assert.ok(end >= trueEnd, `W=${W}: estimated ${end}, before the true end ${trueEnd}`);
-      assert.ok(end - trueEnd <= 60, `W=${W}: ${end - trueEnd} ms late`);
-    }
-    assert.equal(estimator.windowLength(), W);
-  }
-});
-
-Deno.test("RateWindowEstimator ignores later requests of a window and stops after a 429", () => {
-  const estimator = new RateWindowEstimator();
-  estimator.observe(rateHeaders(60, 12, 100), 1000, 1010);
-  assert.equal(
-    estimator.windowEnd(),
-    undefined,
-    "only a window's first request says when it began",
-  );
-  estimator.observe(rateHeaders(60, 59, 15), 10_300, 10_305);
-  assert.ok(estimator.windowEnd() !== undefined);
-  estimator.distrust();
-  assert.equal(estimator.windowEnd(), undefined);
+Deno.test("stop() gives up on a request that never answers after the grace period", async () => {
+  const { journal, transport, delivery, clock } = setup([event(1)]);
+  transport.script = [() => new Promise<HttpResponse>(() => {})];
+  delivery.kick();
+  await until(() => transport.requests.length === 1);
+  let done = false;
+  const stopped = delivery.stop().then(() => done = true);
+  await systemClock.sleep(5);
+  assert.equal(done, false, "stop waits for the answer");
+  clock.advance(4_999);
+  await systemClock.sleep(5);
+  assert.equal(done, false, "for up to 5 s");
+  clock.advance(1);
+  await stopped;
+  assert.deepEqual(journal.statuses(), [0], "the event stays pending");
 });

@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type Clock, Delivery, eventBody, systemClock } from "../src/delivery.ts";
+import { type Clock, systemClock } from "../src/clock.ts";
+import { Delivery, eventBody } from "../src/delivery.ts";
 import type { SessionEvent } from "../src/event.ts";
 import { Journal, readJournal } from "../src/journal.ts";
 import { Transport } from "../src/transport.ts";
