@@ -103,7 +103,8 @@ export async function waitForNamedEvent(
   const deadline = clock.monotonic() + timeoutMs;
   try {
     while (true) {
-      const slice = Math.max(0, Math.min(WAIT_SLICE_MS, deadline - clock.monotonic()));
+      // Whole milliseconds (a DWORD): the monotonic clock has fractions.
+      const slice = Math.ceil(Math.max(0, Math.min(WAIT_SLICE_MS, deadline - clock.monotonic())));
       const result = await k32.WaitForSingleObjectAsync(handle, slice);
       if (result === WAIT_OBJECT_0) return "signaled";
       if (result !== WAIT_TIMEOUT) {
