@@ -9,7 +9,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { AGENT_PERMISSIONS } from "./permissions.ts";
+import { AGENT_PERMISSIONS } from "../src/permissions.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const target = Deno.env.get("USM_TARGET") ?? "x86_64-pc-windows-msvc";

@@ -1,15 +1,8 @@
 /**
- * What the agent may do, and nothing more, in one place for `deno task start`, the compiled exe,
- * the Windows service's development-mode command line and the tests: files (its folder,
- * config.ini to import, the exe it copies at install), the network (the server, the public IP
- * services), environment variables (%ProgramData%), system facts (hostname, network interfaces)
- * and FFI (advapi32, wtsapi32, kernel32). It runs no subprocess.
+ * The agent's permission list lives in src/permissions.ts (the service's development-mode
+ * command line needs it, and src/ does not import scripts/); re-exported here for the scripts
+ * and tests that still import it from this path.
+ *
+ * @module
  */
-export const AGENT_PERMISSIONS: readonly string[] = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-net",
-  "--allow-env",
-  "--allow-sys",
-  "--allow-ffi",
-];
+export { AGENT_PERMISSIONS } from "../src/permissions.ts";

@@ -5,7 +5,8 @@
  * @module
  */
 import { join } from "node:path";
-import type { Platform, ServiceHooks } from "./platform.ts";
+import { runInForeground } from "./foreground.ts";
+import type { Platform } from "./platform.ts";
 
 /**
  * The default folder of the agent's files on POSIX systems: /var/lib/UserSessionMon for root,
@@ -42,35 +43,4 @@ export function createPosixPlatform(): Platform {
     notifyReload: () => Promise.resolve(false),
     runService: runInForeground,
   };
-}
-
-/**
- * Runs the agent in the foreground until SIGINT or SIGTERM, then stops it cleanly. Returns 0
- * after a clean stop, 1 when the agent could not start.
- */
-export async function runInForeground(hooks: ServiceHooks): Promise<number> {
-  const { promise: stopped, resolve: stop } = Promise.withResolvers<string>();
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : [
-    "SIGINT",
-    "SIGTERM",
-  ];
-  const listeners = signals.map((signal) => {
-    const listener = () => stop(signal);
-    Deno.addSignalListener(signal, listener);
-    return [signal, listener] as const;
-  });
-  try {
-    try {
-      await hooks.start();
-    } catch (error) {
-      hooks.log("error", `The agent could not start: ${(error as Error).message}`);
-      return 1;
-    }
-    const signal = await stopped;
-    hooks.log("info", `${signal} received`);
-    await hooks.stop();
-    return 0;
-  } finally {
-    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
-  }
 }

@@ -6,8 +6,9 @@
  */
 import type { Platform } from "../platform.ts";
 import { secureDirectory, secureFile } from "./file_security.ts";
+import { windowsInstallDir } from "./installer.ts";
 import { runWindowsService } from "./service_host.ts";
-import { windowsInstallDir, WindowsServiceManager } from "./service_manager.ts";
+import { WindowsServiceManager } from "./service_manager.ts";
 
 /** Creates the Windows platform. Opens no library until a method needs one. */
 export function createWindowsPlatform(): Platform {

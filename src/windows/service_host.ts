@@ -29,8 +29,10 @@ import {
   WTSSESSION_NOTIFICATION_SIZE,
 } from "../../ffi/structs.ts";
 import { wide } from "../../ffi/wide.ts";
+import { type Clock, systemClock, type Timer } from "../clock.ts";
+import { runInForeground } from "../foreground.ts";
 import type { ServiceHooks } from "../platform.ts";
-import { runInForeground } from "../posix.ts";
+import { errorText } from "../text.ts";
 import { SessionMemory, type UserLookup, wtsCodeName } from "./session_map.ts";
 import {
   decodeTestControl,
@@ -77,17 +79,27 @@ export interface ServiceHostOptions {
   lookupUser?: UserLookup;
   /** Replaces the start-up session enumeration. */
   enumerate?: (signal: AbortSignal) => Promise<WtsSession[] | undefined>;
+  /** The host's timers and timings, and the time of a session change; default the system clock. */
+  clock?: Clock;
 }
 
-/** What the host measured, for logs and benchmarks. */
+/**
+ * What the host measured, for logs and benchmarks: readings of the clock's monotonic time (the
+ * system clock's counts milliseconds since the process started).
+ */
 export interface HostTimings {
-  /** performance.now() when StartServiceCtrlDispatcherW was called (ms since process start). */
+  /** When StartServiceCtrlDispatcherW was called. */
   dispatcherCalledMs?: number;
-  /** performance.now() when ServiceMain ran. */
+  /** When ServiceMain ran. */
   serviceMainMs?: number;
-  /** performance.now() when RUNNING was reported. */
+  /** When RUNNING was reported. */
   runningMs?: number;
 }
+
+/** How long the host waits for the dispatcher to return after it reported STOPPED. */
+const DISPATCHER_RETURN_MS = 5_000;
+/** How often a pending state is reported again (a new checkpoint) while the agent starts or stops. */
+const PENDING_REPORT_MS = 5_000;
 
 /**
  * Everything the operating system holds a pointer to while the dispatcher runs: the service
@@ -135,13 +147,14 @@ export class ServiceHost {
   #serviceName: string;
   #testHooks: boolean;
   #termSrvTimeoutMs: number;
+  #clock: Clock;
   #memory: SessionMemory;
   #enumerate: (signal: AbortSignal) => Promise<WtsSession[] | undefined>;
   #resources?: HostResources;
   #statusHandle: Deno.PointerValue = null;
   #state: HostState = "start_pending";
   #checkPoint = 0;
-  #pendingTimer?: ReturnType<typeof setInterval>;
+  #pendingTimer?: Timer;
   #queue: Promise<void> = Promise.resolve();
   #stopRequested = false;
   #abort = new AbortController();
@@ -155,9 +168,10 @@ export class ServiceHost {
     this.#serviceName = options.serviceName ?? SERVICE_NAME;
     this.#testHooks = options.testHooks ?? readTestHooksEnv();
     this.#termSrvTimeoutMs = options.termSrvTimeoutMs ?? 60_000;
+    this.#clock = options.clock ?? systemClock;
     this.#memory = new SessionMemory(options.lookupUser ?? querySessionUser);
     this.#enumerate = options.enumerate ??
-      ((signal) => enumerateWhenReady(this.#termSrvTimeoutMs, { signal }));
+      ((signal) => enumerateWhenReady(this.#termSrvTimeoutMs, { signal, clock: this.#clock }));
   }
 
   /**
@@ -171,7 +185,7 @@ export class ServiceHost {
       (control, eventType, eventData) => this.#handlerEx(control, eventType, eventData),
     );
     this.#resources = resources;
-    this.timings.dispatcherCalledMs = performance.now();
+    this.timings.dispatcherCalledMs = this.#clock.monotonic();
     const dispatcher = advapi32().StartServiceCtrlDispatcherW(resources.table);
     const first = await Promise.race([
       dispatcher.then((ok) => ({ returned: true, ok })),
@@ -192,8 +206,8 @@ export class ServiceHost {
     const returned = await Promise.race([
       dispatcher.then(() => true),
       new Promise<false>((resolve) => {
-        const timer = setTimeout(() => resolve(false), 5_000);
-        dispatcher.finally(() => clearTimeout(timer));
+        const timer = this.#clock.after(DISPATCHER_RETURN_MS, () => resolve(false));
+        dispatcher.finally(() => timer.cancel());
       }),
     ]);
     if (returned) resources.close();
@@ -207,7 +221,7 @@ export class ServiceHost {
   }
 
   #serviceMain(): void {
-    this.timings.serviceMainMs = performance.now();
+    this.timings.serviceMainMs = this.#clock.monotonic();
     try {
       this.#statusHandle = unwrap(
         "RegisterServiceCtrlHandlerExW",
@@ -219,7 +233,7 @@ export class ServiceHost {
       );
       this.#report("start_pending");
     } catch (error) {
-      this.#hooks.log("error", `The service could not register its handler: ${message(error)}`);
+      this.#hooks.log("error", `The service could not register its handler: ${errorText(error)}`);
       this.#serviceMainCalled.resolve();
       this.#finished.resolve(serviceExitCode(error));
       return;
@@ -238,7 +252,7 @@ export class ServiceHost {
           this.#requestStop(control === SERVICE_CONTROL_STOP ? "STOP" : "SHUTDOWN");
           return NO_ERROR;
         case SERVICE_CONTROL_SESSIONCHANGE: {
-          const at = Temporal.Now.instant();
+          const at = Temporal.Instant.fromEpochMilliseconds(this.#clock.wallNow());
           const session = readSessionId(eventData);
           this.#enqueue("session change", () => this.#sessionChange(eventType, session, at));
           return NO_ERROR;
@@ -254,7 +268,7 @@ export class ServiceHost {
       }
       return ERROR_CALL_NOT_IMPLEMENTED;
     } catch (error) {
-      this.#hooks.log("error", `Service control ${control} failed: ${message(error)}`);
+      this.#hooks.log("error", `Service control ${control} failed: ${errorText(error)}`);
       return NO_ERROR;
     }
   }
@@ -282,7 +296,7 @@ export class ServiceHost {
       const code = serviceExitCode(error);
       this.#hooks.log(
         "error",
-        `The agent could not start (service exit code ${code}): ${message(error)}`,
+        `The agent could not start (service exit code ${code}): ${errorText(error)}`,
       );
       this.#report("stopped", code);
       this.#finished.resolve(code);
@@ -290,7 +304,7 @@ export class ServiceHost {
     }
     if (this.#stopRequested) return; // the queued stop reports the rest
     this.#report("running");
-    this.timings.runningMs = performance.now();
+    this.timings.runningMs = this.#clock.monotonic();
     const t = this.timings;
     this.#hooks.log(
       "info",
@@ -318,7 +332,7 @@ export class ServiceHost {
         `Sessions at start: ${sessions.length} enumerated, ${this.#memory.size} with a user`,
       );
     } catch (error) {
-      this.#hooks.log("warn", `Sessions could not be enumerated at start: ${message(error)}`);
+      this.#hooks.log("warn", `Sessions could not be enumerated at start: ${errorText(error)}`);
     }
   }
 
@@ -337,7 +351,7 @@ export class ServiceHost {
     this.#abort.abort();
     // Not from inside HandlerEx: Wine's service manager waits for HandlerEx's answer before it
     // takes a status report, so SetServiceStatus there stalls until ControlService times out.
-    setTimeout(() => this.#stop(reason), 0);
+    this.#clock.after(0, () => this.#stop(reason));
   }
 
   #stop(reason: string): void {
@@ -350,7 +364,7 @@ export class ServiceHost {
         await this.#hooks.stop();
       } catch (error) {
         code = serviceExitCode(error);
-        this.#hooks.log("error", `The agent did not stop cleanly: ${message(error)}`);
+        this.#hooks.log("error", `The agent did not stop cleanly: ${errorText(error)}`);
       }
       await this.#priming;
       this.#report("stopped", code);
@@ -360,23 +374,23 @@ export class ServiceHost {
 
   #enqueue(what: string, task: () => Promise<void>): void {
     this.#queue = this.#queue.then(task).catch((error) => {
-      this.#hooks.log("error", `Service ${what} failed: ${message(error)}`);
+      this.#hooks.log("error", `Service ${what} failed: ${errorText(error)}`);
     });
   }
 
   #report(state: HostState, exitCode = 0): void {
     this.#state = state;
-    clearInterval(this.#pendingTimer);
+    this.#pendingTimer?.cancel();
     this.#pendingTimer = undefined;
     const pending = state === "start_pending" || state === "stop_pending";
     this.#checkPoint = pending ? this.#checkPoint + 1 : 0;
     this.#setStatus(exitCode);
     if (pending) {
       // Keep the service manager patient while the agent starts or stops.
-      this.#pendingTimer = setInterval(() => {
+      this.#pendingTimer = this.#clock.every(PENDING_REPORT_MS, () => {
         this.#checkPoint++;
         this.#setStatus(0);
-      }, 5_000);
+      });
     }
   }
 
@@ -389,7 +403,10 @@ export class ServiceHost {
         advapi32().SetServiceStatus(this.#statusHandle, encodeServiceStatus(status)),
       );
     } catch (error) {
-      this.#hooks.log("error", `Cannot report the service state ${this.#state}: ${message(error)}`);
+      this.#hooks.log(
+        "error",
+        `Cannot report the service state ${this.#state}: ${errorText(error)}`,
+      );
     }
   }
 }
@@ -408,10 +425,6 @@ function readTestHooksEnv(): boolean {
   } catch {
     return false;
   }
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Hosts the agent: `Platform.runService` on Windows. */

@@ -17,6 +17,7 @@ import {
 } from "../../ffi/advapi32.ts";
 import { ERROR_SERVICE_SPECIFIC_ERROR } from "../../ffi/error.ts";
 import type { ServiceStatus } from "../../ffi/structs.ts";
+import { SERVICE_EXIT_CODES } from "../exit_codes.ts";
 
 /** The service's name (part of the contract with the server's install_service.bat). */
 export const SERVICE_NAME = "UserSessionMonService";
@@ -37,20 +38,8 @@ export const TEST_CONTROL_LAST = 252;
  */
 export const TEST_HOOKS_ENV = "USM_TEST_HOOKS";
 
-/**
- * Service-specific exit codes, reported with ERROR_SERVICE_SPECIFIC_ERROR (1066) when the agent
- * cannot start (`sc query` shows them as SERVICE_EXIT_CODE).
- */
-export const SERVICE_EXIT_CODES = {
-  /** Another agent is already running with the install folder (its agent.lock is held). */
-  alreadyRunning: 1,
-  /** The install folder cannot be created, secured or written. */
-  installDirNotWritable: 2,
-  /** event_log.csv cannot be opened. */
-  journalUnavailable: 3,
-  /** Anything else (error.log says what). */
-  unexpected: 10,
-} as const;
+/** The service-specific exit codes (they live in src/exit_codes.ts). */
+export { SERVICE_EXIT_CODES };
 
 /**
  * The service-specific exit code for an error thrown by the agent's start: the agent tags the

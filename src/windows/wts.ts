@@ -15,10 +15,22 @@ import {
 import { decodeSessionInfos, WTS_SESSION_INFO_SIZE } from "../../ffi/structs.ts";
 import { readWide, wide } from "../../ffi/wide.ts";
 import { wtsapi32, WTSDomainName, WTSUserName } from "../../ffi/wtsapi32.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import type { SessionUser } from "./session_map.ts";
 
 /** The named event Terminal Services sets once WTS calls work. */
 export const TERMSRV_READY_EVENT = "Global\\TermSrvReadyEvent";
+
+/** Options of the waits: `signal` ends them early; `clock` (default the system clock) times them. */
+export interface WaitOptions {
+  signal?: AbortSignal;
+  clock?: Clock;
+}
+
+/** The longest single wait on the event, so that `signal` ends a wait within this time. */
+const WAIT_SLICE_MS = 1_000;
+/** How long to wait before asking again where the ready event does not exist (yet). */
+const MISSING_EVENT_RETRY_MS = 1_000;
 
 /** One session from WTSEnumerateSessionsW. */
 export interface WtsSession {
@@ -82,15 +94,17 @@ export function enumerateSessions(): WtsSession[] {
 export async function waitForNamedEvent(
   name: string,
   timeoutMs: number,
-  options: { signal?: AbortSignal } = {},
+  options: WaitOptions = {},
 ): Promise<"signaled" | "timeout" | "missing"> {
+  const clock = options.clock ?? systemClock;
   const k32 = kernel32();
   const handle = k32.OpenEventW(SYNCHRONIZE, 0, wide(name));
   if (handle === null) return "missing";
-  const deadline = Date.now() + timeoutMs;
+  const deadline = clock.monotonic() + timeoutMs;
   try {
     while (true) {
-      const slice = Math.max(0, Math.min(1_000, deadline - Date.now()));
+      // Whole milliseconds (a DWORD): the monotonic clock has fractions.
+      const slice = Math.ceil(Math.max(0, Math.min(WAIT_SLICE_MS, deadline - clock.monotonic())));
       const result = await k32.WaitForSingleObjectAsync(handle, slice);
       if (result === WAIT_OBJECT_0) return "signaled";
       if (result !== WAIT_TIMEOUT) {
@@ -100,7 +114,7 @@ export async function waitForNamedEvent(
           }`,
         );
       }
-      if (Date.now() >= deadline || options.signal?.aborted) return "timeout";
+      if (clock.monotonic() >= deadline || options.signal?.aborted) return "timeout";
     }
   } finally {
     k32.CloseHandle(handle);
@@ -114,21 +128,22 @@ export async function waitForNamedEvent(
  */
 export async function enumerateWhenReady(
   timeoutMs: number,
-  options: { signal?: AbortSignal } = {},
+  options: WaitOptions = {},
 ): Promise<WtsSession[] | undefined> {
-  const deadline = Date.now() + timeoutMs;
+  const clock = options.clock ?? systemClock;
+  const deadline = clock.monotonic() + timeoutMs;
   while (!options.signal?.aborted) {
-    const left = Math.max(0, deadline - Date.now());
+    const left = Math.max(0, deadline - clock.monotonic());
     const state = await waitForNamedEvent(TERMSRV_READY_EVENT, left, options);
     if (state !== "timeout") {
       try {
         return enumerateSessions();
       } catch (error) {
-        if (Date.now() >= deadline) throw error;
+        if (clock.monotonic() >= deadline) throw error;
       }
     }
-    if (Date.now() >= deadline) return undefined;
-    if (state === "missing") await new Promise((resolve) => setTimeout(resolve, 1_000));
+    if (clock.monotonic() >= deadline) return undefined;
+    if (state === "missing") await clock.sleep(MISSING_EVENT_RETRY_MS, options.signal);
   }
   return undefined;
 }

@@ -10,7 +10,8 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { DEV_PERMISSION_FLAGS, WindowsServiceManager } from "../../src/windows/service_manager.ts";
+import { DEV_PERMISSION_FLAGS } from "../../src/windows/installer.ts";
+import { WindowsServiceManager } from "../../src/windows/service_manager.ts";
 import { encodeTestControl } from "../../src/windows/service_status.ts";
 import { ReferenceServer } from "../support/reference_server.ts";
 

@@ -25,19 +25,20 @@ import {
 } from "../../src/windows/file_security.ts";
 import {
   createOrUpdateService,
-  deleteService,
   FAILURE_ACTIONS,
   FAILURE_RESET_SECONDS,
-  isElevated,
+} from "../../src/windows/installer.ts";
+import { isElevated, requireElevation } from "../../src/windows/elevation.ts";
+import {
+  deleteService,
   openService,
   queryFailureActions,
   queryServiceDescription,
   queryStatus,
-  requireElevation,
   serviceKeyExists,
   stateName,
-  WindowsServiceManager,
-} from "../../src/windows/service_manager.ts";
+} from "../../src/windows/scm.ts";
+import { WindowsServiceManager } from "../../src/windows/service_manager.ts";
 import { SERVICE_DESCRIPTION } from "../../src/windows/service_status.ts";
 import { enumerateSessions, querySessionUser, waitForNamedEvent } from "../../src/windows/wts.ts";
 

@@ -5,23 +5,26 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { SERVICE_CONTROL_INTERROGATE, SERVICE_STOPPED } from "../../ffi/advapi32.ts";
+import {
+  SERVICE_CONTROL_INTERROGATE,
+  SERVICE_RUNNING,
+  SERVICE_STOPPED,
+} from "../../ffi/advapi32.ts";
 import { Win32Error } from "../../ffi/error.ts";
 import {
   encodeTestControl,
   RELOAD_CONTROL,
   TEST_CONTROL_LAST,
 } from "../../src/windows/service_status.ts";
+import { createOrUpdateService, quotePath } from "../../src/windows/installer.ts";
 import {
   controlService,
-  createOrUpdateService,
   deleteService,
   openService,
   queryStatus,
-  quotePath,
   waitForState,
-  WindowsServiceManager,
-} from "../../src/windows/service_manager.ts";
+} from "../../src/windows/scm.ts";
+import { WindowsServiceManager } from "../../src/windows/service_manager.ts";
 
 const ignore = Deno.build.os !== "windows";
 const HARNESS = fileURLToPath(new URL("./host_harness.ts", import.meta.url));
@@ -145,7 +148,9 @@ Deno.test({
       await waitForHook(out, (e) => e.hook === "reload");
 
       using service = openService(name, 0x4 | 0x80 | 0x100)!; // query, interrogate, user control
-      controlService(service, SERVICE_CONTROL_INTERROGATE);
+      // ControlService returns the status the service reported: RUNNING, with its controls.
+      const interrogated = controlService(service, SERVICE_CONTROL_INTERROGATE);
+      assert.equal(interrogated.currentState, SERVICE_RUNNING);
       // An unknown control is refused by HandlerEx (ERROR_CALL_NOT_IMPLEMENTED): Windows fails
       // ControlService with it, Wine 10 reports success; either way nothing reaches the hooks
       // (checked by the hook list below).
@@ -189,7 +194,7 @@ Deno.test({
     await withService(name, ["--fail-start", "3"], async (out, manager) => {
       assert.equal(await manager.action("start", { print: () => {} }), 1);
       using service = openService(name, 0x4)!;
-      const status = await waitForState(service, SERVICE_STOPPED, 20_000);
+      const status = await waitForState(service, SERVICE_STOPPED, { timeoutMs: 20_000 });
       assert.equal(status.currentState, SERVICE_STOPPED);
       assert.equal(status.win32ExitCode, 1066);
       assert.equal(status.serviceSpecificExitCode, 3);

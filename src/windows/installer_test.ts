@@ -9,9 +9,9 @@ import {
   quoteArg,
   quotePath,
   serviceBinaryPath,
-  stateName,
   windowsInstallDir,
-} from "./service_manager.ts";
+} from "./installer.ts";
+import { stateName } from "./scm.ts";
 
 Deno.test("quoteArg() follows CommandLineToArgvW's rules", async (t) => {
   const table: [string, string][] = [
