@@ -278,7 +278,7 @@ export async function loadConfig(
     const slash = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
     if (slash > 0) {
       await Deno.mkdir(path.slice(0, slash), { recursive: true }).catch((e) => {
-        throw new ConfigError(`Cannot create the folder of ${path}: ${e.message}`, {
+        throw new ConfigError(`Cannot create the folder of ${path}: ${errorText(e)}`, {
           path,
           cause: e,
         });
