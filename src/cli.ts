@@ -1,15 +1,16 @@
 /**
  * The command line of winagentUSM.exe: every flag of the original agent, accepted as `--name`
  * and as `-name` (Go style, as the server's install_service.bat writes them), plus `--status`,
- * `--version`, `--pin-server-cert`, `--simulate` and `--purge`.
+ * `--version`, `--pin-server-cert`, `--simulate` and `--purge`. The flags are parsed in
+ * cli_args.ts; this module carries out what they ask for and returns the exit code.
  *
  * @module
  */
 import { dirname, join } from "node:path";
 import { Agent } from "./agent.ts";
+import { type CliOptions, parseArgs, usage } from "./cli_args.ts";
 import {
   ConfigError,
-  type ConfigKey,
   loadConfig,
   maskSecret,
   updateConfigFile,
@@ -17,10 +18,13 @@ import {
 } from "./config.ts";
 import { checkHealth } from "./health.ts";
 import { readJournal } from "./journal.ts";
-import type { Platform, ServiceAction, ServiceHooks } from "./platform.ts";
+import type { Platform, ServiceHooks } from "./platform.ts";
 import { SimulatedSource } from "./simulate.ts";
 import { agentRunning, readStatus } from "./status.ts";
+import { errorText, readLines } from "./text.ts";
 import { fetchServerCertificate, Transport } from "./transport.ts";
+
+export { type CliOptions, parseArgs, usage } from "./cli_args.ts";
 
 /** Exit codes, documented in the README. */
 export const ExitCode = {
@@ -33,167 +37,10 @@ export const ExitCode = {
   Config: 3,
 } as const;
 
-/** The parsed command line. */
-export interface CliOptions {
-  service?: ServiceAction;
-  config?: string;
-  settings: Partial<Record<ConfigKey, string>>;
-  help: boolean;
-  version: boolean;
-  status: boolean;
-  pinServerCert: boolean;
-  simulate?: string;
-  purge: boolean;
-  /** `--api-key -`: the key is the first line of standard input. */
-  apiKeyFromStdin: boolean;
-}
-
-const SERVICE_ACTIONS: Record<string, ServiceAction> = {
-  install: "install",
-  start: "start",
-  stop: "stop",
-  restart: "restart",
-  remove: "remove",
-  uninstall: "remove",
-  run: "run",
-};
-
-/** Flags that set a config.ini key, and the key they set. */
-const SETTING_FLAGS: Record<string, ConfigKey> = {
-  "api-key": "api_key",
-  "url": "server_url",
-  "debug": "debug_logs",
-  "timezone": "timezone",
-  "check-interval": "health_check_interval",
-};
-
-const VALUE_FLAGS = new Set(["service", "config", "simulate", ...Object.keys(SETTING_FLAGS)]);
-const SWITCHES = new Set(["help", "h", "version", "status", "pin-server-cert", "purge"]);
-
-/** Parses the arguments; throws a TypeError naming the flag and what is accepted. */
-export function parseArgs(args: string[]): CliOptions {
-  const options: CliOptions = {
-    settings: {},
-    help: false,
-    version: false,
-    status: false,
-    pinServerCert: false,
-    purge: false,
-    apiKeyFromStdin: false,
-  };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    const match = /^--?([a-zA-Z][a-zA-Z-]*)(?:=(.*))?$/s.exec(arg);
-    if (!match) {
-      throw new TypeError(`Unexpected argument "${arg}": flags start with - or --; see --help`);
-    }
-    const name = match[1].toLowerCase();
-    let value = match[2];
-    if (SWITCHES.has(name)) {
-      if (value !== undefined) throw new TypeError(`The flag --${name} takes no value`);
-      if (name === "help" || name === "h") options.help = true;
-      if (name === "version") options.version = true;
-      if (name === "status") options.status = true;
-      if (name === "pin-server-cert") options.pinServerCert = true;
-      if (name === "purge") options.purge = true;
-      continue;
-    }
-    if (!VALUE_FLAGS.has(name)) {
-      throw new TypeError(`Unknown flag "${arg.split("=")[0]}": see --help for the flags`);
-    }
-    if (value === undefined) {
-      value = args[++i];
-      if (value === undefined) throw new TypeError(`The flag --${name} needs a value`);
-    }
-    if (name === "service") {
-      const action = SERVICE_ACTIONS[value.toLowerCase()];
-      if (!action) {
-        throw new TypeError(
-          `Invalid value for --service: "${value}" is not one of install, start, stop, restart, remove (uninstall), run`,
-        );
-      }
-      options.service = action;
-    } else if (name === "config") {
-      if (value.trim() === "") throw new TypeError("The flag --config needs a file path");
-      options.config = value;
-    } else if (name === "simulate") {
-      options.simulate = value;
-    } else {
-      const key = SETTING_FLAGS[name];
-      if (key === "api_key" && value === "-") {
-        // Read from standard input at run time: keeps the key out of process listings.
-        options.apiKeyFromStdin = true;
-        continue;
-      }
-      try {
-        options.settings[key] = validateSetting(key, value);
-      } catch (error) {
-        // validateSetting names the key and masks the API key; say which flag it came from.
-        throw new TypeError(`Invalid value for --${name}: ${(error as Error).message}`);
-      }
-    }
-  }
-  const changesConfig = Object.keys(options.settings).length > 0 || options.pinServerCert ||
-    options.apiKeyFromStdin;
-  if (options.service && changesConfig) {
-    throw new TypeError(
-      `Config flags cannot be combined with --service ${options.service}: run the service action, then change settings in a separate command`,
-    );
-  }
-  if (options.simulate !== undefined && options.service !== "run") {
-    throw new TypeError("--simulate works only with --service run");
-  }
-  if (options.purge && options.service !== "remove") {
-    throw new TypeError("--purge works only with --service remove");
-  }
-  return options;
-}
-
-/** The text of --help. */
-export function usage(version: string): string {
-  return `User Session Monitor Agent ${version}
-
-Records Windows session events (logon, logoff, lock, unlock) in event_log.csv and sends them
-to the server with an API key. Flags may start with - or --, values follow a space or =.
-
-Service management (Windows, as Administrator):
-  --service install [--config <file>]   Install and start the service (imports <file>)
-  --service start | stop | restart      Control the service
-  --service remove [--purge]            Remove the service (--purge also deletes its files)
-  --service uninstall                   Same as remove
-  --service run [--simulate <file|->]   Run the agent in the foreground (Ctrl+C stops it)
-
-Configuration (written to config.ini; a running agent reloads and checks the server):
-  --api-key <key>           API key for the server (- reads it from standard input, which
-                            keeps it out of process listings and shell history)
-  --url <url>               Server URL, e.g. https://192.168.27.1:8000
-  --debug true|false        Debug lines in session_monitor.log
-  --timezone <zone>         IANA time zone of the timestamps, e.g. Europe/London
-  --check-interval <mins>   Minutes between health checks (0 disables; 90s, 1h also work)
-  --pin-server-cert         Trust exactly the server's current certificate (self-signed servers)
-  --config <file>           The config.ini to use (default: in the install folder)
-
-Information:
-  --status                  State of the agent, last health check, events not yet sent
-  --version                 Version
-  --help                    This text
-`;
-}
-
-/** The first line of a stream (the rest is not read). */
-async function readFirstLine(input: ReadableStream<Uint8Array>): Promise<string> {
-  let text = "";
-  const reader = input.pipeThrough(new TextDecoderStream()).getReader();
-  try {
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += value;
-    }
-  } finally {
-    await reader.cancel().catch(() => {});
-  }
-  return text.split(/\r?\n/)[0];
+/** The first line of a stream ("" when it is empty); the rest is not read. */
+async function firstLine(input: ReadableStream<Uint8Array>): Promise<string> {
+  for await (const line of readLines(input)) return line;
+  return "";
 }
 
 /** What {@link main} needs from the outside. */
@@ -214,7 +61,7 @@ export async function main(args: string[], deps: CliDeps): Promise<number> {
   try {
     options = parseArgs(args);
   } catch (error) {
-    printError((error as Error).message);
+    printError(errorText(error));
     return ExitCode.Usage;
   }
   const { platform, version } = deps;
@@ -240,11 +87,11 @@ export async function main(args: string[], deps: CliDeps): Promise<number> {
       });
     }
     if (options.apiKeyFromStdin) {
-      const line = await readFirstLine(deps.stdin ?? Deno.stdin.readable);
+      const line = await firstLine(deps.stdin ?? Deno.stdin.readable);
       try {
         options.settings.api_key = validateSetting("api_key", line.trim());
       } catch (error) {
-        printError(`Invalid value for --api-key (standard input): ${(error as Error).message}`);
+        printError(`Invalid value for --api-key (standard input): ${errorText(error)}`);
         return ExitCode.Usage;
       }
     }
@@ -253,7 +100,7 @@ export async function main(args: string[], deps: CliDeps): Promise<number> {
     }
     if (options.status) return await showStatus(configPath, deps, print);
   } catch (error) {
-    printError((error as Error).message);
+    printError(errorText(error));
     return error instanceof ConfigError ? ExitCode.Config : ExitCode.Failed;
   }
   print(usage(version));
@@ -283,7 +130,7 @@ async function runAgent(
       if (simulate !== undefined) {
         source = await SimulatedSource.open(simulate, agent.log);
         feeding = source.run((change) => agent.record(change)).catch((error) => {
-          agent.log("error", `Simulated input stopped: ${(error as Error).message}`);
+          agent.log("error", `Simulated input stopped: ${errorText(error)}`);
         });
       }
     },
@@ -299,6 +146,41 @@ async function runAgent(
   return await deps.platform.runService(hooks);
 }
 
+/**
+ * `--pin-server-cert`: reads the certificate of `url` (default the configured server_url) and
+ * prints it; returns its SHA-256, or the exit code when there is none to read.
+ */
+async function serverPin(
+  configPath: string,
+  url: string | undefined,
+  deps: CliDeps,
+  print: (line: string) => void,
+  printError: (line: string) => void,
+): Promise<string | number> {
+  if (!url) {
+    const installDir = deps.platform.defaultInstallDir();
+    url = (await loadConfig(configPath, { installDir })).config.serverUrl;
+  }
+  if (!url) {
+    printError(`No server_url in ${configPath}: give it with --url <url> --pin-server-cert`);
+    return ExitCode.Usage;
+  }
+  let certificate;
+  try {
+    certificate = await fetchServerCertificate(url);
+  } catch (error) {
+    printError(`Cannot read the certificate of ${url}: ${errorText(error)}`);
+    return ExitCode.Failed;
+  }
+  print(`Server certificate of ${url}:`);
+  print(`  subject:  ${certificate.subject}`);
+  print(`  issuer:   ${certificate.issuer}${certificate.selfSigned ? " (self-signed)" : ""}`);
+  print(`  valid:    ${certificate.validFrom} to ${certificate.validTo}`);
+  print(`  SHA-256:  ${certificate.sha256}`);
+  print(`Compare the SHA-256 with the one the server shows before you trust it.`);
+  return certificate.sha256;
+}
+
 async function changeSettings(
   configPath: string,
   options: CliOptions,
@@ -310,28 +192,9 @@ async function changeSettings(
   const installDir = platform.defaultInstallDir();
   const changes = { ...options.settings };
   if (options.pinServerCert) {
-    let url = changes.server_url;
-    if (!url) {
-      url = (await loadConfig(configPath, { installDir })).config.serverUrl;
-    }
-    if (!url) {
-      printError(`No server_url in ${configPath}: give it with --url <url> --pin-server-cert`);
-      return ExitCode.Usage;
-    }
-    let certificate;
-    try {
-      certificate = await fetchServerCertificate(url);
-    } catch (error) {
-      printError(`Cannot read the certificate of ${url}: ${(error as Error).message}`);
-      return ExitCode.Failed;
-    }
-    print(`Server certificate of ${url}:`);
-    print(`  subject:  ${certificate.subject}`);
-    print(`  issuer:   ${certificate.issuer}${certificate.selfSigned ? " (self-signed)" : ""}`);
-    print(`  valid:    ${certificate.validFrom} to ${certificate.validTo}`);
-    print(`  SHA-256:  ${certificate.sha256}`);
-    print(`Compare the SHA-256 with the one the server shows before you trust it.`);
-    changes.tls_server_sha256 = certificate.sha256;
+    const pin = await serverPin(configPath, changes.server_url, deps, print, printError);
+    if (typeof pin === "number") return pin;
+    changes.tls_server_sha256 = pin;
   }
   try {
     const dir = dirname(configPath);
@@ -341,7 +204,7 @@ async function changeSettings(
     }
     await updateConfigFile(configPath, changes, { installDir, secureFile: platform.secureFile });
   } catch (error) {
-    printError((error as Error).message);
+    printError(errorText(error));
     return ExitCode.Config;
   }
   const described = Object.entries(changes).map(([key, value]) =>
@@ -401,7 +264,7 @@ async function showStatus(
     rows.push(["Server", config.serverUrl || "(not set)"]);
     rows.push(["API key", maskSecret(config.apiKey)]);
   } catch (error) {
-    rows.push(["Config error", (error as Error).message]);
+    rows.push(["Config error", errorText(error)]);
   }
   if (status) {
     if (status.configError) rows.push(["Config error", status.configError]);
@@ -432,9 +295,7 @@ async function showStatus(
   } catch (error) {
     rows.push([
       "Events",
-      error instanceof Deno.errors.NotFound
-        ? "event_log.csv does not exist yet"
-        : (error as Error).message,
+      error instanceof Deno.errors.NotFound ? "event_log.csv does not exist yet" : errorText(error),
     ]);
   }
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;

@@ -75,3 +75,42 @@ Deno.test("--api-key - takes the key from standard input, and counts as a config
   assert.equal(options.settings.api_key, undefined);
   assert.throws(() => parseArgs(["--service", "run", "--api-key", "-"]), /cannot be combined/);
 });
+
+Deno.test("a flag's value is taken as written, even when it starts with a dash", () => {
+  const options = parseArgs(["-service", "run", "-config", "-x.ini", "-simulate", "-"]);
+  assert.equal(options.config, "-x.ini");
+  assert.equal(options.simulate, "-");
+  assert.equal(parseArgs(["--config", "--"]).config, "--");
+  assert.equal(parseArgs(["--config=a=b.ini"]).config, "a=b.ini");
+});
+
+Deno.test("flag names are read in any case", () => {
+  const options = parseArgs(["-Service=Run", "--CONFIG", "c.ini"]);
+  assert.equal(options.service, "run");
+  assert.equal(options.config, "c.ini");
+  assert.equal(parseArgs(["--Check-Interval=90s"]).settings.health_check_interval, "90s");
+  assert.equal(parseArgs(["-h"]).help, true);
+});
+
+Deno.test("the first problem on the command line is the one reported", async (t) => {
+  const cases: [string[], string][] = [
+    [["--frob", "stray"], 'Unknown flag "--frob": see --help for the flags'],
+    [["stray", "--frob"], 'Unexpected argument "stray": flags start with - or --; see --help'],
+    [["--", "--help"], 'Unexpected argument "--": flags start with - or --; see --help'],
+    [["-5"], 'Unexpected argument "-5": flags start with - or --; see --help'],
+    [["-Frob=1"], 'Unknown flag "-Frob": see --help for the flags'],
+    [["--help=yes"], "The flag --help takes no value"],
+    [["--URL"], "The flag --url needs a value"],
+    [["--config="], "The flag --config needs a file path"],
+    [["--debug", "maybe", "--url", "ftp://x"], "Invalid value for --debug: "],
+  ];
+  for (const [args, message] of cases) {
+    await t.step(args.join(" "), () => {
+      assert.throws(() => parseArgs(args), (error: Error) => {
+        assert.ok(error instanceof TypeError);
+        assert.ok(error.message.startsWith(message), error.message);
+        return true;
+      });
+    });
+  }
+});

@@ -1,0 +1,221 @@
+/**
+ * The flags of winagentUSM.exe and their parsing: every flag of the original agent, accepted as
+ * `--name` and as `-name` (Go style, as the server's install_service.bat writes
+ * `-service install -config "..."`), with the value after a space or `=`, names in any case.
+ *
+ * `node:util` `parseArgs` does the tokenizing (splitting at `=`, taking the next argument as a
+ * value); two steps around it keep the documented behaviour it does not have:
+ * - before it, `-name` is rewritten to `--name` (it would read `-service` as the short flags
+ *   `-s -e -r ...`), except for the argument that is a flag's value (`--config -x.ini` keeps
+ *   its value as written);
+ * - it runs with `strict: false` and `tokens: true`, and the tokens are read in order, so the
+ *   first problem in the command line is the one reported, in this module's words (the tests and
+ *   the README quote them), and a value that starts with `-` (`--api-key -`, `--simulate -`) is
+ *   a value, where strict mode would call it ambiguous.
+ *
+ * @module
+ */
+import { parseArgs as tokenize } from "node:util";
+import { CONFIG_SCHEMA, type ConfigKey, type ConfigKeySpec, validateSetting } from "./config.ts";
+import type { ServiceAction } from "./platform.ts";
+import { errorText } from "./text.ts";
+
+/** The parsed command line. */
+export interface CliOptions {
+  service?: ServiceAction;
+  config?: string;
+  settings: Partial<Record<ConfigKey, string>>;
+  help: boolean;
+  version: boolean;
+  status: boolean;
+  pinServerCert: boolean;
+  simulate?: string;
+  purge: boolean;
+  /** `--api-key -`: the key is the first line of standard input. */
+  apiKeyFromStdin: boolean;
+}
+
+const SERVICE_ACTIONS: Record<string, ServiceAction> = {
+  install: "install",
+  start: "start",
+  stop: "stop",
+  restart: "restart",
+  remove: "remove",
+  uninstall: "remove",
+  run: "run",
+};
+
+/** Flags that set a config.ini key, and the key they set (from CONFIG_SCHEMA). */
+const SETTING_FLAGS: ReadonlyMap<string, ConfigKey> = new Map(
+  (CONFIG_SCHEMA as readonly ConfigKeySpec<ConfigKey>[]).flatMap((entry) =>
+    entry.flag === undefined ? [] : [[entry.flag, entry.key] as const]
+  ),
+);
+
+type Switch = "help" | "version" | "status" | "pinServerCert" | "purge";
+
+/** Flags without a value, and the option each one sets. */
+const SWITCHES: ReadonlyMap<string, Switch> = new Map([
+  ["help", "help"],
+  ["h", "help"],
+  ["version", "version"],
+  ["status", "status"],
+  ["pin-server-cert", "pinServerCert"],
+  ["purge", "purge"],
+]);
+
+const VALUE_FLAGS: ReadonlySet<string> = new Set([
+  "service",
+  "config",
+  "simulate",
+  ...SETTING_FLAGS.keys(),
+]);
+
+/** What `parseArgs` of node:util is told about each flag. */
+const FLAG_TYPES = Object.fromEntries([
+  ...[...VALUE_FLAGS].map((name) => [name, { type: "string" as const }]),
+  ...[...SWITCHES.keys()].map((name) => [name, { type: "boolean" as const }]),
+]);
+
+/** A flag as this agent accepts it: one or two dashes, a name, maybe `=value`. */
+const FLAG = /^--?([a-zA-Z][a-zA-Z-]*)(?:=(.*))?$/s;
+
+/**
+ * Rewrites Go-style `-name` (and `--Name`) to `--name`, one argument for one, leaving alone what
+ * is not a flag and the argument that is a value flag's value.
+ */
+function normalize(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const match = FLAG.exec(args[i]);
+    if (match === null) {
+      out.push(args[i]);
+      continue;
+    }
+    const name = match[1].toLowerCase();
+    out.push(match[2] === undefined ? `--${name}` : `--${name}=${match[2]}`);
+    if (match[2] === undefined && VALUE_FLAGS.has(name) && i + 1 < args.length) {
+      out.push(args[++i]);
+    }
+  }
+  return out;
+}
+
+/** Applies one value flag to `options`. */
+function applyValue(options: CliOptions, name: string, value: string): void {
+  if (name === "service") {
+    const action = SERVICE_ACTIONS[value.toLowerCase()];
+    if (!action) {
+      throw new TypeError(
+        `Invalid value for --service: "${value}" is not one of install, start, stop, restart, remove (uninstall), run`,
+      );
+    }
+    options.service = action;
+  } else if (name === "config") {
+    if (value.trim() === "") throw new TypeError("The flag --config needs a file path");
+    options.config = value;
+  } else if (name === "simulate") {
+    options.simulate = value;
+  } else {
+    const key = SETTING_FLAGS.get(name)!;
+    if (key === "api_key" && value === "-") {
+      // Read from standard input at run time: keeps the key out of process listings.
+      options.apiKeyFromStdin = true;
+      return;
+    }
+    try {
+      options.settings[key] = validateSetting(key, value);
+    } catch (error) {
+      // validateSetting names the key and masks the API key; say which flag it came from.
+      throw new TypeError(`Invalid value for --${name}: ${errorText(error)}`);
+    }
+  }
+}
+
+/** Refuses combinations of flags that do not go together. */
+function checkCombination(options: CliOptions): void {
+  const changesConfig = Object.keys(options.settings).length > 0 || options.pinServerCert ||
+    options.apiKeyFromStdin;
+  if (options.service && changesConfig) {
+    throw new TypeError(
+      `Config flags cannot be combined with --service ${options.service}: run the service action, then change settings in a separate command`,
+    );
+  }
+  if (options.simulate !== undefined && options.service !== "run") {
+    throw new TypeError("--simulate works only with --service run");
+  }
+  if (options.purge && options.service !== "remove") {
+    throw new TypeError("--purge works only with --service remove");
+  }
+}
+
+/** Parses the arguments; throws a TypeError naming the flag and what is accepted. */
+export function parseArgs(args: string[]): CliOptions {
+  const options: CliOptions = {
+    settings: {},
+    help: false,
+    version: false,
+    status: false,
+    pinServerCert: false,
+    purge: false,
+    apiKeyFromStdin: false,
+  };
+  const { tokens } = tokenize({
+    args: normalize(args),
+    options: FLAG_TYPES,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  for (const token of tokens) {
+    const arg = args[token.index]; // normalize() keeps one argument for one
+    if (token.kind !== "option" || !FLAG.test(arg)) {
+      throw new TypeError(`Unexpected argument "${arg}": flags start with - or --; see --help`);
+    }
+    const { name, value } = token;
+    const set = SWITCHES.get(name);
+    if (set !== undefined) {
+      if (value !== undefined) throw new TypeError(`The flag --${name} takes no value`);
+      options[set] = true;
+    } else if (!VALUE_FLAGS.has(name)) {
+      throw new TypeError(`Unknown flag "${arg.split("=")[0]}": see --help for the flags`);
+    } else if (value === undefined) {
+      throw new TypeError(`The flag --${name} needs a value`);
+    } else {
+      applyValue(options, name, value);
+    }
+  }
+  checkCombination(options);
+  return options;
+}
+
+/** The text of --help. */
+export function usage(version: string): string {
+  return `User Session Monitor Agent ${version}
+
+Records Windows session events (logon, logoff, lock, unlock) in event_log.csv and sends them
+to the server with an API key. Flags may start with - or --, values follow a space or =.
+
+Service management (Windows, as Administrator):
+  --service install [--config <file>]   Install and start the service (imports <file>)
+  --service start | stop | restart      Control the service
+  --service remove [--purge]            Remove the service (--purge also deletes its files)
+  --service uninstall                   Same as remove
+  --service run [--simulate <file|->]   Run the agent in the foreground (Ctrl+C stops it)
+
+Configuration (written to config.ini; a running agent reloads and checks the server):
+  --api-key <key>           API key for the server (- reads it from standard input, which
+                            keeps it out of process listings and shell history)
+  --url <url>               Server URL, e.g. https://192.168.27.1:8000
+  --debug true|false        Debug lines in session_monitor.log
+  --timezone <zone>         IANA time zone of the timestamps, e.g. Europe/London
+  --check-interval <mins>   Minutes between health checks (0 disables; 90s, 1h also work)
+  --pin-server-cert         Trust exactly the server's current certificate (self-signed servers)
+  --config <file>           The config.ini to use (default: in the install folder)
+
+Information:
+  --status                  State of the agent, last health check, events not yet sent
+  --version                 Version
+  --help                    This text
+`;
+}

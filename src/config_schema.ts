@@ -1,0 +1,441 @@
+/**
+ * The one table of config.ini's keys, `CONFIG_SCHEMA`: for each key its section, its default,
+ * its checker, the `Config` field it fills, the comment above it in the default file, the text
+ * of the README's config table, and the command-line flag that sets it (if any). Parsing
+ * (`parseConfig`), the default file (`defaultConfigText`), the defaults (`defaultConfig`), the
+ * flag checks (`validateSetting`, the CLI's flag list) and a README test all read this table.
+ *
+ * `health_check_interval`: the original agent and its documentation count minutes; the server's
+ * settings form labels the key "seconds (10 to 3600)". A bare number is read as minutes; a
+ * bare value above 1440 (a day) is accepted with a warning suggesting the `s` suffix.
+ *
+ * `timezone`: the server's generated file says `Europe/London` explicitly and that is honoured; a
+ * file without the key, and the file written on first run, use the machine's own zone.
+ *
+ * @module
+ */
+import {
+  checkApiKey,
+  checkBoolean,
+  checkInterval,
+  checkPath,
+  checkServerUrl,
+  checkSha256,
+  checkSize,
+  checkText,
+  checkTimeZone,
+  checkUrlList,
+  machineTimeZone,
+  parseInterval,
+} from "./config_values.ts";
+
+/** The effective configuration, every value validated and in the unit the code uses. */
+export interface Config {
+  apiKey: string;
+  serverUrl: string;
+  debugLogs: boolean;
+  timeZone: string;
+  installDir: string;
+  /** 0 = health checks disabled. */
+  healthCheckIntervalMs: number;
+  healthCheckPath: string;
+  obtainPublicIp: boolean;
+  publicIpUrls: string[];
+  tlsCaFile: string;
+  /** Lowercase hex without colons, or "". */
+  tlsServerSha256: string;
+  tlsInsecure: boolean;
+  /** 0 = session_monitor.log disabled. */
+  sessionLogRotationBytes: number;
+  /** 0 = error.log disabled. */
+  errorLogRotationBytes: number;
+  /** 0 = event_log.csv never rotates (it is never disabled). */
+  eventLogRotationBytes: number;
+}
+
+/** The sections of config.ini, in file order. */
+export type ConfigSection = "API" | "Logging";
+
+/** What the defaults that are not constants depend on. */
+export interface ConfigDefaults {
+  /** The platform's install folder: the default of `install_dir`. */
+  installDir: string;
+  /** The default of `timezone`; default the machine's zone. */
+  timeZone?: string;
+}
+
+/** One key of config.ini: everything the agent, the default file and the README say about it. */
+export interface ConfigKeySpec<K extends string = string, F extends keyof Config = keyof Config> {
+  key: K;
+  section: ConfigSection;
+  /** The value used when the key is missing or empty, as it is written in the file. */
+  default: string | ((defaults: ConfigDefaults) => string);
+  /** Validates the trimmed, unquoted text; returns it normalized (see config_values.ts). */
+  check: (key: string, value: string) => string;
+  /** The `Config` field the key fills. */
+  field: F;
+  /** The field's value from a normalized value (or the default). */
+  value: (normalized: string) => Config[F];
+  /** The comment lines above the key in the default file (without "; "). */
+  comment: readonly string[];
+  /** The README's config table: the "default" and "accepted values" cells (Markdown). */
+  doc: { default: string; accepted: string };
+  /** The command-line flag that sets the key (without dashes), if any. */
+  flag?: string;
+}
+
+function spec<K extends string, F extends keyof Config>(
+  entry: ConfigKeySpec<K, F>,
+): ConfigKeySpec<K, F> {
+  return entry;
+}
+
+const MIB = 1024 * 1024;
+const text = (v: string) => v;
+const bool = (v: string) => v === "true";
+const bytes = (v: string) => Math.round(Number(v) * MIB);
+
+/** The default list of public-IP services. */
+export const DEFAULT_PUBLIC_IP_URLS = "https://ifconfig.me/ip,https://ipv4.icanhazip.com";
+
+/** Every key of config.ini, in file order. */
+export const CONFIG_SCHEMA = [
+  spec({
+    key: "api_key",
+    section: "API",
+    default: "",
+    check: checkApiKey,
+    field: "apiKey",
+    value: text,
+    comment: [
+      "The key the server issued for this company. Empty: events are recorded in event_log.csv",
+      "but not sent.",
+    ],
+    doc: {
+      default: "empty: not configured (events are recorded, not sent)",
+      accepted: "the key the server issued; no whitespace or control characters",
+    },
+    flag: "api-key",
+  }),
+  spec({
+    key: "server_url",
+    section: "API",
+    default: "",
+    check: checkServerUrl,
+    field: "serverUrl",
+    value: text,
+    comment: ["The server, http(s)://host[:port]. Empty: nothing is sent."],
+    doc: {
+      default: "empty: not configured (a fresh install never sends to a made-up address)",
+      accepted:
+        "`http(s)://host[:port][/prefix]`; no user:password, no `?` or `#`; a trailing `/` is dropped; the endpoints are appended to the prefix",
+    },
+    flag: "url",
+  }),
+  spec({
+    key: "debug_logs",
+    section: "API",
+    default: "false",
+    check: checkBoolean,
+    field: "debugLogs",
+    value: bool,
+    comment: ["true writes debug lines to session_monitor.log."],
+    doc: {
+      default: "`false`",
+      accepted: "`true`/`false`, `yes`/`no`, `on`/`off`, `1`/`0` (any case)",
+    },
+    flag: "debug",
+  }),
+  spec({
+    key: "timezone",
+    section: "API",
+    default: (d) => d.timeZone ?? machineTimeZone(),
+    check: checkTimeZone,
+    field: "timeZone",
+    value: text,
+    comment: ["IANA time zone of the timestamps, e.g. Europe/London or UTC."],
+    doc: {
+      default: "the machine's zone, else `UTC`",
+      accepted: "an IANA name such as `Europe/London` or `UTC` (not an offset)",
+    },
+    flag: "timezone",
+  }),
+  spec({
+    key: "install_dir",
+    section: "API",
+    default: (d) => d.installDir,
+    check: checkText,
+    field: "installDir",
+    value: text,
+    comment: ["The folder of the agent, this file, event_log.csv and the logs."],
+    doc: {
+      default: "`C:\\ProgramData\\UserSessionMon` (Windows)",
+      accepted: "the folder `--service install` installs into",
+    },
+  }),
+  spec({
+    key: "health_check_interval",
+    section: "API",
+    default: "30",
+    check: checkInterval,
+    field: "healthCheckIntervalMs",
+    value: (v) => parseInterval(v).ms,
+    comment: [
+      "Time between health checks. A bare number is MINUTES; 90s, 30m, 1h also work; 0 disables.",
+    ],
+    doc: {
+      default: "`30` (minutes)",
+      accepted:
+        "a bare number is **minutes**; `90s`, `30m`, `1h`; `0` disables; at least 10 s, at most 24 days",
+    },
+    flag: "check-interval",
+  }),
+  spec({
+    key: "health_check_path",
+    section: "API",
+    default: "/api/health",
+    check: checkPath,
+    field: "healthCheckPath",
+    value: text,
+    comment: ["Path of the server's health check, appended to server_url."],
+    doc: { default: "`/api/health`", accepted: "a path starting with `/`" },
+  }),
+  spec({
+    key: "obtain_public_ip",
+    section: "API",
+    default: "false",
+    check: checkBoolean,
+    field: "obtainPublicIp",
+    value: bool,
+    comment: [
+      "true asks the services below for this machine's public IP and sends it with each event.",
+    ],
+    doc: {
+      default: "`false` (no request to third parties unless asked)",
+      accepted: "boolean as above",
+    },
+  }),
+  spec({
+    key: "public_ip_http_urls",
+    section: "API",
+    default: DEFAULT_PUBLIC_IP_URLS,
+    check: checkUrlList,
+    field: "publicIpUrls",
+    value: (v) => v.split(","),
+    comment: [
+      "Comma-separated services that answer with the public IP as plain text, tried in order.",
+    ],
+    doc: {
+      default: `\`${DEFAULT_PUBLIC_IP_URLS}\``,
+      accepted: "comma-separated http(s) URLs answering the address as plain text, tried in order",
+    },
+  }),
+  spec({
+    key: "tls_ca_file",
+    section: "API",
+    default: "",
+    check: checkText,
+    field: "tlsCaFile",
+    value: text,
+    comment: [
+      "PEM file of a CA to trust for server_url, in addition to the system's. Empty: none.",
+    ],
+    doc: {
+      default: "empty",
+      accepted: "a PEM file of the CA that issued the server's certificate",
+    },
+  }),
+  spec({
+    key: "tls_server_sha256",
+    section: "API",
+    default: "",
+    check: checkSha256,
+    field: "tlsServerSha256",
+    value: text,
+    comment: [
+      "SHA-256 fingerprint of the server's certificate (64 hex digits, colons allowed): the",
+      "certificate is accepted if and only if it matches, as for a self-signed server. Empty: off.",
+    ],
+    doc: {
+      default: "empty: no pinning",
+      accepted:
+        "the SHA-256 of the server's certificate, 64 hex digits, colons allowed (`--pin-server-cert` writes it)",
+    },
+  }),
+  spec({
+    key: "tls_insecure",
+    section: "API",
+    default: "false",
+    check: checkBoolean,
+    field: "tlsInsecure",
+    value: bool,
+    comment: ["true accepts any certificate (unsafe: prefer tls_server_sha256)."],
+    doc: {
+      default: "`false`",
+      accepted:
+        "`true` accepts any certificate, with a warning at every start: use `tls_server_sha256` instead",
+    },
+  }),
+  spec({
+    key: "session_log_rotation_size_mb",
+    section: "Logging",
+    default: "5",
+    check: checkSize,
+    field: "sessionLogRotationBytes",
+    value: bytes,
+    comment: [
+      "Sizes in MB at which a log is rotated. 0 disables session_monitor.log or error.log;",
+      "for event_log.csv (the journal, never disabled) 0 means it is never rotated.",
+    ],
+    doc: {
+      default: "`5`",
+      accepted:
+        "size in MB (decimals allowed) at which session_monitor.log rotates; `0` disables that log",
+    },
+  }),
+  spec({
+    key: "error_log_rotation_size_mb",
+    section: "Logging",
+    default: "5",
+    check: checkSize,
+    field: "errorLogRotationBytes",
+    value: bytes,
+    comment: [],
+    doc: { default: "`5`", accepted: "the same for error.log; `0` disables it" },
+  }),
+  spec({
+    key: "event_log_rotation_size_mb",
+    section: "Logging",
+    default: "5",
+    check: checkSize,
+    field: "eventLogRotationBytes",
+    value: bytes,
+    comment: [],
+    doc: {
+      default: "`5`",
+      accepted:
+        "the same for event_log.csv, but `0` means never rotate: the journal is never disabled. A change takes effect at the next start of the agent (the other keys at once)",
+    },
+  }),
+] as const;
+
+/** Every key of config.ini. */
+export type ConfigKey = (typeof CONFIG_SCHEMA)[number]["key"];
+
+const BY_KEY: ReadonlyMap<string, ConfigKeySpec> = new Map(
+  CONFIG_SCHEMA.map((entry) => [entry.key, entry as ConfigKeySpec]),
+);
+
+/** The entry of `key`, or undefined when it is not a config key. */
+export function configKeySpec(key: string): ConfigKeySpec | undefined {
+  return BY_KEY.get(key);
+}
+
+/** Every key, in file order. */
+export const CONFIG_KEYS: readonly ConfigKey[] = CONFIG_SCHEMA.map((entry) => entry.key);
+
+/** The section each key lives in. */
+export const CONFIG_SECTIONS: Readonly<Record<ConfigKey, ConfigSection>> = Object.fromEntries(
+  CONFIG_SCHEMA.map((entry) => [entry.key, entry.section]),
+) as Record<ConfigKey, ConfigSection>;
+
+/** The default of one key, as written in the file. */
+export function defaultValue(entry: ConfigKeySpec, defaults: ConfigDefaults): string {
+  return typeof entry.default === "string" ? entry.default : entry.default(defaults);
+}
+
+/**
+ * Checks one value (already trimmed and unquoted); returns the normalized value. Messages lack
+ * the "Invalid value for" prefix.
+ */
+export function checkSetting(key: ConfigKey, value: string): string {
+  const entry = BY_KEY.get(key);
+  if (entry === undefined) {
+    throw new TypeError(
+      `${JSON.stringify(key)} is not a config key: use one of ${CONFIG_KEYS.join(", ")}`,
+    );
+  }
+  return entry.check(key, value);
+}
+
+/** Rebuilds an error of the same built-in class with a new message, keeping the original as cause. */
+export function rethrowWith(error: unknown, message: (detail: string) => string): never {
+  if (error instanceof RangeError) throw new RangeError(message(error.message), { cause: error });
+  if (error instanceof TypeError) throw new TypeError(message(error.message), { cause: error });
+  throw error;
+}
+
+/**
+ * Validates one setting, from a command-line flag or the file. Returns the normalized value
+ * (booleans as "true"/"false", server_url without a trailing slash, fingerprints lowercase
+ * without colons). The value is trimmed and one pair of surrounding double quotes is removed.
+ *
+ * @throws {TypeError} for a value of the wrong form, {RangeError} for one out of range; the
+ * message names the key, the value (the API key masked) and what is accepted.
+ */
+export function validateSetting(key: ConfigKey, value: string): string {
+  let v = value.trim();
+  if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1).trim();
+  try {
+    return checkSetting(key, v);
+  } catch (e) {
+    rethrowWith(e, (d) => `Invalid value for ${key}: ${d}`);
+  }
+}
+
+/**
+ * The configuration from normalized values (as `checkSetting` returns them); a key without a
+ * value takes its default.
+ */
+export function configFrom(
+  values: ReadonlyMap<ConfigKey, string>,
+  defaults: ConfigDefaults,
+): Config {
+  const config: Record<string, unknown> = {};
+  for (const entry of CONFIG_SCHEMA as readonly ConfigKeySpec[]) {
+    const raw = values.get(entry.key as ConfigKey) ?? defaultValue(entry, defaults);
+    config[entry.field] = entry.value(raw);
+  }
+  return config as unknown as Config;
+}
+
+/**
+ * The settings of an empty config.ini: what the agent uses while config.ini has never been
+ * readable. The same as `parseConfig("", path, { installDir }).config`.
+ */
+export function defaultConfig(installDir: string, options: { timeZone?: string } = {}): Config {
+  return configFrom(new Map(), { installDir, timeZone: options.timeZone });
+}
+
+/** Options for the text of a new config.ini. */
+export interface DefaultConfigOptions {
+  /** The zone written as `timezone`; default the machine's own. */
+  timeZone?: string;
+  /** Line terminator; default "\r\n" on Windows, "\n" elsewhere. */
+  eol?: string;
+}
+
+const FILE_HEADER = [
+  "; User Session Monitor Agent configuration.",
+  "; Write settings as key = value, without quotes. Lines starting with ; or # are comments.",
+  "; An empty value means the default. Flags such as --url and --api-key also edit this file.",
+];
+
+/** The config.ini written on first run: every key at its default, a comment explaining each. */
+export function defaultConfigText(installDir: string, options: DefaultConfigOptions = {}): string {
+  const defaults = { installDir, timeZone: options.timeZone ?? machineTimeZone() };
+  const eol = options.eol ?? (Deno.build.os === "windows" ? "\r\n" : "\n");
+  const lines = [...FILE_HEADER];
+  let section: string | undefined;
+  for (const entry of CONFIG_SCHEMA as readonly ConfigKeySpec[]) {
+    if (entry.section !== section) {
+      section = entry.section;
+      lines.push("", `[${section}]`);
+    }
+    for (const comment of entry.comment) lines.push(`; ${comment}`);
+    const value = defaultValue(entry, defaults);
+    lines.push(value === "" ? `${entry.key} =` : `${entry.key} = ${value}`);
+  }
+  lines.push("");
+  return lines.join(eol);
+}
