@@ -16,7 +16,11 @@
  * `event_log.1.csv`, renames `.next` to the live name and fsyncs the directory (not on Windows).
  * open() finishes or undoes a rotation interrupted at any step: `.next` without a live file means
  * the live file was already archived, so `.next` becomes the live file; `.next` beside a live file
- * means the live file is intact, so `.next` is deleted.
+ * means the live file is intact, so `.next` is deleted. A new journal is made the same way: its
+ * header is written to `.next`, which is then renamed to the live name. `.next` is not written
+ * with `writeFileAtomic` (src/atomic_write.ts): that renames its file over the target at once,
+ * while `.next` must wait until the live file is archived, and open() must find it by its fixed
+ * name. The archives are shifted by src/rotation.ts; carrying pending rows over is the journal's.
  *
  * Only the live file is the queue: a pending row carried into the new live file keeps status 0
  * there, and its copy in the archive keeps the 0 it had when archived; the archive copy is history
@@ -24,18 +28,30 @@
  *
  * @module
  */
-import { basename, dirname, extname, join } from "node:path";
-import { formatCsvRow, scanCsv } from "./csv.ts";
-import type { EventType, SessionEvent } from "./event.ts";
+import { dirname } from "node:path";
+import { syncDirectory } from "./atomic_write.ts";
+import {
+  EVENT_TYPES,
+  isEventType,
+  SendStatus,
+  type SendStatusValue,
+  type SessionEvent,
+  type SettledStatus,
+} from "./event.ts";
+import {
+  HEADER_BYTES,
+  openRepaired,
+  pendingFile,
+  rowText,
+  startsWithHeader,
+  statusByte,
+  statusOffsetOf,
+} from "./journal_format.ts";
+import { archiveFile, archivePath, pruneArchives } from "./rotation.ts";
+import { errorText } from "./text.ts";
 
-/** The values of the send_status column. */
-export const SendStatus = { Pending: 0, Sent: 1, SentOnRetry: 2, Rejected: 3 } as const;
-
-/** A send_status value. */
-export type SendStatusValue = 0 | 1 | 2 | 3;
-
-/** The header line of event_log.csv, without its line end. */
-export const JOURNAL_HEADER = "eventtype,username,hostname,ipaddress,timestamp,send_status";
+export { JOURNAL_HEADER, readJournal, rowText } from "./journal_format.ts";
+export { SendStatus, type SendStatusValue } from "./event.ts";
 
 /** One row of the live journal, as the journal hands it out. */
 export interface JournalEntry {
@@ -57,10 +73,7 @@ export interface JournalOptions {
   onWarning?: (message: string) => void;
 }
 
-const EVENT_TYPES: ReadonlySet<string> = new Set<EventType>(["Logon", "Logoff", "Lock", "Unlock"]);
 const encoder = new TextEncoder();
-const HEADER_BYTES = encoder.encode(JOURNAL_HEADER + "\n");
-const DIGIT_ZERO = 0x30;
 
 interface Row {
   event: SessionEvent;
@@ -71,20 +84,6 @@ interface Row {
   statusOffset: number;
   /** Byte length of the row, line end included. */
   length: number;
-}
-
-interface ParsedRow {
-  event: SessionEvent;
-  status: SendStatusValue;
-  statusOffset: number;
-  length: number;
-}
-
-interface Parsed {
-  rows: ParsedRow[];
-  /** Byte length of the file up to the end of its last complete line. */
-  validEnd: number;
-  warnings: string[];
 }
 
 /**
@@ -179,11 +178,11 @@ export class Journal {
    * @throws {TypeError} When the event type is not one of the four the server knows.
    */
   append(event: SessionEvent): Promise<JournalEntry> {
-    if (!EVENT_TYPES.has(event.eventType)) {
+    if (!isEventType(event.eventType)) {
       // Such a row would be skipped as malformed at the next open, losing the event.
       return Promise.reject(
         new TypeError(
-          `Invalid event type for the journal: "${event.eventType}" is not Logon, Logoff, Lock or Unlock`,
+          `Invalid event type for the journal: "${event.eventType}" is not ${eventTypeList()}`,
         ),
       );
     }
@@ -197,8 +196,11 @@ export class Journal {
    * @throws {RangeError} When `status` is not 1, 2 or 3.
    * @throws {Error} When the entry's row is no longer in the live file.
    */
-  setStatus(entry: JournalEntry, status: 1 | 2 | 3): Promise<void> {
-    if (status !== 1 && status !== 2 && status !== 3) {
+  setStatus(entry: JournalEntry, status: SettledStatus): Promise<void> {
+    if (
+      status !== SendStatus.Sent && status !== SendStatus.SentOnRetry &&
+      status !== SendStatus.Rejected
+    ) {
       return Promise.reject(
         new RangeError(`Invalid send status for the journal: ${status} is not 1, 2 or 3`),
       );
@@ -254,7 +256,7 @@ export class Journal {
       status: SendStatus.Pending,
       seq: this.#nextSeq++,
       recovered: false,
-      statusOffset: this.#size + bytes.length - 2,
+      statusOffset: statusOffsetOf(this.#size + bytes.length),
       length: bytes.length,
     };
     this.#size += bytes.length;
@@ -264,7 +266,7 @@ export class Journal {
     return entryOf(row);
   }
 
-  async #setStatus(seq: number, status: 1 | 2 | 3): Promise<void> {
+  async #setStatus(seq: number, status: SettledStatus): Promise<void> {
     const row = this.#rows.get(seq);
     if (row === undefined) {
       throw new Error(
@@ -273,7 +275,7 @@ export class Journal {
     }
     const file = this.#openFile();
     await file.seek(row.statusOffset, Deno.SeekMode.Start);
-    await writeAll(file, Uint8Array.of(DIGIT_ZERO + status));
+    await writeAll(file, Uint8Array.of(statusByte(status)));
     await file.syncData();
     if (row.status === SendStatus.Pending) {
       this.#pendingCount--;
@@ -291,37 +293,19 @@ export class Journal {
 
   async #rotate(): Promise<void> {
     const next = this.#path + ".next";
-    const carried: Row[] = [];
-    const chunks: Uint8Array[] = [HEADER_BYTES];
-    let size = HEADER_BYTES.length;
-    const offsets = new Map<number, number>();
-    for (const row of this.#rows.values()) {
-      if (row.status !== SendStatus.Pending) continue;
-      const bytes = encoder.encode(rowText(row.event, SendStatus.Pending));
-      chunks.push(bytes);
-      size += bytes.length;
-      offsets.set(row.seq, size - 2);
-      carried.push(row);
-    }
-    const content = new Uint8Array(size);
-    let at = 0;
-    for (const chunk of chunks) {
-      content.set(chunk, at);
-      at += chunk.length;
-    }
-    const archive = archivePath(this.#path, 1);
+    const carried = [...this.#rows.values()].filter((row) => row.status === SendStatus.Pending);
+    const { content, layout } = pendingFile(carried.map((row) => row.event));
     let rotated = false;
     try {
       await writeFileSynced(next, content);
       // Closed before any rename: Windows cannot rename an open file.
       this.#file?.close();
       this.#file = null;
-      await shiftArchives(this.#path, this.#keep);
-      await Deno.rename(this.#path, archive);
+      await archiveFile(this.#path, { keep: this.#keep });
       rotated = true;
       await Deno.rename(next, this.#path);
-      if (this.#keep === 0) await Deno.remove(archive);
-      await syncDirectory(dirname(this.#path));
+      if (this.#keep === 0) await Deno.remove(archivePath(this.#path, 1));
+      await syncFolder(this.#path);
     } catch (error) {
       this.#warn(`Rotation of the journal ${this.#path} failed: ${errorText(error)}`);
       // Put the files back into a state open() would accept, then carry on with the live file.
@@ -334,14 +318,13 @@ export class Journal {
     this.#file ??= await Deno.open(this.#path, { read: true, write: true });
     if (!rotated) return;
     this.#rows = new Map();
-    for (const row of carried) {
-      row.statusOffset = offsets.get(row.seq)!;
+    for (const [i, row] of carried.entries()) {
       // The rewritten row can be shorter than the loaded one (a "\r\n" file is rewritten "\n").
-      row.length = encoder.encode(rowText(row.event, SendStatus.Pending)).length;
+      Object.assign(row, layout[i]);
       this.#rows.set(row.seq, row);
     }
-    this.#size = size;
-    this.#pendingBytes = size - HEADER_BYTES.length; // the new file holds only pending rows
+    this.#size = content.length;
+    this.#pendingBytes = content.length - HEADER_BYTES.length; // the new file holds only pending rows
   }
 
   async #recoverFiles(): Promise<void> {
@@ -361,7 +344,7 @@ export class Journal {
       const head = await readHead(next, HEADER_BYTES.length + 1);
       if (startsWithHeader(head)) {
         await Deno.rename(next, this.#path);
-        await syncDirectory(dirname(this.#path));
+        await syncFolder(this.#path);
         this.#warn(
           `Finished an interrupted rotation of ${this.#path}: the live file was archived, ${next} became the live file`,
         );
@@ -372,39 +355,16 @@ export class Journal {
     if (!liveExists) {
       await writeFileSynced(next, HEADER_BYTES);
       await Deno.rename(next, this.#path);
-      await syncDirectory(dirname(this.#path));
+      await syncFolder(this.#path);
     }
-    await pruneArchives(this.#path, this.#keep);
+    await pruneArchives(this.#path, { keep: this.#keep });
   }
 
   async #load(): Promise<void> {
-    let bytes = await Deno.readFile(this.#path);
-    if (!startsWithHeader(bytes)) {
-      if (bytes.length < HEADER_BYTES.length && isPrefix(bytes, HEADER_BYTES)) {
-        // Not possible with the rotation protocol, but an empty file is easy to mend.
-        await writeFileSynced(this.#path, HEADER_BYTES);
-        this.#warn(`Rewrote the header of ${this.#path}: the file held only ${bytes.length} bytes`);
-        bytes = HEADER_BYTES;
-      } else {
-        throw new Error(
-          `Unrecognized header in the journal ${this.#path}: expected "${JOURNAL_HEADER}"; move the file aside to start a new one`,
-        );
-      }
-    }
-    const parsed = parseJournal(bytes, this.#path);
-    for (const warning of parsed.warnings) this.#warn(warning);
-    this.#file = await Deno.open(this.#path, { read: true, write: true });
-    if (parsed.validEnd < bytes.length) {
-      await this.#file.truncate(parsed.validEnd);
-      await this.#file.syncData();
-      this.#warn(
-        `Truncated a torn last line of the journal ${this.#path}: removed ${
-          bytes.length - parsed.validEnd
-        } bytes of a row that was never acknowledged`,
-      );
-    }
-    this.#size = parsed.validEnd;
-    for (const parsedRow of parsed.rows) {
+    const { file, rows, size } = await openRepaired(this.#path, this.#warn);
+    this.#file = file;
+    this.#size = size;
+    for (const parsedRow of rows) {
       const row: Row = { ...parsedRow, seq: this.#nextSeq++, recovered: true };
       this.#rows.set(row.seq, row);
       if (row.status === SendStatus.Pending) {
@@ -415,108 +375,6 @@ export class Journal {
   }
 }
 
-/**
- * Reads a journal without changing it (for `--status` and tests). A torn last line is left out
- * and reported as `tornTail`; malformed complete rows are left out.
- *
- * @throws {Error} When the header is not the journal's, the file is not UTF-8 or not valid CSV.
- */
-export async function readJournal(
-  path: string,
-): Promise<{ entries: { event: SessionEvent; status: number }[]; tornTail: boolean }> {
-  const bytes = await Deno.readFile(path);
-  if (!startsWithHeader(bytes)) {
-    if (bytes.length < HEADER_BYTES.length && isPrefix(bytes, HEADER_BYTES)) {
-      return { entries: [], tornTail: bytes.length > 0 };
-    }
-    throw new Error(
-      `Unrecognized header in the journal ${path}: expected "${JOURNAL_HEADER}"`,
-    );
-  }
-  const parsed = parseJournal(bytes, path);
-  return {
-    entries: parsed.rows.map(({ event, status }) => ({ event, status })),
-    tornTail: parsed.validEnd < bytes.length,
-  };
-}
-
-/**
- * Returns the path of archive number `n` of the journal at `path`: event_log.csv → event_log.1.csv.
- */
-export function archivePath(path: string, n: number): string {
-  const ext = extname(path);
-  return ext === "" ? `${path}.${n}` : `${path.slice(0, -ext.length)}.${n}${ext}`;
-}
-
-function parseJournal(bytes: Uint8Array, path: string): Parsed {
-  // Everything after the last LF is a torn line; decode only up to it, strictly, so byte
-  // offsets computed from the text are exact.
-  const lastLf = bytes.lastIndexOf(0x0a);
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(
-      bytes.subarray(0, lastLf + 1),
-    );
-  } catch (error) {
-    throw new Error(
-      `Invalid journal ${path}: the file is not UTF-8; move it aside to start a new one`,
-      { cause: error },
-    );
-  }
-  let records;
-  try {
-    records = scanCsv(text);
-  } catch (error) {
-    throw new Error(
-      `Invalid journal ${path}: ${errorText(error)}; move it aside to start a new one`,
-      {
-        cause: error,
-      },
-    );
-  }
-  const rows: ParsedRow[] = [];
-  const warnings: string[] = [];
-  let position = 0;
-  let validEnd = 0;
-  for (const [index, record] of records.entries()) {
-    const length = encoder.encode(text.slice(record.start, record.end)).length;
-    if (!record.closed || record.lineEnd === 0) break; // torn: an unclosed quote at the end
-    position += length;
-    validEnd = position;
-    if (index === 0) continue; // the header
-    const [eventType, userName, computerName, ipAddress, timestamp, status] = record.fields;
-    if (
-      record.fields.length !== 6 || !EVENT_TYPES.has(eventType) || !/^[0-3]$/.test(status)
-    ) {
-      warnings.push(
-        `Ignored row ${
-          index + 1
-        } of the journal ${path}: expected 6 fields with a known event type and a send status 0-3`,
-      );
-      continue;
-    }
-    rows.push({
-      event: { eventType: eventType as EventType, userName, computerName, ipAddress, timestamp },
-      status: Number(status) as SendStatusValue,
-      statusOffset: position - record.lineEnd - 1,
-      length,
-    });
-  }
-  return { rows, validEnd, warnings };
-}
-
-/** One line of event_log.csv (with its "\n"), as the journal writes it. */
-export function rowText(event: SessionEvent, status: SendStatusValue): string {
-  return formatCsvRow([
-    event.eventType,
-    event.userName,
-    event.computerName,
-    event.ipAddress,
-    event.timestamp,
-    String(status),
-  ]) + "\n";
-}
-
 function entryOf(row: Row): JournalEntry {
   return Object.freeze({
     event: Object.freeze({ ...row.event }),
@@ -524,19 +382,6 @@ function entryOf(row: Row): JournalEntry {
     seq: row.seq,
     recovered: row.recovered,
   });
-}
-
-function startsWithHeader(bytes: Uint8Array): boolean {
-  if (isPrefix(HEADER_BYTES, bytes)) return true;
-  const crlf = encoder.encode(JOURNAL_HEADER + "\r\n");
-  return isPrefix(crlf, bytes);
-}
-
-/** True when `prefix` is a prefix of `bytes`. */
-function isPrefix(prefix: Uint8Array, bytes: Uint8Array): boolean {
-  if (prefix.length > bytes.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (prefix[i] !== bytes[i]) return false;
-  return true;
 }
 
 async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
@@ -572,49 +417,15 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Makes renames in `dir` durable; skipped on Windows, where a directory cannot be opened. */
-async function syncDirectory(dir: string): Promise<void> {
-  if (Deno.build.os === "windows") return;
-  try {
-    using handle = await Deno.open(dir, { read: true });
-    await handle.sync();
-  } catch {
-    // Some file systems refuse fsync on a directory; the renames still happened.
-  }
-}
-
-/** The archive numbers present beside the journal at `path`, highest first. */
-async function archiveNumbers(path: string): Promise<number[]> {
-  const ext = extname(path);
-  const stem = basename(path).slice(0, basename(path).length - ext.length);
-  const numbers: number[] = [];
-  for await (const entry of Deno.readDir(dirname(path))) {
-    if (!entry.isFile || !entry.name.startsWith(stem + ".") || !entry.name.endsWith(ext)) continue;
-    const middle = entry.name.slice(stem.length + 1, entry.name.length - ext.length);
-    if (/^[1-9][0-9]*$/.test(middle)) numbers.push(Number(middle));
-  }
-  return numbers.sort((a, b) => b - a);
-}
-
 /**
- * Shifts archive n to n + 1, highest first so nothing is overwritten, deleting those past `keep`.
- * A crash part way leaves a gap in the numbers, which the next shift keeps; no archive is lost.
+ * Makes the renames beside `path` durable (not on Windows). A file system that refuses fsync on a
+ * folder does not fail the journal: the renames still happened.
  */
-async function shiftArchives(path: string, keep: number): Promise<void> {
-  const dir = dirname(path);
-  for (const n of await archiveNumbers(path)) {
-    const from = join(dir, basename(archivePath(path, n)));
-    if (n + 1 > keep) await Deno.remove(from);
-    else await Deno.rename(from, archivePath(path, n + 1));
-  }
+async function syncFolder(path: string): Promise<void> {
+  await syncDirectory(dirname(path)).catch(() => {});
 }
 
-async function pruneArchives(path: string, keep: number): Promise<void> {
-  for (const n of await archiveNumbers(path)) {
-    if (n > keep) await Deno.remove(archivePath(path, n));
-  }
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/** The event types as a message lists them: "Logon, Logoff, Lock or Unlock". */
+function eventTypeList(): string {
+  return `${EVENT_TYPES.slice(0, -1).join(", ")} or ${EVENT_TYPES.at(-1)}`;
 }

@@ -1,14 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { SessionEvent } from "./event.ts";
-import {
-  archivePath,
-  Journal,
-  JOURNAL_HEADER,
-  readJournal,
-  rowText,
-  SendStatus,
-} from "./journal.ts";
+import { SendStatus, type SendStatusValue, type SessionEvent } from "./event.ts";
+import { Journal } from "./journal.ts";
+import { JOURNAL_HEADER, readJournal, rowText } from "./journal_format.ts";
+import { archivePath } from "./rotation.ts";
 
 const HEADER = JOURNAL_HEADER + "\n";
 
@@ -22,7 +17,7 @@ function event(userName: string, second = 0): SessionEvent {
   };
 }
 
-function row(e: SessionEvent, status: 0 | 1 | 2 | 3): string {
+function row(e: SessionEvent, status: SendStatusValue): string {
   return rowText(e, status);
 }
 

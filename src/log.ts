@@ -7,7 +7,10 @@
  * @module
  */
 import { join } from "node:path";
+import { systemClock } from "./clock.ts";
 import { maskSecret } from "./config.ts";
+import { archiveFileSync } from "./rotation.ts";
+import { errorText } from "./text.ts";
 
 /** A log line's level. */
 export type Level = "debug" | "info" | "warn" | "error";
@@ -32,7 +35,7 @@ export interface LogSettings {
 export interface AgentLogsOptions extends LogSettings {
   /** Also write each line here (the console in foreground mode). */
   echo?: (line: string) => void;
-  /** Current time in epoch milliseconds. */
+  /** Current time in epoch milliseconds (default: the system clock's wall time). */
   now?: () => number;
 }
 
@@ -89,7 +92,7 @@ class RotatingFile {
       this.close();
       if (!this.#failed) {
         this.#failed = true;
-        console.error(`Cannot write ${this.#path}: ${(error as Error).message}`);
+        console.error(`Cannot write ${this.#path}: ${errorText(error)}`);
       }
     }
   }
@@ -102,14 +105,7 @@ class RotatingFile {
 
   #rotate(): void {
     this.close();
-    for (let i = LOG_ARCHIVES - 1; i >= 1; i--) {
-      try {
-        Deno.renameSync(`${this.#path}.${i}`, `${this.#path}.${i + 1}`);
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-      }
-    }
-    Deno.renameSync(this.#path, `${this.#path}.1`);
+    archiveFileSync(this.#path, { keep: LOG_ARCHIVES, naming: "appended" });
   }
 
   close(): void {
@@ -132,7 +128,7 @@ export class AgentLogs {
   constructor(dir: string, options: AgentLogsOptions) {
     this.#settings = { ...options };
     this.#echo = options.echo;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? systemClock.wallNow;
     this.#session = new RotatingFile(join(dir, "session_monitor.log"), options.sessionLogBytes);
     this.#errors = new RotatingFile(join(dir, "error.log"), options.errorLogBytes);
   }

@@ -11,10 +11,14 @@
  *
  * @module
  */
-import type { SessionChange, SessionChangeType, SessionSink, SessionSource } from "./platform.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { EVENT_TYPES } from "./event.ts";
 import type { LogFn } from "./log.ts";
+import type { SessionChange, SessionChangeType, SessionSink, SessionSource } from "./platform.ts";
+import { errorText, readLines } from "./text.ts";
 
-const TYPES = new Set<SessionChangeType>(["logon", "logoff", "lock", "unlock"]);
+/** The accepted values of "type": the event types in lower case, as the session changes spell them. */
+const TYPES: readonly string[] = EVENT_TYPES.map((type) => type.toLowerCase());
 
 /**
  * Parses one line of simulated input. Throws a TypeError whose message says what is wrong.
@@ -25,16 +29,16 @@ export function parseSimulatedLine(line: string, now: Temporal.Instant): Session
   try {
     value = JSON.parse(line);
   } catch (error) {
-    throw new TypeError(`not JSON: ${(error as Error).message}`);
+    throw new TypeError(`not JSON: ${errorText(error)}`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new TypeError("not a JSON object");
   }
   const record = value as Record<string, unknown>;
   const type = record.type;
-  if (typeof type !== "string" || !TYPES.has(type.toLowerCase() as SessionChangeType)) {
+  if (typeof type !== "string" || !TYPES.includes(type.toLowerCase())) {
     throw new TypeError(
-      `"type" must be one of logon, logoff, lock, unlock (got ${JSON.stringify(type)})`,
+      `"type" must be one of ${TYPES.join(", ")} (got ${JSON.stringify(type)})`,
     );
   }
   const user = record.user ?? "";
@@ -67,13 +71,15 @@ export interface SimulatedSourceOptions {
   /** The name used in messages ("standard input" or the file's path). */
   name: string;
   log: LogFn;
+  /** Gives the time of a line without `at` (default: the system clock's wall time). */
+  clock?: Pick<Clock, "wallNow">;
 }
 
 /** Reads JSON Lines and hands each valid change to the sink, in order. */
 export class SimulatedSource implements SessionSource {
   #options: SimulatedSourceOptions;
-  #reader: ReadableStreamDefaultReader<string> | undefined;
-  #closed = false;
+  /** Aborted by close(): ends the pipe the lines are read from, and with it a pending read. */
+  #stop = new AbortController();
 
   constructor(options: SimulatedSourceOptions) {
     this.#options = options;
@@ -90,51 +96,34 @@ export class SimulatedSource implements SessionSource {
 
   async run(sink: SessionSink): Promise<void> {
     const { log, name } = this.#options;
-    this.#reader = this.#options.input.pipeThrough(new TextDecoderStream()).getReader();
-    let buffered = "";
+    const clock = this.#options.clock ?? systemClock;
+    const stopped = this.#stop.signal;
+    const input = this.#options.input.pipeThrough(new TransformStream(), { signal: stopped });
     let lineNo = 0;
-    let readAt = Temporal.Now.instant();
-    const handle = async (line: string) => {
-      lineNo++;
-      if (line.trim() === "") return;
-      let change: SessionChange;
-      try {
-        change = parseSimulatedLine(line.replace(/\r$/, ""), readAt);
-      } catch (error) {
-        log("error", `Skipped line ${lineNo} of ${name}: ${(error as Error).message}`);
-        return;
-      }
-      await sink(change);
-    };
     try {
-      while (!this.#closed) {
-        const { value, done } = await this.#reader.read();
-        if (done) break;
-        readAt = Temporal.Now.instant();
-        buffered += value;
-        let newline: number;
-        while ((newline = buffered.indexOf("\n")) >= 0 && !this.#closed) {
-          const line = buffered.slice(0, newline);
-          buffered = buffered.slice(newline + 1);
-          await handle(line);
+      for await (const line of readLines(input)) {
+        if (stopped.aborted) break;
+        lineNo++;
+        if (line.trim() === "") continue;
+        let change: SessionChange;
+        try {
+          change = parseSimulatedLine(
+            line,
+            Temporal.Instant.fromEpochMilliseconds(clock.wallNow()),
+          );
+        } catch (error) {
+          log("error", `Skipped line ${lineNo} of ${name}: ${errorText(error)}`);
+          continue;
         }
+        await sink(change);
       }
-      if (!this.#closed && buffered.length > 0) await handle(buffered);
-    } finally {
-      this.#release();
+    } catch (error) {
+      if (!stopped.aborted) throw error; // closing aborts the read in progress
     }
     log("info", `Simulated input ${name} ended after ${lineNo} lines; the agent keeps running`);
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#reader?.cancel().catch(() => {});
-  }
-
-  #release(): void {
-    try {
-      this.#reader?.releaseLock();
-    } catch { /* cancelled */ }
+    this.#stop.abort();
   }
 }

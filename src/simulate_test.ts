@@ -57,3 +57,52 @@ Deno.test("SimulatedSource feeds valid lines in order, reports and skips bad one
   );
   assert.ok(logged.some((l) => l.includes("ended after 5 lines")));
 });
+
+Deno.test("SimulatedSource stamps a line without at from its clock and accepts CRLF", async () => {
+  const at = Date.parse("2025-04-27T07:06:14.500Z");
+  const input = new Blob(['{"type":"lock","user":"a"}\r\n{"type":"unlock","user":"a"}']).stream();
+  const source = new SimulatedSource({
+    input,
+    name: "t",
+    log: () => {},
+    clock: { wallNow: () => at },
+  });
+  const seen: SessionChange[] = [];
+  await source.run((change) => {
+    seen.push(change);
+    return Promise.resolve();
+  });
+  assert.deepEqual(seen.map((c) => [c.type, c.at.epochMilliseconds]), [["lock", at], [
+    "unlock",
+    at,
+  ]]);
+});
+
+Deno.test("SimulatedSource close stops the run between lines and while it waits for input", async (t) => {
+  const encoder = new TextEncoder();
+  await t.step("between two lines of one chunk", async () => {
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    const input = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+    const source = new SimulatedSource({ input, name: "t", log: () => {} });
+    const seen: SessionChange[] = [];
+    const running = source.run((change) => {
+      seen.push(change);
+      source.close();
+      return Promise.resolve();
+    });
+    controller.enqueue(encoder.encode('{"type":"lock"}\n{"type":"unlock"}\n'));
+    await running;
+    assert.deepEqual(seen.map((c) => c.type), ["lock"]);
+  });
+  await t.step("while no input arrives", async () => {
+    const input = new ReadableStream<Uint8Array>({ start() {} });
+    const logged: string[] = [];
+    const source = new SimulatedSource({ input, name: "t", log: (_, m) => logged.push(m) });
+    const running = source.run(() => Promise.resolve());
+    await new Promise<void>((resolve) => queueMicrotask(resolve));
+    source.close();
+    source.close();
+    await running;
+    assert.ok(logged.some((l) => l.includes("ended after 0 lines")), logged.join("\n"));
+  });
+});

@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { archivePath, Journal, readJournal } from "../src/journal.ts";
+import { Journal, readJournal } from "../src/journal.ts";
+import { archivePath } from "../src/rotation.ts";
 import { eventFor, idOf, statusFor } from "./support/journal_writer.ts";
 
 const WRITER = new URL("./support/journal_writer.ts", import.meta.url).pathname;
