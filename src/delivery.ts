@@ -12,9 +12,8 @@
  * @module
  */
 import { type Clock, systemClock, type Timer } from "./clock.ts";
-import type { SessionEvent } from "./event.ts";
 import { maskSecret } from "./config.ts";
-import { SendStatus, type SendStatusValue } from "./journal.ts";
+import { eventKey, SendStatus, type SendStatusValue, type SessionEvent } from "./event.ts";
 import {
   type AnswerTiming,
   MIN_RATE_LIMIT_WAIT_MS,
@@ -160,20 +159,6 @@ interface Exchange {
 
 function describe(event: SessionEvent): string {
   return `${event.eventType} of ${event.userName} at ${event.timestamp}`;
-}
-
-/**
- * The server's five-field duplicate key. Delivery's own copy until src/event.ts's `eventKey`
- * (the journal's) is on this branch: then delete it and import that one.
- */
-function eventKey(event: SessionEvent): string {
-  return JSON.stringify([
-    event.eventType,
-    event.userName,
-    event.computerName,
-    event.ipAddress,
-    event.timestamp,
-  ]);
 }
 
 function keyOf(entry: PendingEntry): string {

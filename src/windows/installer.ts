@@ -5,8 +5,6 @@
  * import, the secured install folder, the copy of the executable, the service's description and
  * failure actions, start and stop as the command line reports them, and `remove --purge`.
  *
- * `importedSettings` is here until it moves to src/config.ts (issue 7, the config change).
- *
  * @module
  */
 import { basename, win32 } from "node:path";
@@ -19,14 +17,7 @@ import {
 import type { ScAction } from "../../ffi/structs.ts";
 import type { ServiceActionOptions } from "../platform.ts";
 import type { Clock } from "../clock.ts";
-import {
-  CONFIG_KEYS,
-  CONFIG_SECTIONS,
-  type ConfigKey,
-  parseConfig,
-  updateConfigFile,
-} from "../config.ts";
-import { IniDocument } from "../ini.ts";
+import { type ConfigKey, importedSettings, updateConfigFile } from "../config.ts";
 import { AGENT_PERMISSIONS } from "../permissions.ts";
 import { isReparsePoint, secureDirectory, secureFile } from "./file_security.ts";
 import {
@@ -126,29 +117,6 @@ export function serviceBinaryPath(options: BinaryPathOptions): string {
     ].join(" ");
   }
   return `${quotePath(win32.join(options.installDir, EXE_NAME))} ${tail}`;
-}
-
-/**
- * The settings an imported config.ini sets: every known key present (with a non-empty value) in
- * its own section. They win over an existing config.ini on reinstall; other keys are kept.
- * `installDir` is the default install folder the file is checked against (default
- * {@link windowsInstallDir}).
- */
-export function importedSettings(
-  text: string,
-  path: string,
-  options: { installDir?: string } = {},
-): Partial<Record<ConfigKey, string>> {
-  // The whole file is checked before anything is installed: a bad value stops the install
-  // before the folder is made or a running service is stopped, with the file, line and fix.
-  parseConfig(text, path, { installDir: options.installDir ?? windowsInstallDir() });
-  const doc = IniDocument.parse(text, path);
-  const settings: Partial<Record<ConfigKey, string>> = {};
-  for (const key of CONFIG_KEYS) {
-    const value = doc.get(CONFIG_SECTIONS[key], key);
-    if (value !== undefined && value.trim() !== "") settings[key] = value.trim();
-  }
-  return settings;
 }
 
 /** The default install folder: %ProgramData%\UserSessionMon. */

@@ -4,7 +4,6 @@ import {
   DEV_PERMISSION_FLAGS,
   FAILURE_ACTIONS,
   FAILURE_RESET_SECONDS,
-  importedSettings,
   isDevelopmentRuntime,
   quoteArg,
   quotePath,
@@ -54,39 +53,6 @@ Deno.test("a development install runs the checkout's mod.ts with deno.exe and it
     } "Z:\\work\\main\\mod.ts" --service run --config "C:\\Program Data\\USM\\config.ini"`,
   );
   assert.ok(DEV_PERMISSION_FLAGS.includes("--allow-ffi"));
-});
-
-Deno.test("an imported config sets only the known keys it gives values", () => {
-  const text = [
-    "[API]",
-    "api_key = 47959c6d0123456789",
-    "server_url = https://192.168.27.1:8000",
-    "debug_logs =",
-    "install_dir = D:\\USM",
-    "colour = blue",
-    "",
-    "[Logging]",
-    "event_log_rotation_size_mb = 7",
-    "",
-  ].join("\r\n");
-  assert.deepEqual(importedSettings(text, "import.ini"), {
-    api_key: "47959c6d0123456789",
-    server_url: "https://192.168.27.1:8000",
-    install_dir: "D:\\USM",
-    event_log_rotation_size_mb: "7",
-  });
-});
-
-Deno.test("an imported config with a bad value is refused before anything is installed", () => {
-  const text = "[API]\r\nserver_url = https://192.168.27.1:8000\r\ntimezone = Mars/Olympus\r\n";
-  assert.throws(
-    () => importedSettings(text, "C:\\pkg\\config.ini"),
-    (error: Error) => {
-      assert.equal(error.name, "ConfigError");
-      assert.match(error.message, /timezone in C:\\pkg\\config\.ini line 3: "Mars\/Olympus"/);
-      return true;
-    },
-  );
 });
 
 Deno.test("service defaults: install folder, failure actions, states, purge pattern", () => {
