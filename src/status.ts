@@ -5,10 +5,11 @@
  * @module
  */
 import { join } from "node:path";
+import { writeFileAtomic } from "./atomic_write.ts";
 
 /** The result of one health check. */
 export interface HealthResult {
-  /** Epoch milliseconds. */
+  /** Epoch milliseconds (wall clock). */
   at: number;
   ok: boolean;
   /** The HTTP status, when the server answered. */
@@ -45,13 +46,12 @@ export interface AgentStatus {
 /** The file name of the status file in the agent's folder. */
 export const STATUS_FILE = "status.json";
 
-/** Writes status.json atomically (temporary file, then rename). Failures are returned, not thrown. */
+/** Writes status.json atomically and durably. Failures are returned, not thrown. */
 export async function writeStatus(dir: string, status: AgentStatus): Promise<Error | undefined> {
-  const path = join(dir, STATUS_FILE);
-  const temporary = `${path}.tmp`;
   try {
-    await Deno.writeTextFile(temporary, JSON.stringify(status, null, 2) + "\n", { mode: 0o600 });
-    await Deno.rename(temporary, path);
+    await writeFileAtomic(join(dir, STATUS_FILE), JSON.stringify(status, null, 2) + "\n", {
+      mode: 0o600,
+    });
     return undefined;
   } catch (error) {
     return error as Error;
