@@ -13,6 +13,8 @@ Deno.test("capture clips user and computer names to the server's column limits",
   assert.equal(event.userName.length, COLUMN_LIMITS.userName);
   assert.equal(event.computerName.length, COLUMN_LIMITS.computerName);
   assert.equal(event.ipAddress, "10.0.0.5");
+  assert.equal(event.eventType, "Logon");
+  assert.equal(event.timestamp, "2026-11-25T10:20:30Z");
   assert.equal(clip("abc", 5), "abc");
   assert.equal(clip("abcdef", 5), "abcde");
 });

@@ -53,7 +53,8 @@ export class HeldEvents {
 
   /** Writes queued from now on wait until `ready` settles (the journal is being opened). */
   waitFor(ready: Promise<unknown>): void {
-    this.#chain = this.#chain.then(() => ready).then(() => {}, () => {});
+    const settled = ready.then(() => {}, () => {});
+    this.#chain = this.#chain.then(() => settled);
   }
 
   /**
