@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { captureEvent, describeUser } from "./capture.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { type Config, configProblems } from "./config.ts";
@@ -19,15 +19,15 @@ import { ConfigSource, describeSettings } from "./config_source.ts";
 import { ConfigWatcher } from "./config_watcher.ts";
 import { ServerConnection } from "./connection.ts";
 import { Delivery } from "./delivery.ts";
-import { SERVICE_EXIT_CODES, StartError } from "./exit_codes.ts";
 import { checkHealth } from "./health.ts";
 import { HeldEvents } from "./held_events.ts";
 import { HostInfo, type HostProbe } from "./host_info.ts";
-import { Journal } from "./journal.ts";
+import type { Journal } from "./journal.ts";
 import { AgentLogs, type Level } from "./log.ts";
 import { PeriodicTasks } from "./periodic.ts";
 import type { Platform, SessionChange } from "./platform.ts";
-import { type AgentStatus, type HealthResult, InstanceLock } from "./status.ts";
+import { lockFolder, openJournal } from "./startup.ts";
+import type { AgentStatus, HealthResult, InstanceLock } from "./status.ts";
 import { buildStatus, StatusReporter } from "./status_reporter.ts";
 
 export { StartError } from "./exit_codes.ts";
@@ -233,13 +233,17 @@ export class Agent {
   // ---- start ----
 
   async #open(): Promise<void> {
-    await this.#lockFolder();
+    const platform = this.#options.platform;
+    this.#lock = await lockFolder(this.dir, (dir) => platform.secureDirectory(dir));
     await this.#source.read({ create: true });
     this.log(
       "info",
       `User Session Monitor Agent ${this.#options.version} starting (pid ${Deno.pid}, config ${this.configPath})`,
     );
-    this.#journal = await this.#openJournal();
+    this.#journal = await openJournal(this.dir, {
+      rotationSizeBytes: this.#source.config.eventLogRotationBytes,
+      log: this.log,
+    });
     this.#delivery = new Delivery({
       journal: this.#journal,
       transport: () => this.#connection.transport(),
@@ -260,46 +264,6 @@ export class Agent {
     }
     this.#tasks.every("ip", IP_REFRESH_MS, () => this.#track(this.#refreshIp()));
     await this.#refreshIp();
-  }
-
-  async #lockFolder(): Promise<void> {
-    try {
-      await Deno.mkdir(this.dir, { recursive: true });
-      await this.#options.platform.secureDirectory(this.dir);
-      this.#lock = InstanceLock.acquire(this.dir);
-    } catch (error) {
-      throw new StartError(
-        `Cannot create or secure the agent's folder ${this.dir}: ${
-          (error as Error).message
-        }; run as Administrator (Windows) or give the folder to the agent's user`,
-        SERVICE_EXIT_CODES.installDirNotWritable,
-        { cause: error },
-      );
-    }
-    if (!this.#lock) {
-      throw new StartError(
-        `Another agent is already running with ${this.dir}: stop it first (two agents would write one event_log.csv)`,
-        SERVICE_EXIT_CODES.alreadyRunning,
-      );
-    }
-  }
-
-  async #openJournal(): Promise<Journal> {
-    const eventLog = join(this.dir, "event_log.csv");
-    try {
-      return await Journal.open(eventLog, {
-        rotationSizeBytes: this.#source.config.eventLogRotationBytes,
-        onWarning: (message) => this.log("warn", message),
-      });
-    } catch (error) {
-      throw new StartError(
-        `Cannot open ${eventLog}: ${
-          (error as Error).message
-        }; move the file aside if it is not an event log of this agent`,
-        SERVICE_EXIT_CODES.journalUnavailable,
-        { cause: error },
-      );
-    }
   }
 
   // ---- config ----
