@@ -96,7 +96,7 @@ export class Agent {
       errorLogBytes: config.errorLogRotationBytes,
       echo: options.echo,
     });
-    this.#host = new HostInfo({ probe: options.probe, log: this.log });
+    this.#host = new HostInfo({ probe: options.probe, clock, log: this.log });
     this.#connection = new ServerConnection(this.log);
     this.#status = new StatusReporter({
       dir: this.dir,
