@@ -27,7 +27,12 @@ import { AgentLogs, type Level } from "./log.ts";
 import { PeriodicTasks } from "./periodic.ts";
 import type { Platform, SessionChange } from "./platform.ts";
 import { lockFolder, openJournal } from "./startup.ts";
-import type { AgentStatus, HealthResult, InstanceLock } from "./status.ts";
+import {
+  type AgentStatus,
+  type HealthResult,
+  type InstanceLock,
+  removeStatusTemporaries,
+} from "./status.ts";
 import { buildStatus, StatusReporter } from "./status_reporter.ts";
 
 export { StartError } from "./exit_codes.ts";
@@ -235,6 +240,7 @@ export class Agent {
   async #open(): Promise<void> {
     const platform = this.#options.platform;
     this.#lock = await lockFolder(this.dir, (dir) => platform.secureDirectory(dir));
+    await removeStatusTemporaries(this.dir);
     await this.#source.read({ create: true });
     this.log(
       "info",

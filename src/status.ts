@@ -5,7 +5,7 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic } from "./atomic_write.ts";
+import { isTemporaryName, writeFileAtomic } from "./atomic_write.ts";
 
 /** The result of one health check. */
 export interface HealthResult {
@@ -56,6 +56,20 @@ export async function writeStatus(dir: string, status: AgentStatus): Promise<Err
   } catch (error) {
     return error as Error;
   }
+}
+
+/**
+ * Removes the temporary files of status.json writes a killed agent left behind (call it only
+ * while holding the folder's lock). Failures are ignored: the next start tries again.
+ */
+export async function removeStatusTemporaries(dir: string): Promise<void> {
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isFile && isTemporaryName(entry.name, STATUS_FILE)) {
+        await Deno.remove(join(dir, entry.name)).catch(() => {});
+      }
+    }
+  } catch { /* the folder cannot be listed */ }
 }
 
 /** Reads status.json; undefined when there is none or it cannot be parsed. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fallbackConfig } from "./config_source.ts";
-import { readStatus } from "./status.ts";
+import { readStatus, removeStatusTemporaries } from "./status.ts";
 import {
   buildStatus,
   STATUS_DELAY_MS,
@@ -89,6 +89,22 @@ Deno.test("status.json is written once for a burst of changes, and a last time a
     if (Deno.build.os !== "windows") {
       assert.equal(Deno.statSync(join(dir, "status.json")).mode! & 0o777, 0o600);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a start removes the status.json temporaries a killed agent left, and nothing else", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const left = join(dir, `.status.json.${crypto.randomUUID()}.tmp`);
+    const other = join(dir, `.config.ini.${crypto.randomUUID()}.tmp`);
+    for (const path of [left, other, join(dir, "status.json")]) {
+      await Deno.writeTextFile(path, "{}");
+    }
+    await removeStatusTemporaries(dir);
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assert.deepEqual(names, [other.slice(dir.length + 1), "status.json"].sort());
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
