@@ -1,13 +1,12 @@
 /**
- * The agent's exit codes, named in one place.
+ * The service-specific exit codes the agent reports when it cannot start, and the error that
+ * carries one. The Windows service host reports them with ERROR_SERVICE_SPECIFIC_ERROR (1066);
+ * `sc query` shows them as SERVICE_EXIT_CODE (README, "Service controls and exit codes").
  *
  * @module
  */
 
-/**
- * Service-specific exit codes, reported with ERROR_SERVICE_SPECIFIC_ERROR (1066) when the agent
- * cannot start (`sc query` shows them as SERVICE_EXIT_CODE).
- */
+/** Service-specific exit codes, reported when the agent cannot start. */
 export const SERVICE_EXIT_CODES = {
   /** Another agent is already running with the install folder (its agent.lock is held). */
   alreadyRunning: 1,
@@ -18,3 +17,14 @@ export const SERVICE_EXIT_CODES = {
   /** Anything else (error.log says what). */
   unexpected: 10,
 } as const;
+
+/** Why the agent could not start, with the service-specific exit code the service reports. */
+export class StartError extends Error {
+  override name = "StartError";
+  readonly serviceExitCode: number;
+
+  constructor(message: string, serviceExitCode: number, options?: ErrorOptions) {
+    super(message, options);
+    this.serviceExitCode = serviceExitCode;
+  }
+}

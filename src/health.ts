@@ -4,14 +4,19 @@
  *
  * @module
  */
+import { type Clock, systemClock } from "./clock.ts";
 import { type Config, maskSecret } from "./config.ts";
 import { MAX_QUOTE, readAnswer } from "./server_answer.ts";
 import type { HealthResult } from "./status.ts";
 import { type Transport, TransportError } from "./transport.ts";
 
 /** Asks the server's health endpoint; never throws. */
-export async function checkHealth(config: Config, transport: Transport): Promise<HealthResult> {
-  const at = Date.now();
+export async function checkHealth(
+  config: Config,
+  transport: Transport,
+  options: { clock?: Clock } = {},
+): Promise<HealthResult> {
+  const at = (options.clock ?? systemClock).wallNow();
   try {
     const response = await transport.post(config.healthCheckPath, undefined, {
       "X-API-Key": config.apiKey,

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { type Clock, systemClock } from "./clock.ts";
 import type { LogFn } from "./log.ts";
 
 /** What {@link HostInfo} reads from the system; replaced in tests. */
@@ -17,26 +18,53 @@ export interface HostProbe {
   fetchText(url: string, timeoutMs: number): Promise<string>;
 }
 
-/** Deno's own view of the system. */
-export const denoProbe: HostProbe = {
-  hostname: () => Deno.hostname(),
-  interfaces: () => Deno.networkInterfaces(),
-  async localAddressTowards(host, port, timeoutMs) {
-    const signal = AbortSignal.timeout(timeoutMs);
-    const conn = await Deno.connect({ hostname: host, port, signal } as Deno.ConnectOptions);
-    try {
-      return (conn.localAddr as Deno.NetAddr).hostname;
-    } finally {
-      conn.close();
-    }
-  },
-  async fetchText(url, timeoutMs) {
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    return text;
-  },
-};
+/**
+ * Runs `task` with a signal that aborts after `ms` on `clock` (as `AbortSignal.timeout` would,
+ * with the same TimeoutError), and cancels the timer when the task ends.
+ */
+async function withTimeout<T>(
+  clock: Clock,
+  ms: number,
+  task: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  const timer = clock.after(
+    ms,
+    () => controller.abort(new DOMException("Signal timed out.", "TimeoutError")),
+  );
+  try {
+    return await task(controller.signal);
+  } finally {
+    timer.cancel();
+  }
+}
+
+/** Deno's own view of the system, with timeouts on `clock`. */
+export function systemProbe(clock: Clock): HostProbe {
+  return {
+    hostname: () => Deno.hostname(),
+    interfaces: () => Deno.networkInterfaces(),
+    localAddressTowards: (host, port, timeoutMs) =>
+      withTimeout(clock, timeoutMs, async (signal) => {
+        const conn = await Deno.connect({ hostname: host, port, signal } as Deno.ConnectOptions);
+        try {
+          return (conn.localAddr as Deno.NetAddr).hostname;
+        } finally {
+          conn.close();
+        }
+      }),
+    fetchText: (url, timeoutMs) =>
+      withTimeout(clock, timeoutMs, async (signal) => {
+        const response = await fetch(url, { signal });
+        const text = await response.text();
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        return text;
+      }),
+  };
+}
+
+/** Deno's own view of the system, on the system clock. */
+export const denoProbe: HostProbe = systemProbe(systemClock);
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 
@@ -57,7 +85,10 @@ export function firstUsableIPv4(
 
 /** Options of {@link HostInfo}. */
 export interface HostInfoOptions {
+  /** Default: {@link systemProbe} on `clock`. */
   probe?: HostProbe;
+  /** Times the system probes' timeouts (default {@link systemClock}). */
+  clock?: Clock;
   log: LogFn;
   /** How long a route probe or public IP lookup may take. */
   timeoutMs?: number;
@@ -73,7 +104,7 @@ export class HostInfo {
   #publicIp: string | undefined;
 
   constructor(options: HostInfoOptions) {
-    this.#probe = options.probe ?? denoProbe;
+    this.#probe = options.probe ?? systemProbe(options.clock ?? systemClock);
     this.#log = options.log;
     this.#timeoutMs = options.timeoutMs ?? 3000;
     this.#computerName = this.#readHostname();

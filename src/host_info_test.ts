@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { denoProbe, firstUsableIPv4, HostInfo, type HostProbe, isIPv4 } from "./host_info.ts";
+import { ManualClock } from "../tests/support/manual_clock.ts";
+import {
+  denoProbe,
+  firstUsableIPv4,
+  HostInfo,
+  type HostProbe,
+  isIPv4,
+  systemProbe,
+} from "./host_info.ts";
 
 Deno.test("firstUsableIPv4 skips loopback, link-local and IPv6", () => {
   assert.equal(
@@ -24,6 +32,20 @@ Deno.test("the route probe reports the local address of a real connection", asyn
   await accepted;
   listener.close();
   assert.equal(local, "127.0.0.1");
+});
+
+Deno.test("a public IP lookup that gets no answer times out on the agent's clock", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const clock = new ManualClock();
+  const lookup = systemProbe(clock).fetchText(`http://127.0.0.1:${listener.addr.port}/`, 3000);
+  const conn = await accepted; // the request is in flight and never answered
+  const timedOut = assert.rejects(lookup, (error: Error) => error.name === "TimeoutError");
+  await clock.advance(3000);
+  await timedOut;
+  assert.equal(clock.pendingTimers, 0);
+  conn.close();
+  listener.close();
 });
 
 function probe(overrides: Partial<HostProbe>): HostProbe {

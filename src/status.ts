@@ -5,10 +5,11 @@
  * @module
  */
 import { join } from "node:path";
+import { isTemporaryName, writeFileAtomic } from "./atomic_write.ts";
 
 /** The result of one health check. */
 export interface HealthResult {
-  /** Epoch milliseconds. */
+  /** Epoch milliseconds (wall clock). */
   at: number;
   ok: boolean;
   /** The HTTP status, when the server answered. */
@@ -45,17 +46,30 @@ export interface AgentStatus {
 /** The file name of the status file in the agent's folder. */
 export const STATUS_FILE = "status.json";
 
-/** Writes status.json atomically (temporary file, then rename). Failures are returned, not thrown. */
+/** Writes status.json atomically and durably. Failures are returned, not thrown. */
 export async function writeStatus(dir: string, status: AgentStatus): Promise<Error | undefined> {
-  const path = join(dir, STATUS_FILE);
-  const temporary = `${path}.tmp`;
   try {
-    await Deno.writeTextFile(temporary, JSON.stringify(status, null, 2) + "\n", { mode: 0o600 });
-    await Deno.rename(temporary, path);
+    await writeFileAtomic(join(dir, STATUS_FILE), JSON.stringify(status, null, 2) + "\n", {
+      mode: 0o600,
+    });
     return undefined;
   } catch (error) {
     return error as Error;
   }
+}
+
+/**
+ * Removes the temporary files of status.json writes a killed agent left behind (call it only
+ * while holding the folder's lock). Failures are ignored: the next start tries again.
+ */
+export async function removeStatusTemporaries(dir: string): Promise<void> {
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isFile && isTemporaryName(entry.name, STATUS_FILE)) {
+        await Deno.remove(join(dir, entry.name)).catch(() => {});
+      }
+    }
+  } catch { /* the folder cannot be listed */ }
 }
 
 /** Reads status.json; undefined when there is none or it cannot be parsed. */

@@ -14,6 +14,7 @@ import http from "node:http";
 import https from "node:https";
 import net from "node:net";
 import tls from "node:tls";
+import type { Config } from "./config.ts";
 
 /** One answer of the server. */
 export interface HttpResponse {
@@ -467,4 +468,50 @@ export function fetchServerCertificate(
       );
     });
   });
+}
+
+/** The settings of config.ini a {@link Transport} is made from. */
+export type TransportSettings = Pick<
+  Config,
+  "serverUrl" | "tlsCaFile" | "tlsServerSha256" | "tlsInsecure"
+>;
+
+/** Options of {@link transportFor}. */
+export interface TransportForOptions {
+  /** The contents of tls_ca_file when the caller has read it already (it is not read again). */
+  caPem?: string;
+  /** Time allowed for one request (default 15000 ms). */
+  timeoutMs?: number;
+}
+
+/**
+ * The transport for config.ini's server_url and TLS settings (tls_ca_file is read here).
+ * @throws {Error} when tls_ca_file cannot be read (see {@link readCaFile}).
+ * @throws {TypeError} when server_url or tls_server_sha256 is invalid.
+ */
+export function transportFor(
+  config: TransportSettings,
+  options: TransportForOptions = {},
+): Transport {
+  const caPem = options.caPem ?? (config.tlsCaFile ? readCaFile(config.tlsCaFile) : undefined);
+  return new Transport(config.serverUrl, {
+    caPem,
+    pinSha256: config.tlsServerSha256 || undefined,
+    insecure: config.tlsInsecure,
+    timeoutMs: options.timeoutMs,
+  });
+}
+
+/**
+ * The PEM text of tls_ca_file.
+ * @throws {Error} naming the file and why it cannot be read.
+ */
+export function readCaFile(path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (error) {
+    throw new Error(`Cannot read tls_ca_file ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
 }

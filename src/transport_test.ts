@@ -4,7 +4,7 @@ import {
   generateCaSignedCertificate,
   generateReferenceCertificate,
 } from "../tests/support/cert.ts";
-import { fetchServerCertificate, Transport, TransportError } from "./transport.ts";
+import { fetchServerCertificate, Transport, TransportError, transportFor } from "./transport.ts";
 
 const API_KEY = "k3y5ecretABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const HEADERS = { "X-API-Key": API_KEY, "Content-Type": "application/json" };
@@ -404,6 +404,43 @@ Deno.test("transport rejects a bad server_url or pin with a TypeError", () => {
   assert.throws(
     () => new Transport("https://host", { pinSha256: "abc" }),
     /Invalid tls_server_sha256: expected 64 hexadecimal digits/,
+  );
+});
+
+Deno.test("transportFor reads tls_ca_file and verifies the server against it", async () => {
+  const cert = await generateCaSignedCertificate();
+  const { server, url } = serve({ cert: cert.certPem, key: cert.keyPem });
+  const dir = await Deno.makeTempDir();
+  const caFile = `${dir}/ca.pem`;
+  await Deno.writeTextFile(caFile, cert.caPem);
+  const transport = transportFor({
+    serverUrl: url,
+    tlsCaFile: caFile,
+    tlsServerSha256: "",
+    tlsInsecure: false,
+  });
+  try {
+    const response = await transport.post("/api/log_event", "{}", HEADERS);
+    assert.equal(response.status, 201);
+  } finally {
+    transport.close();
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("transportFor reports an unreadable tls_ca_file instead of using the default roots", () => {
+  const settings = {
+    serverUrl: "https://127.0.0.1:9",
+    tlsCaFile: "/nonexistent/ca.pem",
+    tlsServerSha256: "",
+    tlsInsecure: false,
+  };
+  assert.throws(() => transportFor(settings), /Cannot read tls_ca_file \/nonexistent\/ca\.pem: /);
+  transportFor(settings, { caPem: "already read" }).close();
+  assert.throws(
+    () => transportFor({ ...settings, tlsCaFile: "", serverUrl: "" }),
+    TypeError,
   );
 });
 
