@@ -5,6 +5,7 @@
  * - reference_server/emulation.ts: {@linkcode ReferenceServer}, what the real server does
  *   (endpoints, API keys, duplicates, rate limit, stored rows) and how it can be made to fail;
  *   its header lists the real server's quirks that are copied.
+ * - reference_server/types.ts: its options, modes, stored rows and request records.
  * - reference_server/log_event.ts: the log_event route's steps, in the server's order.
  * - reference_server/flask.ts, reference_server/timestamp.ts: Python, Flask and strptime details.
  * - reference_server/http.ts: the HTTP/1.1 server over Deno.listen and Deno.listenTls.
@@ -18,16 +19,16 @@
  */
 import { main } from "./reference_server/cli.ts";
 
+export { ReferenceServer } from "./reference_server/emulation.ts";
 export {
   DEFAULT_API_KEY,
   type RateLimitOptions,
-  ReferenceServer,
   type ReferenceServerOptions,
   type RequestRecord,
   type ServerCertificate,
   type ServerMode,
   type StoredEvent,
-} from "./reference_server/emulation.ts";
+} from "./reference_server/types.ts";
 export { flaskJson } from "./reference_server/flask.ts";
 export { parseReferenceTimestamp } from "./reference_server/timestamp.ts";
 

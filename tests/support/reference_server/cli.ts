@@ -8,7 +8,8 @@
  */
 import { parseArgs } from "node:util";
 import { errorText } from "../../../src/text.ts";
-import { DEFAULT_API_KEY, ReferenceServer } from "./emulation.ts";
+import { ReferenceServer } from "./emulation.ts";
+import { DEFAULT_API_KEY } from "./types.ts";
 
 /** Runs the program with `args`; resolves with its exit code once it was told to stop. */
 export async function main(args: string[]): Promise<number> {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { StoredEvent } from "./emulation.ts";
+import type { StoredEvent } from "./types.ts";
 import { coerceRetry, notNull, notSubscriptable, pythonType } from "./flask.ts";
 import type { RawRequest } from "./http.ts";
 import { parseReferenceTimestamp } from "./timestamp.ts";
