@@ -15,215 +15,49 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { SessionEvent } from "../src/event.ts";
 import { Journal, JOURNAL_HEADER, type JournalEntry, rowText } from "../src/journal.ts";
-import { AGENT_PERMISSIONS, AgentProcess, configureAgent } from "../tests/support/agent_process.ts";
+import { type AgentProcess, configureAgent } from "../tests/support/agent_process.ts";
 import { TEST_API_KEY } from "../tests/support/files.ts";
 import { ReferenceServer, type RequestRecord } from "../tests/support/reference_server.ts";
-import { describeFigure, type Figure, median, percentile, ratio, round } from "./bench/stats.ts";
+import {
+  EVENT_PATH,
+  FULL,
+  LATENCY_WARM_UP,
+  limitedBoundSeconds,
+  type Plan,
+  QUICK,
+  RATE_LIMIT,
+} from "./bench/plan.ts";
+import {
+  ChildOutput,
+  children,
+  clockTicks,
+  cpuSeconds,
+  endAgent,
+  endChild,
+  killChildren,
+  rssMiB,
+  sleep,
+  spawnDeno,
+  startAgent,
+} from "./bench/processes.ts";
+import {
+  type Drain,
+  type Idle,
+  type JournalFigures,
+  type Latency,
+  type LimitedDrain,
+  report,
+  type Results,
+  type StartUp,
+} from "./bench/report.ts";
+import { briefErrorText, type Figure, measure, median, percentile } from "./bench/stats.ts";
 
-const EVENT_PATH = "/api/log_event";
-const RATE_LIMIT = { limit: 60, windowMs: 5_000 };
-/**
- * Unmeasured events before each latency run: the first opens the connection, the next let V8
- * compile the hot path (without them a fresh process's p99 is mostly JIT warm-up).
- */
-const LATENCY_WARM_UP = 50;
 const BARE_CLIENT = fileURLToPath(new URL("./bench/bare_client.ts", import.meta.url));
 const IDLE_SCRIPT = fileURLToPath(new URL("./bench/idle.ts", import.meta.url));
 const HELLO_SCRIPT = fileURLToPath(new URL("./bench/hello.ts", import.meta.url));
 
-/** How much each measurement does. */
-interface Plan {
-  idleMs: number;
-  idlePairs: number;
-  startRuns: number;
-  latencyEvents: number;
-  latencyRuns: number;
-  drainEvents: number;
-  drainRuns: number;
-  limitedEvents: number;
-  limitedRuns: number;
-  journalOps: number;
-  journalRuns: number;
-}
-
-const FULL: Plan = {
-  idleMs: 60_000,
-  idlePairs: 3,
-  startRuns: 7,
-  latencyEvents: 1_000,
-  latencyRuns: 3,
-  drainEvents: 10_000,
-  drainRuns: 3,
-  limitedEvents: 600,
-  limitedRuns: 3,
-  journalOps: 2_000,
-  journalRuns: 5,
-};
-
-const QUICK: Plan = {
-  idleMs: 10_000,
-  idlePairs: 3,
-  startRuns: 3,
-  latencyEvents: 100,
-  latencyRuns: 3,
-  drainEvents: 1_000,
-  drainRuns: 3,
-  limitedEvents: 120,
-  limitedRuns: 3,
-  journalOps: 300,
-  journalRuns: 3,
-};
-
 /** Epoch milliseconds with sub-millisecond precision: the servers' clock and the bench's. */
 const now = () => performance.timeOrigin + performance.now();
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Every child still running, so an interrupted bench can end them by pid. */
-const children = new Set<Deno.ChildProcess>();
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message.split("\n").slice(0, 3).join(" / ") : String(error);
-}
-
-async function measure(what: string, run: () => Promise<number[]>): Promise<Figure> {
-  try {
-    const samples = await run();
-    if (samples.length === 0 || samples.some((s) => !Number.isFinite(s))) {
-      return { error: `${what} gave no finite samples` };
-    }
-    return { samples };
-  } catch (error) {
-    return { error: errorText(error) };
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Processes
-
-/** Ends a child by its pid: SIGTERM, then SIGKILL after `graceMs`. */
-async function endChild(child: Deno.ChildProcess, graceMs = 10_000): Promise<void> {
-  try {
-    child.kill("SIGTERM");
-  } catch { /* already gone */ }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const exited = await Promise.race([
-    child.status.then(() => true),
-    new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), graceMs)),
-  ]);
-  clearTimeout(timer);
-  if (!exited) {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await child.status;
-  }
-  children.delete(child);
-}
-
-function startAgent(config: string): AgentProcess {
-  const agent = AgentProcess.start(config);
-  children.add(agent.child);
-  return agent;
-}
-
-async function endAgent(agent: AgentProcess): Promise<void> {
-  await endChild(agent.child);
-  await agent.close();
-}
-
-/** `deno run -q <agent permissions> <script> ...args`, stdout piped. */
-function spawnDeno(script: string, args: string[], stdin: "piped" | "null"): Deno.ChildProcess {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-q", ...AGENT_PERMISSIONS, script, ...args],
-    env: { NO_COLOR: "1", USM_BENCH_API_KEY: TEST_API_KEY },
-    stdin,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  children.add(child);
-  return child;
-}
-
-/** Collects a child's stdout and stderr; `line()` waits for the next stdout line. */
-class ChildOutput {
-  readonly stdout: string[] = [];
-  stderr = "";
-  #waiters: (() => void)[] = [];
-  readonly done: Promise<void>;
-
-  constructor(child: Deno.ChildProcess) {
-    const out = (async () => {
-      let buffered = "";
-      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-        buffered += chunk;
-        let newline: number;
-        while ((newline = buffered.indexOf("\n")) >= 0) {
-          this.stdout.push(buffered.slice(0, newline));
-          buffered = buffered.slice(newline + 1);
-          this.#wake();
-        }
-      }
-      this.#wake();
-    })();
-    const err = (async () => {
-      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-        this.stderr += chunk;
-      }
-    })();
-    this.done = Promise.all([out, err]).then(() => {});
-  }
-
-  #wake(): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  /** Resolves once stdout holds `count` lines; rejects after `timeoutMs` or at its end. */
-  async lines(count: number, timeoutMs: number): Promise<void> {
-    const deadline = performance.now() + timeoutMs;
-    let ended = false;
-    this.done.then(() => ended = true);
-    while (this.stdout.length < count) {
-      if (ended || performance.now() > deadline) {
-        throw new Error(
-          `The child printed ${this.stdout.length} of ${count} lines; stderr: ${
-            this.stderr.trim().slice(-300) || "(empty)"
-          }`,
-        );
-      }
-      await Promise.race([
-        new Promise<void>((resolve) => this.#waiters.push(resolve)),
-        sleep(50),
-      ]);
-    }
-  }
-}
-
-/** utime + stime of a process, in seconds. */
-async function cpuSeconds(pid: number, ticksPerSecond: number): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // fields[0] is field 3 (state); utime is field 14, stime field 15.
-  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
-}
-
-/** VmRSS of a process, in MiB. */
-async function rssMiB(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const match = status.match(/^VmRSS:\s+(\d+)\s+kB/m);
-  if (!match) throw new Error(`No VmRSS in /proc/${pid}/status`);
-  return Number(match[1]) / 1024;
-}
-
-async function clockTicks(): Promise<number> {
-  try {
-    const { stdout } = await new Deno.Command("getconf", { args: ["CLK_TCK"] }).output();
-    const ticks = Number(new TextDecoder().decode(stdout).trim());
-    if (Number.isInteger(ticks) && ticks > 0) return ticks;
-  } catch { /* getconf missing */ }
-  return 100;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Agent folders, backlogs, servers
@@ -292,11 +126,6 @@ function eventRecords(server: ReferenceServer): RequestRecord[] {
 // ---------------------------------------------------------------------------------------------
 // Measurements
 
-interface StartUp {
-  agent: Figure;
-  baseline: Figure;
-}
-
 async function measureStartUp(plan: Plan, server: ReferenceServer): Promise<StartUp> {
   const { config } = await configuredDir(server, "start");
   const agentRun = async () => {
@@ -337,18 +166,11 @@ async function measureStartUp(plan: Plan, server: ReferenceServer): Promise<Star
   return { agent, baseline };
 }
 
-interface Idle {
-  rss: Figure;
-  rssBaseline: Figure;
-  cpu: Figure;
-  cpuBaseline: Figure;
-}
-
 async function measureIdle(plan: Plan, server: ReferenceServer, ticks: number): Promise<Idle> {
   const agents: AgentProcess[] = [];
   const bases: { child: Deno.ChildProcess; output: ChildOutput }[] = [];
   const fail = (error: unknown): Idle => {
-    const figure = { error: errorText(error) };
+    const figure = { error: briefErrorText(error) };
     return { rss: figure, rssBaseline: figure, cpu: figure, cpuBaseline: figure };
   };
   try {
@@ -399,15 +221,6 @@ async function measureIdle(plan: Plan, server: ReferenceServer, ticks: number): 
   }
 }
 
-interface Latency {
-  agentP50: Figure;
-  agentP99: Figure;
-  transportP50: Figure;
-  transportP99: Figure;
-  fetchP50: Figure;
-  fetchP99: Figure;
-}
-
 let changeCounter = 0;
 
 /** A session change with a time of its own (so the server never sees a duplicate). */
@@ -452,7 +265,9 @@ async function bareLatency(
   try {
     return await latencies(arrivals, events, (line) => writer.write(encoder.encode(line)));
   } catch (error) {
-    throw new Error(`${errorText(error)}; bare client said: ${output.stderr.trim().slice(-300)}`);
+    throw new Error(
+      `${briefErrorText(error)}; bare client said: ${output.stderr.trim().slice(-300)}`,
+    );
   } finally {
     await writer.close().catch(() => {});
     await endChild(child);
@@ -480,7 +295,7 @@ async function measureLatency(
           await latencies(arrivals, plan.latencyEvents, (line) => agent.feedRaw(line)),
         );
       } catch (error) {
-        errors.agent = errorText(error);
+        errors.agent = briefErrorText(error);
       } finally {
         await endAgent(agent);
       }
@@ -498,7 +313,7 @@ async function measureLatency(
           ]),
         );
       } catch (error) {
-        errors.transport = errorText(error);
+        errors.transport = briefErrorText(error);
       }
     }
     if (!errors.fetch) {
@@ -514,7 +329,7 @@ async function measureLatency(
           ]),
         );
       } catch (error) {
-        errors.fetch = errorText(error);
+        errors.fetch = briefErrorText(error);
       }
     }
   }
@@ -537,13 +352,6 @@ function rateOf(records: RequestRecord[], count: number): number {
   if (records.length < 2) throw new Error(`Only ${records.length} requests reached the server`);
   const span = records[records.length - 1].receivedAt - records[0].receivedAt;
   return (count - 1) / (span / 1000);
-}
-
-interface Drain {
-  agent: Figure;
-  baseline: Figure;
-  /** Time from agent spawn to the first request, ms (start-up and backlog load). */
-  firstRequestMs: Figure;
 }
 
 async function measureDrain(plan: Plan, server: ReferenceServer): Promise<Drain> {
@@ -608,16 +416,6 @@ async function measureDrain(plan: Plan, server: ReferenceServer): Promise<Drain>
       ? { samples: firstRequest }
       : { error: "no drain completed" },
   };
-}
-
-interface LimitedDrain {
-  seconds: Figure;
-  /** The most 429s in any one window of a run. */
-  max429PerWindow: Figure;
-  windows: Figure;
-  total429: Figure;
-  /** Median wait beyond each window's real end before the next window's first request, ms. */
-  lateMs: Figure;
 }
 
 /** The reference server's fixed windows, rebuilt from its request records. */
@@ -692,7 +490,7 @@ async function measureLimitedDrain(plan: Plan): Promise<LimitedDrain> {
       lateMs: { samples: results.map((r) => r.lateMs) },
     };
   } catch (error) {
-    const figure = { error: errorText(error) };
+    const figure = { error: briefErrorText(error) };
     return {
       seconds: figure,
       max429PerWindow: figure,
@@ -704,13 +502,6 @@ async function measureLimitedDrain(plan: Plan): Promise<LimitedDrain> {
     await Promise.all(agents.map((a) => endAgent(a)));
     await Promise.all(servers.map((s) => s.stop()));
   }
-}
-
-interface JournalFigures {
-  append: Figure;
-  setStatus: Figure;
-  baseline: Figure;
-  rowBytes: number;
 }
 
 async function measureJournal(plan: Plan): Promise<JournalFigures> {
@@ -769,49 +560,77 @@ async function measureJournal(plan: Plan): Promise<JournalFigures> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Report
+// The run
 
-async function machine(): Promise<string[]> {
-  let cpu = "unknown";
-  try {
-    const info = await Deno.readTextFile("/proc/cpuinfo");
-    cpu = info.match(/^model name\s*:\s*(.+)$/m)?.[1]?.trim() ?? cpu;
-  } catch { /* not Linux */ }
-  const memory = Deno.systemMemoryInfo();
-  return [
-    `- nproc: ${navigator.hardwareConcurrency}; CPU: ${cpu}; memory: ${
-      round(memory.total / 2 ** 30)
-    } GiB`,
-    `- deno ${Deno.version.deno} (V8 ${Deno.version.v8}, TypeScript ${Deno.version.typescript}); ${Deno.build.target}`,
-  ];
+/** The reference server doubles of the run; each set once started, for the final stop. */
+interface Servers {
+  /** The server every measurement but the rate-limited drain uses (reference certificate). */
+  server?: ReferenceServer;
+  /** The CA-signed server of the `fetch` baseline, and its CA file. */
+  fetchServer?: ReferenceServer;
+  caFile?: string;
 }
 
-function row(figure: string, agent: Figure, baseline: Figure, unit: string, how: string) {
-  return `| ${figure} | ${describeFigure(agent, unit)} | ${describeFigure(baseline, unit)} | ${
-    ratio(agent, baseline)
-  } | ${how} |`;
-}
-
-function verdict(
-  name: string,
-  check: () => { met: boolean; detail: string },
-): string {
+/** Starts the servers; without the CA-signed one the `fetch` baseline is left out. */
+async function startServers(
+  servers: Servers,
+  arrivals: Arrivals,
+  progress: (what: string) => void,
+): Promise<ReferenceServer> {
+  const server = await ReferenceServer.start({
+    apiKeys: [TEST_API_KEY],
+    rateLimit: null,
+    certBits: 2048,
+    now,
+    onRequest: arrivals.hook,
+  });
+  servers.server = server;
   try {
-    const { met, detail } = check();
-    return `- ${met ? "MET" : "MISSED"}: ${name}: ${detail}`;
+    servers.fetchServer = await ReferenceServer.start({
+      apiKeys: [TEST_API_KEY],
+      rateLimit: null,
+      tls: "ca-signed",
+      certBits: 2048,
+      now,
+      onRequest: arrivals.hook,
+    });
+    const dir = await Deno.makeTempDir({ prefix: "usm-bench-ca-" });
+    tempDirs.push(dir);
+    servers.caFile = join(dir, "ca.pem");
+    await Deno.writeTextFile(servers.caFile, servers.fetchServer.certificate!.caPem!);
   } catch (error) {
-    return `- NOT CHECKED: ${name}: ${errorText(error)}`;
+    progress(`no CA-signed server for the fetch baseline: ${briefErrorText(error)}`);
   }
+  return server;
 }
 
-function medianOf(figure: Figure): number {
-  if ("error" in figure) throw new Error(`not measured (${figure.error})`);
-  return median(figure.samples);
-}
-
-function maxOf(figure: Figure): number {
-  if ("error" in figure) throw new Error(`not measured (${figure.error})`);
-  return Math.max(...figure.samples);
+/** Every measurement, one after the other, each announced on stderr. */
+async function runScenarios(
+  plan: Plan,
+  servers: Servers & { server: ReferenceServer },
+  { ticks, arrivals, progress }: {
+    ticks: number;
+    arrivals: Arrivals;
+    progress: (what: string) => void;
+  },
+): Promise<Results> {
+  const { server, fetchServer, caFile } = servers;
+  progress(`start-up: ${plan.startRuns} runs of each`);
+  const startUp = await measureStartUp(plan, server);
+  progress(
+    `idle: ${plan.idlePairs} agents and ${plan.idlePairs} bare scripts for ${plan.idleMs / 1000} s`,
+  );
+  const idle = await measureIdle(plan, server, ticks);
+  progress(`event latency: ${plan.latencyRuns} runs of ${plan.latencyEvents} events each`);
+  const latency = await measureLatency(plan, server, fetchServer, caFile, arrivals);
+  progress(`backlog drain: ${plan.drainRuns} runs of ${plan.drainEvents} events`);
+  const drain = await measureDrain(plan, server);
+  const bound = limitedBoundSeconds(plan);
+  progress(`rate-limited drain: ${plan.limitedRuns} runs side by side, ~${bound} s`);
+  const limited = await measureLimitedDrain(plan);
+  progress(`journal: ${plan.journalRuns} runs of ${plan.journalOps} operations`);
+  const journal = await measureJournal(plan);
+  return { startUp, idle, latency, drain, limited, journal };
 }
 
 async function main(): Promise<number> {
@@ -826,229 +645,26 @@ async function main(): Promise<number> {
     console.error(`[bench ${((performance.now() - began) / 1000).toFixed(0)} s] ${what}`);
   const ticks = await clockTicks();
   const arrivals = new Arrivals();
-  let server: ReferenceServer | undefined;
-  let fetchServer: ReferenceServer | undefined;
-  let caFile: string | undefined;
+  const servers: Servers = {};
   const stopSignal = () => {
-    for (const child of children) {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already gone */ }
-    }
+    killChildren();
     Deno.exit(130);
   };
   Deno.addSignalListener("SIGINT", stopSignal);
   try {
     progress("starting the reference server doubles (2048-bit certificates)");
-    server = await ReferenceServer.start({
-      apiKeys: [TEST_API_KEY],
-      rateLimit: null,
-      certBits: 2048,
-      now,
-      onRequest: arrivals.hook,
-    });
-    try {
-      fetchServer = await ReferenceServer.start({
-        apiKeys: [TEST_API_KEY],
-        rateLimit: null,
-        tls: "ca-signed",
-        certBits: 2048,
-        now,
-        onRequest: arrivals.hook,
-      });
-      const dir = await Deno.makeTempDir({ prefix: "usm-bench-ca-" });
-      tempDirs.push(dir);
-      caFile = join(dir, "ca.pem");
-      await Deno.writeTextFile(caFile, fetchServer.certificate!.caPem!);
-    } catch (error) {
-      progress(`no CA-signed server for the fetch baseline: ${errorText(error)}`);
-    }
-
-    progress(`start-up: ${plan.startRuns} runs of each`);
-    const startUp = await measureStartUp(plan, server);
-    progress(
-      `idle: ${plan.idlePairs} agents and ${plan.idlePairs} bare scripts for ${
-        plan.idleMs / 1000
-      } s`,
+    const server = await startServers(servers, arrivals, progress);
+    const results = await runScenarios(plan, { ...servers, server }, { ticks, arrivals, progress });
+    const elapsedSeconds = (performance.now() - began) / 1000;
+    console.log(
+      await report(results, { plan, quick: values.quick === true, elapsedSeconds, ticks }),
     );
-    const idle = await measureIdle(plan, server, ticks);
-    progress(`event latency: ${plan.latencyRuns} runs of ${plan.latencyEvents} events each`);
-    const latency = await measureLatency(plan, server, fetchServer, caFile, arrivals);
-    progress(`backlog drain: ${plan.drainRuns} runs of ${plan.drainEvents} events`);
-    const drain = await measureDrain(plan, server);
-    const bound = plan.limitedEvents / RATE_LIMIT.limit * RATE_LIMIT.windowMs / 1000;
-    progress(`rate-limited drain: ${plan.limitedRuns} runs side by side, ~${bound} s`);
-    const limited = await measureLimitedDrain(plan);
-    progress(`journal: ${plan.journalRuns} runs of ${plan.journalOps} operations`);
-    const journal = await measureJournal(plan);
-    const elapsed = (performance.now() - began) / 1000;
-
-    const boundFigure: Figure = { samples: [bound] };
-    const lines = [
-      `## Benchmark${values.quick ? " (--quick: shortened, figures are rough)" : ""}`,
-      "",
-      ...await machine(),
-      `- whole bench: ${round(elapsed)} s`,
-      "",
-      "Each cell: median (min–max, runs). Agent = `mod.ts --service run --simulate -` in its own",
-      "process; servers = the reference server double on 127.0.0.1 (HTTPS, 2048-bit certificate).",
-      "",
-      "| figure | agent | baseline in the same run | agent/baseline | how |",
-      "|---|---|---|---|---|",
-      row(
-        "start-up",
-        startUp.agent,
-        startUp.baseline,
-        "ms",
-        "spawn to the `Agent ready` line; baseline: bare `deno run` of a script printing one line (same permissions)",
-      ),
-      row(
-        "idle memory",
-        idle.rss,
-        idle.rssBaseline,
-        "MiB",
-        `VmRSS after ${
-          plan.idleMs / 1000
-        } s idle (health checks off); baseline: bare \`deno run\` of a setInterval no-op, side by side`,
-      ),
-      row(
-        "idle CPU",
-        idle.cpu,
-        idle.cpuBaseline,
-        "s/min",
-        `utime+stime from /proc/<pid>/stat over ${
-          plan.idleMs / 1000
-        } s idle, scaled to one minute (resolution 1/${ticks} s); same baseline`,
-      ),
-      row(
-        "event latency p50",
-        latency.agentP50,
-        latency.transportP50,
-        "ms",
-        `stdin write to request arrival, ${plan.latencyEvents} events one at a time after ${LATENCY_WARM_UP} unmeasured; baseline: bare loop, Transport with pinning, one reused connection`,
-      ),
-      row(
-        "event latency p99",
-        latency.agentP99,
-        latency.transportP99,
-        "ms",
-        "same; baseline: the same bare Transport loop",
-      ),
-      row(
-        "event latency p50 vs fetch",
-        latency.agentP50,
-        latency.fetchP50,
-        "ms",
-        "same; baseline: bare loop of plain `fetch` (CA-signed double, `Deno.createHttpClient` caCerts)",
-      ),
-      row(
-        "event latency p99 vs fetch",
-        latency.agentP99,
-        latency.fetchP99,
-        "ms",
-        "same; baseline: the same `fetch` loop",
-      ),
-      row(
-        "backlog drain, unlimited server",
-        drain.agent,
-        drain.baseline,
-        "events/s",
-        `${plan.drainEvents} pending rows in event_log.csv, first request to last stored; baseline: bare Transport loop of as many requests`,
-      ),
-      row(
-        "drain: spawn to first request",
-        drain.firstRequestMs,
-        startUp.baseline,
-        "ms",
-        `start-up with ${plan.drainEvents} pending rows, health check included; baseline: bare \`deno run\` start-up`,
-      ),
-      row(
-        "backlog drain, rate-limited server",
-        limited.seconds,
-        boundFigure,
-        "s",
-        `${plan.limitedEvents} pending rows, limit ${RATE_LIMIT.limit} per ${
-          RATE_LIMIT.windowMs / 1000
-        } s, first request to last stored; baseline: the bound ${plan.limitedEvents} / ${RATE_LIMIT.limit} × ${
-          RATE_LIMIT.windowMs / 1000
-        } s`,
-      ),
-      row(
-        "rate-limited: most 429s in a window",
-        limited.max429PerWindow,
-        { samples: [0] },
-        "",
-        "windows rebuilt from the double's records (window starts at its first request)",
-      ),
-      row(
-        "rate-limited: windows used",
-        limited.windows,
-        { samples: [Math.ceil(plan.limitedEvents / RATE_LIMIT.limit)] },
-        "",
-        "fixed windows that saw a request; baseline: the fewest possible",
-      ),
-      row(
-        "rate-limited: 429s in all",
-        limited.total429,
-        { samples: [0] },
-        "",
-        "429 answers to log_event over the whole drain",
-      ),
-      row(
-        "rate-limited: idle past each window end",
-        limited.lateMs,
-        { samples: [0] },
-        "ms",
-        "median gap between a window's real end and the next window's first request (X-RateLimit-Reset is floored to the second, so a client that trusts only it waits up to 1 s too long); the floor of the drain is (windows − 1) × window + send time",
-      ),
-      row(
-        "journal append",
-        journal.append,
-        journal.baseline,
-        "rows/s",
-        `Journal.append (fdatasync'd), ${plan.journalOps} rows of ${journal.rowBytes} bytes, temp dir; baseline: write + fdatasync of rows of the same size`,
-      ),
-      row(
-        "journal setStatus",
-        journal.setStatus,
-        journal.baseline,
-        "rows/s",
-        "Journal.setStatus (1-byte positional write + fdatasync) of the same rows; same baseline",
-      ),
-      "",
-      "Targets:",
-      verdict("rate-limited drain within 10% of its bound, at most one 429 per window", () => {
-        const seconds = medianOf(limited.seconds);
-        const worst = maxOf(limited.max429PerWindow);
-        return {
-          met: seconds <= 1.1 * bound && worst <= 1,
-          detail: `median ${round(seconds)} s against ${round(1.1 * bound)} s (bound ${
-            round(bound)
-          } s + 10%), at most ${worst} 429s in a window`,
-        };
-      }),
-      verdict("event latency p99 within 2× the bare loop", () => {
-        const agent = medianOf(latency.agentP99);
-        const bare = medianOf(latency.transportP99);
-        return {
-          met: agent <= 2 * bare,
-          detail: `p99 ${round(agent)} ms against 2 × ${round(bare)} ms = ${
-            round(2 * bare)
-          } ms (bare Transport loop)`,
-        };
-      }),
-      verdict("idle CPU below 0.5 s per minute", () => {
-        const cpu = medianOf(idle.cpu);
-        return { met: cpu < 0.5, detail: `median ${round(cpu)} s per minute` };
-      }),
-    ];
-    console.log(lines.join("\n"));
     return 0;
   } finally {
     Deno.removeSignalListener("SIGINT", stopSignal);
     for (const child of [...children]) await endChild(child, 2_000);
-    await server?.stop();
-    await fetchServer?.stop();
+    await servers.server?.stop();
+    await servers.fetchServer?.stop();
     for (const dir of tempDirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }

@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
+import { readLines } from "../src/text.ts";
 import { AGENT_PERMISSIONS } from "./permissions.ts";
 
 const root = fromFileUrl(new URL("..", import.meta.url));
@@ -18,16 +19,14 @@ const server = new Deno.Command(Deno.execPath(), {
   stdout: "piped",
   stderr: "inherit",
 }).spawn();
-const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
-let first = "";
-while (!first.includes("\n")) {
-  const { value, done } = await reader.read();
-  if (done) throw new Error("The test server did not start");
-  first += value;
+// Only the first line is read; leaving the loop cancels the rest of stdout.
+let first: string | undefined;
+for await (const line of readLines(server.stdout)) {
+  first = line;
+  break;
 }
-reader.releaseLock();
-server.stdout.cancel().catch(() => {});
-const { url, apiKey } = JSON.parse(first.split("\n")[0]);
+if (first === undefined) throw new Error("The test server did not start");
+const { url, apiKey } = JSON.parse(first);
 console.log(`Test server listening at ${url}\n`);
 
 const agent = (args: string[], stdin: "inherit" | "piped" | "null" = "null") =>

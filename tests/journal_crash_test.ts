@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Journal, readJournal } from "../src/journal.ts";
 import { archivePath } from "../src/rotation.ts";
+import { readLines } from "../src/text.ts";
 import { eventFor, idOf, statusFor } from "./support/journal_writer.ts";
 
 const WRITER = new URL("./support/journal_writer.ts", import.meta.url).pathname;
@@ -53,17 +54,11 @@ async function runAndKill(
   let onReady = () => {};
   const ready = new Promise<void>((resolve) => onReady = resolve);
   const reading = (async () => {
-    let buffer = "";
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      for (let nl = buffer.indexOf("\n"); nl >= 0; nl = buffer.indexOf("\n")) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        lines.push(line);
-        if (line === "READY") {
-          readyAt = performance.now();
-          onReady();
-        }
+    for await (const line of readLines(child.stdout)) {
+      lines.push(line);
+      if (line === "READY") {
+        readyAt = performance.now();
+        onReady();
       }
     }
     onReady();

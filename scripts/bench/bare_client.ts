@@ -15,6 +15,7 @@
 import { parseArgs } from "node:util";
 import { eventBody } from "../../src/delivery.ts";
 import type { EventType, SessionEvent } from "../../src/event.ts";
+import { readLines } from "../../src/text.ts";
 import { Transport } from "../../src/transport.ts";
 
 const EVENT_PATH = "/api/log_event";
@@ -77,16 +78,9 @@ async function main(): Promise<void> {
       }
       console.log("done");
     } else {
-      let buffered = "";
-      for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
-        buffered += chunk;
-        let newline: number;
-        while ((newline = buffered.indexOf("\n")) >= 0) {
-          const line = buffered.slice(0, newline);
-          buffered = buffered.slice(newline + 1);
-          if (line.trim() === "") continue;
-          await post(eventBody(eventOf(JSON.parse(line)), { retry: false }));
-        }
+      for await (const line of readLines(Deno.stdin.readable)) {
+        if (line.trim() === "") continue;
+        await post(eventBody(eventOf(JSON.parse(line)), { retry: false }));
       }
     }
   } finally {

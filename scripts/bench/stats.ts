@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { errorText } from "../../src/text.ts";
 
 /** Nearest-rank percentile (`p` in 0..100) of `values`; NaN when there are none. */
 export function percentile(values: readonly number[], p: number): number {
@@ -51,4 +52,22 @@ export function ratio(agent: Figure, baseline: Figure): string {
   const b = median(baseline.samples);
   if (b === 0 || !Number.isFinite(b)) return "—";
   return `${round(median(agent.samples) / b)}×`;
+}
+
+/** An error's text cut to its first three lines, joined by " / " (one table cell). */
+export function briefErrorText(error: unknown): string {
+  return errorText(error).split("\n").slice(0, 3).join(" / ");
+}
+
+/** Runs a measurement: its samples, or why it gave none. */
+export async function measure(what: string, run: () => Promise<number[]>): Promise<Figure> {
+  try {
+    const samples = await run();
+    if (samples.length === 0 || samples.some((s) => !Number.isFinite(s))) {
+      return { error: `${what} gave no finite samples` };
+    }
+    return { samples };
+  } catch (error) {
+    return { error: briefErrorText(error) };
+  }
 }

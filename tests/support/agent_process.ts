@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { AGENT_PERMISSIONS } from "../../scripts/permissions.ts";
+import { readLines } from "../../src/text.ts";
 
 export { AGENT_PERMISSIONS };
 import { TEST_API_KEY } from "./files.ts";
@@ -74,17 +75,10 @@ export class AgentProcess {
     this.#writer = child.stdin.getWriter();
     this.#exited = child.status;
     this.#reading = (async () => {
-      let buffered = "";
-      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-        buffered += chunk;
-        let newline: number;
-        while ((newline = buffered.indexOf("\n")) >= 0) {
-          this.lines.push(buffered.slice(0, newline));
-          buffered = buffered.slice(newline + 1);
-        }
+      for await (const line of readLines(child.stderr)) {
+        this.lines.push(line);
         for (const wake of this.#waiters) wake();
       }
-      if (buffered) this.lines.push(buffered);
       for (const wake of this.#waiters) wake();
     })();
     // stdout is unused in run mode; drain it so the child never blocks on a full pipe.
