@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { readLines } from "../src/text.ts";
-import { AGENT_PERMISSIONS } from "./permissions.ts";
+import { AGENT_PERMISSIONS } from "../src/permissions.ts";
 
 const root = fromFileUrl(new URL("..", import.meta.url));
 const dir = join(root, ".dev", "demo");

@@ -256,6 +256,7 @@ export class Agent {
       apiKey: () => this.#source.config.apiKey,
       publicIp: () => this.#source.config.obtainPublicIp ? this.#host.publicIp : undefined,
       log: this.log,
+      clock: this.#clock,
       onStateChange: () => this.#status.soon(),
     });
     this.#applyConfig();

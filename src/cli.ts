@@ -18,11 +18,13 @@ import {
 } from "./config.ts";
 import { checkHealth } from "./health.ts";
 import { readJournal } from "./journal.ts";
+import { SendStatus } from "./event.ts";
 import type { Platform, ServiceHooks } from "./platform.ts";
 import { SimulatedSource } from "./simulate.ts";
 import { agentRunning, readStatus } from "./status.ts";
 import { errorText, readLines } from "./text.ts";
-import { fetchServerCertificate, Transport } from "./transport.ts";
+import { fetchServerCertificate } from "./server_certificate.ts";
+import { type Transport, transportFor } from "./transport.ts";
 
 export { type CliOptions, parseArgs, usage } from "./cli_args.ts";
 
@@ -219,13 +221,13 @@ async function changeSettings(
   );
   const { config } = await loadConfig(configPath, { installDir });
   if (config.apiKey && config.serverUrl) {
-    const transport = new Transport(config.serverUrl, {
-      caPem: config.tlsCaFile
-        ? await Deno.readTextFile(config.tlsCaFile).catch(() => undefined)
-        : undefined,
-      pinSha256: config.tlsServerSha256 || undefined,
-      insecure: config.tlsInsecure,
-    });
+    let transport: Transport;
+    try {
+      transport = transportFor(config);
+    } catch (error) {
+      print(`Health check not run: ${errorText(error)}`);
+      return ExitCode.Ok;
+    }
     try {
       const result = await checkHealth(config, transport);
       print(`Health check ${result.ok ? "passed" : "failed"}: ${result.message}`);
@@ -285,8 +287,8 @@ async function showStatus(
   }
   try {
     const { entries, tornTail } = await readJournal(join(dir, "event_log.csv"));
-    const pending = entries.filter((e) => e.status === 0).length;
-    const rejected = entries.filter((e) => e.status === 3).length;
+    const pending = entries.filter((e) => e.status === SendStatus.Pending).length;
+    const rejected = entries.filter((e) => e.status === SendStatus.Rejected).length;
     rows.push([
       "Events",
       `${entries.length} in event_log.csv, ${pending} not yet sent, ${rejected} rejected by the server` +

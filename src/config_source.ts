@@ -9,6 +9,7 @@ import {
   type Config,
   ConfigError,
   configProblems,
+  defaultConfig,
   describeInterval,
   loadConfig,
   maskSecret,
@@ -17,27 +18,11 @@ import { describeTls } from "./connection.ts";
 import type { LogFn } from "./log.ts";
 
 /**
- * Settings used while config.ini has never been readable.
- * To be replaced by `defaultConfig(installDir)` of src/config.ts (one table of defaults).
+ * Settings used while config.ini has never been readable: the schema's defaults, in UTC (no
+ * configured zone is known yet, and a UTC timestamp is unambiguous to read later).
  */
 export function fallbackConfig(installDir: string): Config {
-  return {
-    apiKey: "",
-    serverUrl: "",
-    debugLogs: false,
-    timeZone: "UTC",
-    installDir,
-    healthCheckIntervalMs: 30 * 60_000,
-    healthCheckPath: "/api/health",
-    obtainPublicIp: false,
-    publicIpUrls: [],
-    tlsCaFile: "",
-    tlsServerSha256: "",
-    tlsInsecure: false,
-    sessionLogRotationBytes: 5 * 1024 * 1024,
-    errorLogRotationBytes: 5 * 1024 * 1024,
-    eventLogRotationBytes: 5 * 1024 * 1024,
-  };
+  return defaultConfig(installDir, { timeZone: "UTC" });
 }
 
 /** Options of {@link ConfigSource}. */

@@ -14,6 +14,7 @@ import http from "node:http";
 import https from "node:https";
 import net from "node:net";
 import tls from "node:tls";
+import { type Clock, systemClock } from "./clock.ts";
 import type { Config } from "./config.ts";
 
 /** One answer of the server. */
@@ -43,6 +44,8 @@ export interface TransportOptions {
   insecure?: boolean;
   /** Time allowed for one request, connection included (default 15000 ms). */
   timeoutMs?: number;
+  /** Timers (default the system clock). */
+  clock?: Clock;
 }
 
 /** The kinds of {@link TransportError}. */
@@ -62,21 +65,8 @@ export class TransportError extends Error {
   }
 }
 
-/** The certificate a server presents, for `--pin-server-cert`. */
-export interface ServerCertificate {
-  /** e.g. "CN=localhost". */
-  subject: string;
-  issuer: string;
-  /** As the TLS stack prints it, e.g. "Apr 27 08:06:14 2025 GMT". */
-  validFrom: string;
-  validTo: string;
-  /** SHA-256 of the DER certificate: lowercase hex without colons. */
-  sha256: string;
-  /** Subject and issuer are the same name (the reference server's own certificate). */
-  selfSigned: boolean;
-}
-
-const DEFAULT_TIMEOUT_MS = 15_000;
+/** Time allowed for one request or handshake by default. */
+export const DEFAULT_TIMEOUT_MS = 15_000;
 /** Answers beyond this size are cut (the server's answers are a few hundred bytes). */
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -96,15 +86,8 @@ const TLS_ERROR_CODES = new Set([
 ]);
 
 /** Normalizes a SHA-256 fingerprint to lowercase hex without colons. */
-function normalizeFingerprint(value: string): string {
+export function normalizeFingerprint(value: string): string {
   return value.replaceAll(":", "").trim().toLowerCase();
-}
-
-function describeName(name: Record<string, string | string[]> | undefined): string {
-  if (!name) return "";
-  return Object.entries(name)
-    .map(([key, value]) => `${key}=${Array.isArray(value) ? value.join("+") : value}`)
-    .join(", ");
 }
 
 function isTlsError(error: NodeJS.ErrnoException): boolean {
@@ -116,7 +99,7 @@ function isTlsError(error: NodeJS.ErrnoException): boolean {
 }
 
 /** A cause that carries only the underlying code and message, never the request's options. */
-function safeCause(error: unknown): Error {
+export function safeCause(error: unknown): Error {
   const original = error as NodeJS.ErrnoException;
   const copy = new Error(String(original?.message ?? error)) as NodeJS.ErrnoException;
   if (original?.code) copy.code = original.code;
@@ -191,8 +174,8 @@ function connectVerified(
 }
 
 /** Resolves in the next macrotask, after the HTTP agent has put a finished socket back. */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
+function nextTurn(clock: Clock): Promise<void> {
+  return clock.sleep(0);
 }
 
 /**
@@ -202,6 +185,7 @@ function nextTurn(): Promise<void> {
 export class Transport {
   #base: URL;
   #origin: string;
+  #clock: Clock;
   #timeoutMs: number;
   #pin: string | undefined;
   #agent: http.Agent;
@@ -230,6 +214,7 @@ export class Transport {
     this.#base = url;
     this.#origin = url.origin;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#clock = options.clock ?? systemClock;
     if (options.pinSha256 !== undefined) {
       const pin = normalizeFingerprint(options.pinSha256);
       if (!/^[0-9a-f]{64}$/.test(pin)) {
@@ -284,7 +269,8 @@ export class Transport {
     // once the agent has taken the connection back: otherwise a request issued in the same turn
     // as the previous answer opens a second connection.
     const run = this.#queue.then(() => this.#send(path, body, headers));
-    this.#queue = run.then(nextTurn, nextTurn);
+    const turn = () => nextTurn(this.#clock);
+    this.#queue = run.then(turn, turn);
     return run;
   }
 
@@ -307,7 +293,7 @@ export class Transport {
       const finish = (error: unknown, response?: HttpResponse) => {
         if (done) return;
         done = true;
-        clearTimeout(timer);
+        timer.cancel();
         if (response) resolve(response);
         else reject(this.#wrap(error));
       };
@@ -351,7 +337,7 @@ export class Transport {
           });
         });
       });
-      const timer = setTimeout(() => {
+      const timer = this.#clock.after(this.#timeoutMs, () => {
         const error = new TransportError(
           "timeout",
           `No answer from ${this.#origin} within ${
@@ -361,7 +347,7 @@ export class Transport {
         finish(error);
         request.destroy(error);
         for (const socket of this.#connecting) socket.destroy();
-      }, this.#timeoutMs);
+      });
       request.on("error", (error) => finish(error));
       request.end(payload);
     });
@@ -393,81 +379,6 @@ export class Transport {
     this.#connecting.clear();
     this.#agent.destroy();
   }
-}
-
-/**
- * Connects to `url` without checking its certificate and returns the certificate it presents,
- * for the administrator to compare and pin (`--pin-server-cert`). Sends no request.
- *
- * @throws {TypeError} when `url` is not an https URL.
- * @throws {TransportError} when the server cannot be reached or the handshake fails.
- */
-export function fetchServerCertificate(
-  url: string,
-  options: { timeoutMs?: number } = {},
-): Promise<ServerCertificate> {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new TypeError(`Invalid server_url "${url}": expected a URL such as https://host:8000`);
-  }
-  if (parsed.protocol !== "https:") {
-    throw new TypeError(`Cannot pin the certificate of ${url}: it is not an https URL`);
-  }
-  const hostname = parsed.hostname.replace(/^\[|\]$/g, "");
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  return new Promise<ServerCertificate>((resolve, reject) => {
-    const socket = tls.connect({
-      host: hostname,
-      port: Number(parsed.port || 443),
-      servername: net.isIP(hostname) ? undefined : hostname,
-      rejectUnauthorized: false,
-    });
-    let done = false;
-    const finish = (error: Error | null, certificate?: ServerCertificate) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      socket.destroy();
-      if (certificate) resolve(certificate);
-      else reject(error);
-    };
-    const timer = setTimeout(() => {
-      finish(
-        new TransportError(
-          "timeout",
-          `No TLS handshake with ${parsed.origin} within ${timeoutMs / 1000} s: check server_url`,
-        ),
-      );
-    }, timeoutMs);
-    socket.once("secureConnect", () => {
-      const peer = socket.getPeerCertificate();
-      if (!peer || !peer.fingerprint256) {
-        finish(new TransportError("tls", `${parsed.origin} presented no certificate`));
-        return;
-      }
-      const subject = describeName(peer.subject as unknown as Record<string, string>);
-      const issuer = describeName(peer.issuer as unknown as Record<string, string>);
-      finish(null, {
-        subject,
-        issuer,
-        validFrom: peer.valid_from,
-        validTo: peer.valid_to,
-        sha256: normalizeFingerprint(peer.fingerprint256),
-        selfSigned: subject === issuer,
-      });
-    });
-    socket.once("error", (error) => {
-      finish(
-        new TransportError(
-          "network",
-          `Cannot reach ${parsed.origin}: ${error.message}; check server_url and that the server is running`,
-          { cause: safeCause(error) },
-        ),
-      );
-    });
-  });
 }
 
 /** The settings of config.ini a {@link Transport} is made from. */

@@ -4,7 +4,8 @@ import {
   generateCaSignedCertificate,
   generateReferenceCertificate,
 } from "../tests/support/cert.ts";
-import { fetchServerCertificate, Transport, TransportError, transportFor } from "./transport.ts";
+import { fetchServerCertificate } from "./server_certificate.ts";
+import { Transport, TransportError, transportFor } from "./transport.ts";
 
 const API_KEY = "k3y5ecretABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const HEADERS = { "X-API-Key": API_KEY, "Content-Type": "application/json" };

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath as fromFileUrl } from "node:url";
-import { AGENT_PERMISSIONS } from "../../scripts/permissions.ts";
+import { AGENT_PERMISSIONS } from "../../src/permissions.ts";
 import { readLines } from "../../src/text.ts";
 
 export { AGENT_PERMISSIONS };
