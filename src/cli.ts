@@ -141,6 +141,8 @@ async function runAgent(
       await agent.stop();
       await feeding;
     },
+    // Until the agent learns what shutdown means for open sessions (issue 10), a shutdown is a stop.
+    shutdown: () => hooks.stop(),
     reload: () => agent.reload("reload requested through the service manager"),
     sessionChange: (change) => agent.record(change),
     log: agent.log,

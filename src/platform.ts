@@ -22,6 +22,25 @@ export interface SessionChange {
   at: Temporal.Instant;
 }
 
+/**
+ * A user session present when the agent starts (Windows: `WTSEnumerateSessionsW`, then
+ * `WTSQuerySessionInformationW` with WTSSessionInfo / WTSSessionInfoEx for each; the simulated
+ * source: its `present` lines). Sessions without a user (session 0, the logon screen) are left out.
+ */
+export interface PresentSession {
+  session: number;
+  user: string;
+  domain?: string;
+  /** "active": someone works in it; "disconnected": the client went away, the logon goes on. */
+  state: "active" | "disconnected";
+  /** When the user logged on, where the platform reports it. */
+  logonAt?: Temporal.Instant;
+  /** Whether the session is locked, only where the platform reports it reliably. */
+  locked?: boolean;
+  /** A Remote Desktop session rather than the console. */
+  remote?: boolean;
+}
+
 /** Receives the changes of a session source; resolves once the change is on disk. */
 export type SessionSink = (change: SessionChange) => Promise<void>;
 
@@ -34,6 +53,8 @@ export interface SessionSource {
   run(sink: SessionSink): Promise<void>;
   /** Stops delivering; idempotent. */
   close(): void;
+  /** The user sessions present now (asked once when the agent starts); absent where unknown. */
+  presentSessions?(): Promise<PresentSession[]>;
 }
 
 /** The service actions of `--service`. */
@@ -62,6 +83,14 @@ export interface ServiceHooks {
   start(): Promise<void>;
   /** Stops the agent: finishes the write in progress, leaves pending events on disk. */
   stop(): Promise<void>;
+  /**
+   * The machine shuts down (Windows: SERVICE_CONTROL_PRESHUTDOWN, or SHUTDOWN where preshutdown
+   * was not delivered): journal every held change and what shutdown means for open sessions,
+   * without waiting for delivery, then stop. Must finish well within the preshutdown budget.
+   */
+  shutdown(): Promise<void>;
+  /** The user sessions present now (Windows: the WTS enumeration), for the agent's start. */
+  presentSessions?(): Promise<PresentSession[]>;
   /** config.ini changed (service control or file change): reread it and run a health check. */
   reload(): Promise<void>;
   /** A session change from the platform's own source (Windows: SERVICE_CONTROL_SESSIONCHANGE). */

@@ -45,6 +45,10 @@ const hooks: ServiceHooks = {
     record({ hook: "stop" });
     return Promise.resolve();
   },
+  shutdown() {
+    record({ hook: "shutdown" });
+    return Promise.resolve();
+  },
   reload() {
     record({ hook: "reload" });
     return Promise.resolve();
