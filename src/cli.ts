@@ -65,6 +65,8 @@ const SETTING_FLAGS: Record<string, ConfigKey> = {
   "debug": "debug_logs",
   "timezone": "timezone",
   "check-interval": "health_check_interval",
+  "cert-sha256": "tls_server_sha256",
+  "install-dir": "install_dir",
 };
 
 const VALUE_FLAGS = new Set(["service", "config", "simulate", ...Object.keys(SETTING_FLAGS)]);
@@ -83,7 +85,7 @@ export function parseArgs(args: string[]): CliOptions {
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
-    const match = /^--?([a-zA-Z][a-zA-Z-]*)(?:=(.*))?$/s.exec(arg);
+    const match = /^--?([a-zA-Z][a-zA-Z0-9-]*)(?:=(.*))?$/s.exec(arg);
     if (!match) {
       throw new TypeError(`Unexpected argument "${arg}": flags start with - or --; see --help`);
     }
@@ -135,10 +137,17 @@ export function parseArgs(args: string[]): CliOptions {
   }
   const changesConfig = Object.keys(options.settings).length > 0 || options.pinServerCert ||
     options.apiKeyFromStdin;
-  if (options.service && changesConfig) {
+  // `--service install` takes config flags: they win over the imported file (the MSI's way in).
+  if (options.service && options.service !== "install" && changesConfig) {
     throw new TypeError(
       `Config flags cannot be combined with --service ${options.service}: run the service action, then change settings in a separate command`,
     );
+  }
+  if (options.service === "install" && options.pinServerCert) {
+    throw new TypeError("--pin-server-cert cannot be combined with --service install");
+  }
+  if (options.settings.install_dir !== undefined && options.service !== "install") {
+    throw new TypeError("--install-dir works only with --service install");
   }
   if (options.simulate !== undefined && options.service !== "run") {
     throw new TypeError("--simulate works only with --service run");
@@ -157,7 +166,8 @@ Records Windows session events (logon, logoff, lock, unlock) in event_log.csv an
 to the server with an API key. Flags may start with - or --, values follow a space or =.
 
 Service management (Windows, as Administrator):
-  --service install [--config <file>]   Install and start the service (imports <file>)
+  --service install [--config <file>]   Install and start the service (imports <file>; config
+                                        flags and --install-dir <folder> win over the file)
   --service start | stop | restart      Control the service
   --service remove [--purge]            Remove the service (--purge also deletes its files)
   --service uninstall                   Same as remove
@@ -171,6 +181,7 @@ Configuration (written to config.ini; a running agent reloads and checks the ser
   --timezone <zone>         IANA time zone of the timestamps, e.g. Europe/London
   --check-interval <mins>   Minutes between health checks (0 disables; 90s, 1h also work)
   --pin-server-cert         Trust exactly the server's current certificate (self-signed servers)
+  --cert-sha256 <hex>       Trust exactly the certificate with this SHA-256 (tls_server_sha256)
   --config <file>           The config.ini to use (default: in the install folder)
 
 Information:
@@ -232,13 +243,6 @@ export async function main(args: string[], deps: CliDeps): Promise<number> {
     if (options.service === "run") {
       return await runAgent(configPath, options.simulate, deps);
     }
-    if (options.service) {
-      return await platform.serviceAction(options.service, {
-        configPath: options.config,
-        purge: options.purge,
-        print,
-      });
-    }
     if (options.apiKeyFromStdin) {
       const line = await readFirstLine(deps.stdin ?? Deno.stdin.readable);
       try {
@@ -247,6 +251,14 @@ export async function main(args: string[], deps: CliDeps): Promise<number> {
         printError(`Invalid value for --api-key (standard input): ${(error as Error).message}`);
         return ExitCode.Usage;
       }
+    }
+    if (options.service) {
+      return await platform.serviceAction(options.service, {
+        configPath: options.config,
+        settings: options.settings,
+        purge: options.purge,
+        print,
+      });
     }
     if (Object.keys(options.settings).length > 0 || options.pinServerCert) {
       return await changeSettings(configPath, options, deps, print, printError);

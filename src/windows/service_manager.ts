@@ -588,6 +588,7 @@ export class WindowsServiceManager {
       });
       settings = importedSettings(text, options.configPath);
     }
+    settings = { ...settings, ...options.settings };
     const installDir = settings.install_dir ?? this.#installDir;
     settings.install_dir = installDir;
 
