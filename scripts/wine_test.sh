@@ -28,6 +28,10 @@ args=""
 for arg in "$@"; do args+=" $(printf '%q' "$arg")"; done
 
 start=$(date +%s)
+# tests/windows/msi_test.ts installs MSIs that only Linux tools can build (wixl, mingw-w64):
+# build them now, into .dev/msi/ (the test says what is missing if this fails).
+(cd "$REPO_DIR" && deno run -A scripts/msi_dev_build.ts) ||
+  echo "wine_test: no MSIs for tests/windows/msi_test.ts (apt-get install -y wixl msitools gcc-mingw-w64-x86-64-win32)" >&2
 log=$(mktemp /tmp/usm-wine-test.XXXXXX.log) # /tmp is bind-mounted into the chroot
 set +e
 chroot "$WINE_ROOT" /usr/bin/env -i \
