@@ -93,6 +93,7 @@ export function wixSource(options: WixOptions): string {
   // has by then written its own ProductCode as the owner of the agent.
   const uninstalling =
     'REMOVE~="ALL" AND NOT UPGRADINGPRODUCTCODE AND (NOT USM_OWNER OR USM_OWNER = ProductCode)';
+  const installing = 'NOT REMOVE~="ALL" AND (NOT Installed OR REINSTALL)';
   const setters: [string, string, string, string][] = [
     // [action, property, value, condition]
     ["SetAgentDirFromProperty", "AGENTDIR", "[INSTALL_DIR]", "INSTALL_DIR"],
@@ -166,7 +167,9 @@ export function wixSource(options: WixOptions): string {
     ),
     `      <Custom Action="AgentRemove" Sequence="1501">${xml(uninstalling)}</Custom>`,
     `      <Custom Action="AgentDeleteExe" Sequence="1502">${xml(uninstalling)}</Custom>`,
-    `      <Custom Action="AgentInstall" Sequence="6500">NOT REMOVE~="ALL"</Custom>`,
+    // A first install, the install half of an upgrade, or a repair (msiexec /f); not a second
+    // `msiexec /i` of the installed package (a startup script may run one at every boot).
+    `      <Custom Action="AgentInstall" Sequence="6500">${xml(installing)}</Custom>`,
     // After InstallFinalize the deferred actions have run: drop the key from the session, so
     // the property dump at the end of a log has nothing to show even where MsiHiddenProperties
     // is not honoured (Wine's msiexec ignores it).
@@ -299,10 +302,14 @@ if (import.meta.main) {
     const t0 = performance.now();
     await buildMsi(options);
     const size = (await Deno.stat(options.output)).size;
+    const properties = await msiTable(options.output, "Property");
+    const productCode = properties.find(([name]) => name === "ProductCode")?.[1];
     console.log(
       `Built ${options.output} (${(size / 1048576).toFixed(1)} MiB, version ` +
         `${productVersion(options.version)}, exe ${basename(options.exe)}) in ` +
-        `${((performance.now() - t0) / 1000).toFixed(1)} s`,
+        `${((performance.now() - t0) / 1000).toFixed(1)} s\n` +
+        `ProductCode ${productCode} (uninstall: msiexec /x ${productCode} /qn), ` +
+        `UpgradeCode {${UPGRADE_CODE}}`,
     );
   } catch (error) {
     console.error((error as Error).message);

@@ -206,6 +206,11 @@ Deno.test({
       assert.equal(productState(older.productCode), -1, "the older product is removed");
       assert.equal(productState(newer.productCode), 5, "the newer product is installed");
       assert.deepEqual(agentProducts(), [newer.productCode]);
+      // The same package again (a startup script at every boot): nothing is reinstalled.
+      const pid = manager.state().pid;
+      const rerun = await msiexec(`/i "${newer.path}" /qn ${log("rerun")}`);
+      assert.equal(rerun.code, 0);
+      assert.equal(manager.state().pid, pid, "a second msiexec /i does not restart the service");
       manager.control(encodeTestControl(8, 1));
       await until(
         "the Unlock after the upgrade",
