@@ -8,7 +8,8 @@
  * - files: winagentUSM.exe into `%ProgramFiles%\UserSessionMon` (admin-only by inheritance); the
  *   agent's folder (`INSTALL_DIR`, default `%ProgramData%\UserSessionMon`) in
  *   `HKLM\SOFTWARE\UserSessionMon\InstallDir`, read back at upgrade and uninstall, and the
- *   ProductCode of the package that installed the agent last in `...\ProductCode`.
+ *   ProductCode of the package that installed the agent last in `...\ProductCode`; the Event Log
+ *   source `UserSessionMonService` (message file EventCreate.exe, see src/windows/event_log.ts).
  * - install (also repair and the install half of an upgrade): one deferred custom action, as
  *   SYSTEM (no impersonation), runs `winagentUSM.exe --service install --install-dir <dir>
  *   [--config CONFIG] [--url SERVER_URL] [--api-key API_KEY] [--cert-sha256 CERT_SHA256]`: the
@@ -37,6 +38,12 @@ const REG_COMPONENT_GUID = "8C9D0E1F-2A3B-4C5D-8E7F-0A1B2C3D4E5F";
 export const PRODUCT_NAME = "User Session Monitor Agent";
 /** Where the MSI remembers the agent's folder between install, upgrade and uninstall. */
 export const REGISTRY_KEY = "SOFTWARE\\UserSessionMon";
+
+/** The Event Log source the package registers (the same as src/windows/event_log.ts). */
+export const EVENT_SOURCE_KEY =
+  "SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\UserSessionMonService";
+/** Windows' own message file whose IDs 1..1000 read "%1". */
+export const EVENT_MESSAGE_FILE = "%SystemRoot%\\System32\\EventCreate.exe";
 
 /** msidbCustomActionTypeHideTarget: the action's target is never written to a log. */
 export const HIDE_TARGET = 0x2000;
@@ -138,6 +145,13 @@ export function wixSource(options: WixOptions): string {
     `                           Value="[AGENTDIR]" KeyPath="yes" />`,
     `            <RegistryValue Root="HKLM" Key="${REGISTRY_KEY}" Name="ProductCode" Type="string"`,
     `                           Value="[ProductCode]" />`,
+    // The agent's Event Log source (src/windows/event_log.ts), removed with the product.
+    `            <RegistryValue Root="HKLM" Key="${EVENT_SOURCE_KEY}" Name="EventMessageFile"`,
+    `                           Type="string" Value="${EVENT_MESSAGE_FILE}" />`,
+    `            <RegistryValue Root="HKLM" Key="${EVENT_SOURCE_KEY}" Name="TypesSupported"`,
+    `                           Type="integer" Value="7" />`,
+    `            <RegistryValue Root="HKLM" Key="${EVENT_SOURCE_KEY}" Name="CustomSource"`,
+    `                           Type="integer" Value="1" />`,
     `          </Component>`,
     `        </Directory>`,
     `      </Directory>`,
@@ -237,6 +251,11 @@ export function afterWixl(msi: WixlOutput): string[] {
     secure === undefined
       ? `INSERT INTO \`Property\` (\`Property\`, \`Value\`) VALUES ('SecureCustomProperties', '${value}')`
       : `UPDATE \`Property\` SET \`Value\` = '${value}' WHERE \`Property\` = 'SecureCustomProperties'`,
+  );
+  // "#%" makes the value REG_EXPAND_SZ (wixl writes REG_SZ), as an EventMessageFile must be.
+  queries.push(
+    `UPDATE \`Registry\` SET \`Value\` = '#%${EVENT_MESSAGE_FILE}' ` +
+      "WHERE `Name` = 'EventMessageFile'",
   );
   // msidbUpgradeAttributesMigrateFeatures | VersionMinInclusive | VersionMaxInclusive.
   queries.push(

@@ -125,6 +125,10 @@ Deno.test({
       assert.ok(sequence.get("AgentInstall")! > sequence.get("InstallFiles")!);
       assert.ok(sequence.get("AgentInstall")! < sequence.get("InstallFinalize")!);
       assert.ok(sequence.get("ClearAPI_KEY")! > sequence.get("InstallFinalize")!);
+      const registry = await msiTable(msi, "Registry");
+      const messageFile = registry.find((row) => row[3] === "EventMessageFile")!;
+      assert.equal(messageFile[4], "#%%SystemRoot%\\System32\\EventCreate.exe", "REG_EXPAND_SZ");
+      assert.match(messageFile[2], /EventLog\\Application\\UserSessionMonService$/);
       const upgrades = await msiTable(msi, "Upgrade");
       assert.equal(upgrades.length, 3, String(upgrades));
     } finally {

@@ -112,6 +112,19 @@ async function logText(path: string): Promise<string> {
   return new TextDecoder("utf-8").decode(bytes) + new TextDecoder("utf-16le").decode(bytes);
 }
 
+/** `reg query` of the agent's Event Log source: its output, or undefined when the key is gone. */
+async function eventSource(): Promise<string | undefined> {
+  const { success, stdout } = await new Deno.Command("reg", {
+    args: [
+      "query",
+      "HKLM\\SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\UserSessionMonService",
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return success ? new TextDecoder().decode(stdout) : undefined;
+}
+
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
 }
@@ -176,6 +189,10 @@ Deno.test({
       assert.match(config, new RegExp(`tls_server_sha256 = ${PIN}`));
       assert.match(config, /timezone = UTC/, "CONFIG imported");
       assert.match(config, /install_dir = .*Agent Data/);
+      assert.match(
+        (await eventSource()) ?? "no event source",
+        /EventMessageFile\s+REG_EXPAND_SZ\s+%SystemRoot%\\System32\\EventCreate\.exe/,
+      );
 
       // 2. The service delivers: the start-up health check, then a Logon through HandlerEx.
       await until(
@@ -225,6 +242,7 @@ Deno.test({
       assert.ok(!(await exists(binary)), "the binary is removed");
       assert.ok(await exists(configPath), "config.ini kept");
       assert.ok(await exists(journal), "event_log.csv kept");
+      assert.equal(await eventSource(), undefined, "the Event Log source is removed");
 
       // 5. Install again (the kept config.ini is used as it is), then uninstall with PURGE=1.
       const again = await msiexec(
