@@ -291,3 +291,110 @@ export function advapi32(): Deno.DynamicLibrary<typeof ADVAPI32_SYMBOLS>["symbol
   library ??= Deno.dlopen("advapi32.dll", ADVAPI32_SYMBOLS);
   return library.symbols;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The Windows Event Log (Application log) and the registry calls that register an event source.
+// A block of its own, opened separately by {@link eventLogApi}, so that it stays independent of
+// the service symbols above.
+
+/** The advapi32.dll symbols of the event log and of the event source registration. */
+export const EVENTLOG_SYMBOLS = {
+  RegisterEventSourceW: {
+    parameters: [
+      "buffer", // LPCWSTR lpUNCServerName: NULL for this machine
+      "buffer", // LPCWSTR lpSourceName: a source under ...\EventLog\Application
+    ],
+    result: "pointer", // HANDLE, NULL on failure; closed with DeregisterEventSource
+  },
+  ReportEventW: {
+    parameters: [
+      "pointer", // HANDLE hEventLog: from RegisterEventSourceW
+      "u16", // WORD wType: EVENTLOG_ERROR_TYPE 1, EVENTLOG_WARNING_TYPE 2, EVENTLOG_INFORMATION_TYPE 4
+      "u16", // WORD wCategory: 0
+      "u32", // DWORD dwEventID: the event's identifier (1..1000 with EventCreate.exe's messages)
+      "pointer", // PSID lpUserSid: NULL
+      "u16", // WORD wNumStrings: insertion strings in lpStrings
+      "u32", // DWORD dwDataSize: 0
+      "buffer", // LPCWSTR* lpStrings: array of pointers to NUL-terminated UTF-16 strings
+      "pointer", // LPVOID lpRawData: NULL
+    ],
+    result: "i32", // BOOL
+  },
+  DeregisterEventSource: {
+    parameters: ["pointer"], // HANDLE hEventLog
+    result: "i32", // BOOL
+  },
+  OpenEventLogW: {
+    parameters: [
+      "buffer", // LPCWSTR lpUNCServerName: NULL for this machine
+      "buffer", // LPCWSTR lpSourceName: the log, e.g. "Application"
+    ],
+    result: "pointer", // HANDLE, NULL on failure; closed with CloseEventLog
+  },
+  GetNumberOfEventLogRecords: {
+    parameters: [
+      "pointer", // HANDLE hEventLog: from OpenEventLogW
+      "buffer", // PDWORD NumberOfRecords: out
+    ],
+    result: "i32", // BOOL
+  },
+  CloseEventLog: {
+    parameters: ["pointer"], // HANDLE hEventLog
+    result: "i32", // BOOL
+  },
+  RegCreateKeyExW: {
+    parameters: [
+      "pointer", // HKEY hKey: e.g. HKEY_LOCAL_MACHINE
+      "buffer", // LPCWSTR lpSubKey
+      "u32", // DWORD Reserved: 0
+      "buffer", // LPWSTR lpClass: NULL
+      "u32", // DWORD dwOptions: REG_OPTION_NON_VOLATILE 0
+      "u32", // REGSAM samDesired: KEY_SET_VALUE
+      "buffer", // LPSECURITY_ATTRIBUTES: NULL (inherits the parent's security)
+      "buffer", // PHKEY phkResult: out, close with RegCloseKey
+      "buffer", // LPDWORD lpdwDisposition: out (1 created, 2 opened) or NULL
+    ],
+    result: "i32", // LSTATUS: ERROR_SUCCESS or the error code (not through GetLastError)
+  },
+  RegSetValueExW: {
+    parameters: [
+      "pointer", // HKEY hKey
+      "buffer", // LPCWSTR lpValueName
+      "u32", // DWORD Reserved: 0
+      "u32", // DWORD dwType: REG_SZ 1, REG_EXPAND_SZ 2, REG_DWORD 4
+      "buffer", // const BYTE* lpData: UTF-16 with its NUL, or a little-endian DWORD
+      "u32", // DWORD cbData: bytes, the NUL included
+    ],
+    result: "i32", // LSTATUS
+  },
+  RegDeleteKeyW: {
+    parameters: [
+      "pointer", // HKEY hKey
+      "buffer", // LPCWSTR lpSubKey: a key without subkeys
+    ],
+    result: "i32", // LSTATUS
+  },
+  RegCloseKey: {
+    parameters: ["pointer"], // HKEY hKey
+    result: "i32", // LSTATUS
+  },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** ReportEventW types. */
+export const EVENTLOG_ERROR_TYPE = 0x1;
+export const EVENTLOG_WARNING_TYPE = 0x2;
+export const EVENTLOG_INFORMATION_TYPE = 0x4;
+/** Registry value types and access. */
+export const REG_SZ = 1;
+export const REG_EXPAND_SZ = 2;
+export const REG_DWORD = 4;
+export const KEY_SET_VALUE = 0x2;
+export const REG_OPTION_NON_VOLATILE = 0;
+
+let eventLogLibrary: Deno.DynamicLibrary<typeof EVENTLOG_SYMBOLS> | undefined;
+
+/** advapi32.dll's event log symbols, opening the library on first use. */
+export function eventLogApi(): Deno.DynamicLibrary<typeof EVENTLOG_SYMBOLS>["symbols"] {
+  eventLogLibrary ??= Deno.dlopen("advapi32.dll", EVENTLOG_SYMBOLS);
+  return eventLogLibrary.symbols;
+}

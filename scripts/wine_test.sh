@@ -28,11 +28,22 @@ args=""
 for arg in "$@"; do args+=" $(printf '%q' "$arg")"; done
 
 start=$(date +%s)
+# tests/windows/msi_test.ts installs MSIs that only Linux tools can build (wixl, mingw-w64):
+# build them now, into .dev/msi/ (the test says what is missing if this fails).
+(cd "$REPO_DIR" && deno run -A scripts/msi_dev_build.ts) ||
+  echo "wine_test: no MSIs for tests/windows/msi_test.ts (apt-get install -y wixl msitools gcc-mingw-w64-x86-64-win32)" >&2
+# deno.exe under Wine trusts only its built-in roots: where this machine's TLS goes through a
+# CA of its own (SSL_CERT_FILE), hand that bundle to deno.exe too (npm downloads fail otherwise).
+ca_env=""
+if [[ -r "${SSL_CERT_FILE:-}" ]]; then
+  cp -f "$SSL_CERT_FILE" "$WINE_ROOT/etc/usm-host-ca.crt"
+  ca_env="DENO_CERT=/etc/usm-host-ca.crt"
+fi
 log=$(mktemp /tmp/usm-wine-test.XXXXXX.log) # /tmp is bind-mounted into the chroot
 set +e
 chroot "$WINE_ROOT" /usr/bin/env -i \
   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  HOME=/root WINEDEBUG=-all WINEPREFIX=/root/.wine-usm NO_COLOR=1 \
+  HOME=/root WINEDEBUG=-all WINEPREFIX=/root/.wine-usm NO_COLOR=1 $ca_env \
   bash -c "
     cleanup() { wineserver -k 2>/dev/null; wineserver -w 2>/dev/null; }
     trap cleanup EXIT

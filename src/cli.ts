@@ -81,13 +81,6 @@ export async function main(args: string[], deps: CliDeps): Promise<number> {
     if (options.service === "run") {
       return await runAgent(configPath, options.simulate, deps);
     }
-    if (options.service) {
-      return await platform.serviceAction(options.service, {
-        configPath: options.config,
-        purge: options.purge,
-        print,
-      });
-    }
     if (options.apiKeyFromStdin) {
       const line = await firstLine(deps.stdin ?? Deno.stdin.readable);
       try {
@@ -96,6 +89,14 @@ export async function main(args: string[], deps: CliDeps): Promise<number> {
         printError(`Invalid value for --api-key (standard input): ${errorText(error)}`);
         return ExitCode.Usage;
       }
+    }
+    if (options.service) {
+      return await platform.serviceAction(options.service, {
+        configPath: options.config,
+        settings: options.settings,
+        purge: options.purge,
+        print,
+      });
     }
     if (Object.keys(options.settings).length > 0 || options.pinServerCert) {
       return await changeSettings(configPath, options, deps, print, printError);

@@ -78,7 +78,7 @@ const FLAG_TYPES = Object.fromEntries([
 ]);
 
 /** A flag as this agent accepts it: one or two dashes, a name, maybe `=value`. */
-const FLAG = /^--?([a-zA-Z][a-zA-Z-]*)(?:=(.*))?$/s;
+const FLAG = /^--?([a-zA-Z][a-zA-Z0-9-]*)(?:=(.*))?$/s;
 
 /**
  * Rewrites Go-style `-name` (and `--Name`) to `--name`, one argument for one, leaving alone what
@@ -136,10 +136,17 @@ function applyValue(options: CliOptions, name: string, value: string): void {
 function checkCombination(options: CliOptions): void {
   const changesConfig = Object.keys(options.settings).length > 0 || options.pinServerCert ||
     options.apiKeyFromStdin;
-  if (options.service && changesConfig) {
+  // `--service install` takes config flags: they win over the imported file (the MSI's way in).
+  if (options.service && options.service !== "install" && changesConfig) {
     throw new TypeError(
       `Config flags cannot be combined with --service ${options.service}: run the service action, then change settings in a separate command`,
     );
+  }
+  if (options.service === "install" && options.pinServerCert) {
+    throw new TypeError("--pin-server-cert cannot be combined with --service install");
+  }
+  if (options.settings.install_dir !== undefined && options.service !== "install") {
+    throw new TypeError("--install-dir works only with --service install");
   }
   if (options.simulate !== undefined && options.service !== "run") {
     throw new TypeError("--simulate works only with --service run");
@@ -197,7 +204,8 @@ Records Windows session events (logon, logoff, lock, unlock) in event_log.csv an
 to the server with an API key. Flags may start with - or --, values follow a space or =.
 
 Service management (Windows, as Administrator):
-  --service install [--config <file>]   Install and start the service (imports <file>)
+  --service install [--config <file>]   Install and start the service (imports <file>; config
+                                        flags and --install-dir <folder> win over the file)
   --service start | stop | restart      Control the service
   --service remove [--purge]            Remove the service (--purge also deletes its files)
   --service uninstall                   Same as remove
@@ -211,6 +219,7 @@ Configuration (written to config.ini; a running agent reloads and checks the ser
   --timezone <zone>         IANA time zone of the timestamps, e.g. Europe/London
   --check-interval <mins>   Minutes between health checks (0 disables; 90s, 1h also work)
   --pin-server-cert         Trust exactly the server's current certificate (self-signed servers)
+  --cert-sha256 <hex>       Trust exactly the certificate with this SHA-256 (tls_server_sha256)
   --config <file>           The config.ini to use (default: in the install folder)
 
 Information:

@@ -53,7 +53,7 @@ Deno.test("a bad flag or value is refused with a message that names it", async (
     [["--check-interval", "-5"], /Invalid value for --check-interval/],
     [["--debug", "maybe"], /Invalid value for --debug/],
     [["--api-key", secret], /Invalid value for --api-key/],
-    [["--service", "install", "--url", "https://a:1"], /cannot be combined/],
+    [["--service", "start", "--url", "https://a:1"], /cannot be combined/],
     [["--simulate", "-"], /only with --service run/],
     [["--purge"], /only with --service remove/],
     [["stray"], /Unexpected argument "stray"/],
@@ -113,4 +113,33 @@ Deno.test("the first problem on the command line is the one reported", async (t)
       });
     });
   }
+});
+
+Deno.test("--service install takes config flags and --install-dir, which win over the import", () => {
+  const options = parseArgs([
+    "--service",
+    "install",
+    "--config",
+    "import.ini",
+    "--url",
+    "https://192.168.27.1:8000",
+    "--api-key",
+    "k".repeat(32),
+    "--cert-sha256",
+    "AB:".repeat(31) + "AB",
+    "--install-dir",
+    "D:\\Agent Data",
+  ]);
+  assert.equal(options.service, "install");
+  assert.equal(options.settings.server_url, "https://192.168.27.1:8000");
+  assert.equal(options.settings.api_key, "k".repeat(32));
+  assert.equal(options.settings.tls_server_sha256, "ab".repeat(32));
+  assert.equal(options.settings.install_dir, "D:\\Agent Data");
+  assert.equal(parseArgs(["--service", "install", "--api-key", "-"]).apiKeyFromStdin, true);
+  assert.throws(() => parseArgs(["--install-dir", "D:\\x"]), /only with --service install/);
+  assert.throws(
+    () => parseArgs(["--service", "install", "--pin-server-cert"]),
+    /cannot be combined/,
+  );
+  assert.throws(() => parseArgs(["--cert-sha256", "abc"]), /Invalid value for --cert-sha256/);
 });

@@ -172,6 +172,7 @@ export const CONFIG_SCHEMA = [
       default: "`C:\\ProgramData\\UserSessionMon` (Windows)",
       accepted: "the folder `--service install` installs into",
     },
+    flag: "install-dir",
   }),
   spec({
     key: "health_check_interval",
@@ -261,6 +262,7 @@ export const CONFIG_SCHEMA = [
       accepted:
         "the SHA-256 of the server's certificate, 64 hex digits, colons allowed (`--pin-server-cert` writes it)",
     },
+    flag: "cert-sha256",
   }),
   spec({
     key: "tls_insecure",

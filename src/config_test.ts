@@ -609,7 +609,15 @@ Deno.test("the schema's views and the default file follow the table", () => {
   const fields = new Set(CONFIG_SCHEMA.map((entry) => entry.field));
   assert.deepEqual([...fields].sort(), Object.keys(defaultConfig("/opt/usm")).sort());
   const flags = CONFIG_SCHEMA.flatMap((entry) => "flag" in entry ? [entry.flag] : []);
-  assert.deepEqual(flags, ["api-key", "url", "debug", "timezone", "check-interval"]);
+  assert.deepEqual(flags, [
+    "api-key",
+    "url",
+    "debug",
+    "timezone",
+    "install-dir",
+    "check-interval",
+    "cert-sha256",
+  ]);
 });
 
 /** The rows of the README's config.ini table: section, key, default and accepted-values cells. */

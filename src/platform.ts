@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { ConfigKey } from "./config.ts";
 
 /** The four session changes the agent reports, as the core names them. */
 export type SessionChangeType = "logon" | "logoff" | "lock" | "unlock";
@@ -71,6 +72,8 @@ export interface ServiceState {
 export interface ServiceActionOptions {
   /** `--config <path>`: at install, the config.ini to import. */
   configPath?: string;
+  /** At install: config flags (`--url`, `--api-key`, `--install-dir`...), applied over the import. */
+  settings?: Partial<Record<ConfigKey, string>>;
   /** `--purge`: at remove, also delete config.ini, the journal and the logs. */
   purge?: boolean;
   /** Where messages for the administrator go (stdout of the command). */

@@ -201,7 +201,9 @@ export interface InstallOptions extends ServiceActionOptions {
  */
 export async function installAgent(name: string, options: InstallOptions): Promise<number> {
   const print = options.print;
-  const settings = options.configPath ? await readImport(options.configPath) : {};
+  const imported = options.configPath ? await readImport(options.configPath) : {};
+  // Config flags (--url, --api-key, --install-dir...: the MSI's way in) win over the import.
+  const settings = { ...imported, ...options.settings };
   const installDir = settings.install_dir ?? options.installDir;
   settings.install_dir = installDir;
   await prepareInstallDir(installDir, print);
