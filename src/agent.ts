@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { captureEvent, describeUser } from "./capture.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { type Config, configProblems } from "./config.ts";
@@ -34,6 +34,8 @@ import {
   removeStatusTemporaries,
 } from "./status.ts";
 import { buildStatus, StatusReporter } from "./status_reporter.ts";
+import type { JournalSetAside, SystemEventLog } from "./event_log.ts";
+import { SystemEvents } from "./system_events.ts";
 
 export { StartError } from "./exit_codes.ts";
 
@@ -56,6 +58,8 @@ export interface AgentOptions {
   watchConfig?: boolean;
   /** Time for every wait, timer and timestamp of the agent (default {@link systemClock}). */
   clock?: Clock;
+  /** The system's event log (Windows: the Application log); none by default. */
+  eventLog?: SystemEventLog;
 }
 
 /** The agent. */
@@ -71,6 +75,7 @@ export class Agent {
   #held: HeldEvents;
   #status: StatusReporter;
   #tasks: PeriodicTasks;
+  #events: SystemEvents;
   #watcher: ConfigWatcher | undefined;
   #journal: Journal | undefined;
   #delivery: Delivery | undefined;
@@ -101,6 +106,11 @@ export class Agent {
       errorLogBytes: config.errorLogRotationBytes,
       echo: options.echo,
     });
+    this.#events = new SystemEvents({
+      log: options.eventLog,
+      logLine: this.log,
+      redact: (text) => this.#logs.redactor.apply(text),
+    });
     this.#host = new HostInfo({ probe: options.probe, clock, log: this.log });
     this.#connection = new ServerConnection(this.log);
     this.#status = new StatusReporter({
@@ -115,10 +125,13 @@ export class Agent {
       log: this.log,
       sink: () => this.#journal,
       onSaved: () => {
+        this.#events.journalSaved();
         this.#delivery?.kick();
         this.#status.soon();
       },
       onChange: () => this.#status.soon(),
+      onRefused: (error, held) =>
+        this.#events.journalRefused({ path: join(this.dir, "event_log.csv"), error, held }),
     });
     this.#tasks = new PeriodicTasks(clock);
   }
@@ -141,10 +154,17 @@ export class Agent {
   async start(): Promise<void> {
     const opening = this.#open();
     this.#held.waitFor(opening); // events recorded meanwhile are written once the journal is open
-    await opening;
+    try {
+      await opening;
+    } catch (error) {
+      this.#events.startFailed(error);
+      throw error;
+    }
     this.#state = "running";
     await this.#status.write();
     this.log("info", "Agent ready: recording session events");
+    const { serverUrl } = this.#source.config;
+    this.#events.started({ version: this.#options.version, serverUrl, installDir: this.dir });
     this.#track(this.healthCheck("start"));
   }
 
@@ -192,6 +212,14 @@ export class Agent {
     return this.#healthRunning;
   }
 
+  /**
+   * The journal set an unreadable event_log.csv aside and started a new one (the journal's own
+   * warning says so in error.log): written to the system's event log (301).
+   */
+  journalSetAside(details: JournalSetAside): void {
+    this.#events.journalSetAside(details);
+  }
+
   /** What status.json would say now. */
   status(): AgentStatus {
     return buildStatus({
@@ -214,6 +242,7 @@ export class Agent {
    */
   async stop(): Promise<void> {
     if (this.#state === "stopping" || this.#state === "stopped") return;
+    const started = this.#state === "running";
     this.#state = "stopping";
     this.log("info", "Agent stopping");
     this.#tasks.stop();
@@ -231,6 +260,7 @@ export class Agent {
       `Agent stopped; ${pending} events wait in event_log.csv` +
         (this.#held.count ? `; ${this.#held.count} events could not be saved` : ""),
     );
+    if (started) this.#events.stopped({ pending });
     this.#logs.close();
     this.#lock?.release();
   }
@@ -249,6 +279,7 @@ export class Agent {
     this.#journal = await openJournal(this.dir, {
       rotationSizeBytes: this.#source.config.eventLogRotationBytes,
       log: this.log,
+      onSetAside: (details) => this.journalSetAside(details),
     });
     this.#delivery = new Delivery({
       journal: this.#journal,
@@ -257,7 +288,12 @@ export class Agent {
       publicIp: () => this.#source.config.obtainPublicIp ? this.#host.publicIp : undefined,
       log: this.log,
       clock: this.#clock,
-      onStateChange: () => this.#status.soon(),
+      onStateChange: (state) => {
+        const { serverUrl } = this.#source.config;
+        const pending = this.#journal?.pendingCount ?? 0;
+        this.#events.deliveryChanged(state, { serverUrl, pending });
+        this.#status.soon();
+      },
     });
     this.#applyConfig();
     this.log("info", `event_log.csv holds ${this.#journal.pendingCount} events not yet sent`);
@@ -303,6 +339,7 @@ export class Agent {
     if (!this.#source.loaded || configProblems(config).length > 0) {
       this.#delivery?.pause("not-configured");
     }
+    this.#events.configChecked(this.#source.problems());
     this.#status.soon();
   }
 

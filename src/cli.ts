@@ -16,6 +16,7 @@ import {
   updateConfigFile,
   validateSetting,
 } from "./config.ts";
+import type { SystemEventLog } from "./event_log.ts";
 import { checkHealth } from "./health.ts";
 import { readJournal } from "./journal.ts";
 import { SendStatus } from "./event.ts";
@@ -115,10 +116,25 @@ async function runAgent(
   simulate: string | undefined,
   deps: CliDeps,
 ): Promise<number> {
+  const eventLog = deps.platform.systemEventLog?.();
+  try {
+    return await hostAgent(configPath, simulate, deps, eventLog);
+  } finally {
+    eventLog?.close?.();
+  }
+}
+
+async function hostAgent(
+  configPath: string,
+  simulate: string | undefined,
+  deps: CliDeps,
+  eventLog: SystemEventLog | undefined,
+): Promise<number> {
   const agent = new Agent({
     configPath,
     platform: deps.platform,
     version: deps.version,
+    eventLog,
     echo: (line) => {
       try {
         Deno.stderr.writeSync(new TextEncoder().encode(line + "\n"));

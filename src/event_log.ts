@@ -44,10 +44,16 @@ export interface SystemEvent {
   text: string;
 }
 
-/** Where entries go: the Windows Application log, or nowhere (other platforms, tests). */
+/**
+ * Where entries go: the Windows Application log, or memory (tests). The agent writes through
+ * {@link reportTo} (src/system_events.ts), which catches a failed write: it is never the agent's
+ * failure.
+ */
 export interface SystemEventLog {
-  /** Writes one entry. Never throws: a failed write is not the agent's failure. */
+  /** Writes one entry; throws when the log refuses it (the Event Log service is stopped...). */
   report(id: number, level: EventLevel, text: string): void;
+  /** Releases the log; idempotent. */
+  close?(): void;
 }
 
 /** The level of each kind. */
@@ -159,22 +165,34 @@ export function journalUnwritableEvent(
   );
 }
 
+/** What the journal says when it sets an unreadable event_log.csv aside. */
+export interface JournalSetAside {
+  /** event_log.csv. */
+  path: string;
+  /** Where the unreadable file now is. */
+  asidePath: string;
+  /** Why it could not be read. */
+  reason: string;
+}
+
 /** event_log.csv was set aside (unreadable) and a new one started. */
-export function journalSetAsideEvent(
-  details: { path: string; asidePath: string; reason: string },
-): SystemEvent {
+export function journalSetAsideEvent(details: JournalSetAside): SystemEvent {
   return event(
     "journalSetAside",
     `${details.path} could not be read (${details.reason}) and was set aside as ${details.asidePath}; a new event_log.csv was started. Events in the old file were not sent`,
   );
 }
 
-/** Writes `entry` to `log`, swallowing any failure (the Event Log is a courtesy, not a duty). */
-export function reportTo(log: SystemEventLog | undefined, entry: SystemEvent): void {
+/**
+ * Writes `entry` to `log`; never throws (the Event Log is a courtesy, not a duty). Returns the
+ * error when the log refused the entry, for the caller to log.
+ */
+export function reportTo(log: SystemEventLog | undefined, entry: SystemEvent): Error | undefined {
   try {
     log?.report(entry.id, entry.level, entry.text);
-  } catch {
-    // The Event Log being unavailable must not stop the agent.
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error));
   }
 }
 

@@ -30,6 +30,8 @@ export interface HeldEventsOptions {
   onSaved: () => void;
   /** The number of held events may have changed. */
   onChange: () => void;
+  /** A write was refused (`held` events are now in memory only). */
+  onRefused?: (error: Error, held: number) => void;
   /** Time between retries (default {@link HELD_RETRY_MS}). */
   retryMs?: number;
 }
@@ -105,6 +107,7 @@ export class HeldEvents {
       });
     }
     this.#options.onChange();
+    this.#options.onRefused?.(error, this.#held.length);
   }
 
   async #writeHeld(): Promise<void> {

@@ -6,6 +6,7 @@
  * @module
  */
 import type { ConfigKey } from "./config.ts";
+import type { SystemEventLog } from "./event_log.ts";
 
 /** The four session changes the agent reports, as the core names them. */
 export type SessionChangeType = "logon" | "logoff" | "lock" | "unlock";
@@ -140,4 +141,10 @@ export interface Platform {
    * Returns the process exit code.
    */
   runService(hooks: ServiceHooks): Promise<number>;
+  /**
+   * The system's event log for the agent's entries (Windows: the Application log through the
+   * source UserSessionMonService), or undefined where there is none or it cannot be opened.
+   * The caller closes it.
+   */
+  systemEventLog?(): SystemEventLog | undefined;
 }

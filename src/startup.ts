@@ -5,6 +5,7 @@
  * @module
  */
 import { join } from "node:path";
+import type { JournalSetAside } from "./event_log.ts";
 import { SERVICE_EXIT_CODES, StartError } from "./exit_codes.ts";
 import { Journal } from "./journal.ts";
 import type { LogFn } from "./log.ts";
@@ -47,7 +48,15 @@ export async function lockFolder(
  */
 export async function openJournal(
   dir: string,
-  options: { rotationSizeBytes: number; log: LogFn },
+  options: {
+    rotationSizeBytes: number;
+    log: LogFn;
+    /**
+     * The journal set an unreadable event_log.csv aside (Event Log 301). The journal's set-aside
+     * recovery (being added to src/journal*.ts) is to call it: pass it on to Journal.open.
+     */
+    onSetAside?: (details: JournalSetAside) => void;
+  },
 ): Promise<Journal> {
   const eventLog = join(dir, "event_log.csv");
   try {

@@ -100,6 +100,37 @@ export function unregisterEventSource(): boolean {
   return true;
 }
 
+/**
+ * `--service install`: registers the source and says so. A failure is printed, not thrown: the
+ * agent runs without its Event Log entries (they then read "The description for Event ID ...
+ * cannot be found"), which is no reason to leave the PC without the agent.
+ */
+export function registerEventSourceReporting(print: (line: string) => void): void {
+  try {
+    registerEventSource();
+    print(`Event Log source ${EVENT_SOURCE} registered in the Application log`);
+  } catch (error) {
+    print(
+      `Warning: the Event Log source ${EVENT_SOURCE} could not be registered (${
+        (error as Error).message
+      }); the agent runs, and its Event Log entries lack their description`,
+    );
+  }
+}
+
+/** `--service remove`: removes the source and says so; a failure is printed, not thrown. */
+export function unregisterEventSourceReporting(print: (line: string) => void): void {
+  try {
+    if (unregisterEventSource()) print(`Event Log source ${EVENT_SOURCE} removed`);
+  } catch (error) {
+    print(
+      `Warning: the Event Log source ${EVENT_SOURCE} could not be removed: ${
+        (error as Error).message
+      }`,
+    );
+  }
+}
+
 /** The Application log through the agent's source. Close it when the agent stops. */
 export class WindowsEventLog implements SystemEventLog {
   #handle: Deno.PointerValue;
@@ -115,13 +146,9 @@ export class WindowsEventLog implements SystemEventLog {
     );
   }
 
-  /** Writes one entry; never throws (a full or stopped Event Log is not the agent's failure). */
+  /** {@link WindowsEventLog.write}; the agent calls it through reportTo, which catches. */
   report(id: number, level: EventLevel, text: string): void {
-    try {
-      this.write(id, level, text);
-    } catch {
-      // Nothing sensible to do: the agent's own logs have the same facts.
-    }
+    this.write(id, level, text);
   }
 
   /** Writes one entry; throws a Win32Error when ReportEventW fails. */

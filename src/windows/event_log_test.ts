@@ -98,7 +98,7 @@ Deno.test({
         log.write(started.id, started.level, started.text);
         log.write(EVENT_IDS.sendingPaused, "warning", "Sending paused: test");
         log.write(EVENT_IDS.journalUnwritable, "error", "event_log.csv cannot be written: test");
-        log.report(EVENT_IDS.stopped, "information", "stopped"); // never throws
+        log.report(EVENT_IDS.stopped, "information", "stopped");
       } finally {
         log.close();
         log.close(); // idempotent

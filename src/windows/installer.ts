@@ -19,6 +19,7 @@ import type { ServiceActionOptions } from "../platform.ts";
 import type { Clock } from "../clock.ts";
 import { type ConfigKey, importedSettings, updateConfigFile } from "../config.ts";
 import { AGENT_PERMISSIONS } from "../permissions.ts";
+import { registerEventSourceReporting, unregisterEventSourceReporting } from "./event_log.ts";
 import { isReparsePoint, secureDirectory, secureFile } from "./file_security.ts";
 import {
   createOrUpdate,
@@ -222,6 +223,7 @@ export async function installAgent(name: string, options: InstallOptions): Promi
   });
   const outcome = createOrUpdateService(name, binaryPath);
   print(`Service ${name} ${outcome}: ${binaryPath}`);
+  registerEventSourceReporting(print);
   return await startAndReport(name, options);
 }
 
@@ -293,6 +295,7 @@ export async function removeAgent(name: string, options: RemoveOptions): Promise
   const print = options.print;
   const stopped = await stopAndReport(name, options);
   if (deleteService(name)) print(`Service ${name} removed`);
+  unregisterEventSourceReporting(print);
   if (stopped !== 0) print("The service did not stop in time: it is removed once it stops");
   // `--config <installDir>\config.ini` names the installed agent's folder; default the default.
   const installDir = options.configPath ? win32.dirname(options.configPath) : options.installDir;

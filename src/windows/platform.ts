@@ -5,6 +5,7 @@
  * @module
  */
 import type { Platform } from "../platform.ts";
+import { WindowsEventLog } from "./event_log.ts";
 import { secureDirectory, secureFile } from "./file_security.ts";
 import { windowsInstallDir } from "./installer.ts";
 import { runWindowsService } from "./service_host.ts";
@@ -29,5 +30,12 @@ export function createWindowsPlatform(): Platform {
     },
     notifyReload: () => Promise.resolve(services().notifyReload()),
     runService: (hooks) => runWindowsService(hooks),
+    systemEventLog: () => {
+      try {
+        return WindowsEventLog.open();
+      } catch {
+        return undefined; // no Event Log service: the agent's own logs have the same facts
+      }
+    },
   };
 }
