@@ -9,9 +9,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Agent } from "../src/agent.ts";
-import { EVENT_IDS, MemoryEventLog, type SystemEvent } from "../src/event_log.ts";
+import {
+  EVENT_IDS,
+  MemoryEventLog,
+  type SystemEvent,
+  type SystemEventLog,
+} from "../src/event_log.ts";
 import { createPosixPlatform } from "../src/posix.ts";
-import { eventually, TEST_API_KEY } from "./support/files.ts";
+import { eventually, journalRows, TEST_API_KEY } from "./support/files.ts";
 import { ReferenceServer } from "./support/reference_server.ts";
 
 const WRONG_KEY = "0d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a";
@@ -73,6 +78,64 @@ Deno.test("start writes 100 with version, server and folder; stop writes 101 wit
     assertNoSecret(log.entries, TEST_API_KEY);
     const sessionLog = await Deno.readTextFile(join(dir, "session_monitor.log"));
     assert.match(sessionLog, /Event 100 written to the Windows Event Log/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an Event Log that refuses every entry: the agent works on, error.log says it once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "usm-evlog-" });
+  const refusing: SystemEventLog = {
+    report() {
+      throw new Error("ReportEventW failed: The event log file is full (error 1502)");
+    },
+  };
+  try {
+    const agent = new Agent({
+      configPath: join(dir, "config.ini"),
+      platform: createPosixPlatform(),
+      version: "9.8.7",
+      eventLog: refusing,
+      watchConfig: false,
+    });
+    await agent.start(); // 200 (config.ini is new and incomplete), 100: both refused
+    await agent.record({ type: "lock", user: "bob", session: 3, at: Temporal.Now.instant() });
+    await agent.stop(); // 101 refused
+    const errors = (await Deno.readTextFile(join(dir, "error.log"))).split("\n")
+      .filter((line) => line.includes("Windows Event Log"));
+    assert.equal(errors.length, 1, errors.join("\n"));
+    assert.match(
+      errors[0],
+      /ERROR Cannot write event 200 to the Windows Event Log: ReportEventW failed: The event log file is full \(error 1502\); the agent goes on/,
+    );
+    assert.equal((await journalRows(dir)).length, 1, "the event is in event_log.csv");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the journal's set-aside reaches the Event Log as 301, redacted", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "usm-evlog-" });
+  const log = new MemoryEventLog();
+  try {
+    await Deno.writeTextFile(join(dir, "config.ini"), configText({ api_key: TEST_API_KEY }));
+    const agent = newAgent(dir, log);
+    await agent.start();
+    const path = join(dir, "event_log.csv");
+    agent.journalSetAside({
+      path,
+      asidePath: `${path}.unreadable-1`,
+      reason: `line 2 is not a row: "${TEST_API_KEY}"`,
+    });
+    await agent.stop();
+    const setAside = log.entries.filter((e) => e.id === EVENT_IDS.journalSetAside);
+    assert.equal(setAside.length, 1);
+    assert.equal(setAside[0].level, "warning");
+    assert.match(
+      setAside[0].text,
+      /could not be read \(line 2 is not a row: "4795…93fa"\) and was set aside as .*event_log\.csv\.unreadable-1/,
+    );
+    assertNoSecret(log.entries, TEST_API_KEY);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
