@@ -161,6 +161,9 @@ type Reply =
 /** The HTTP boundary: answers each post with the next scripted reply (default 201). */
 class ScriptedTransport {
   readonly origin = "https://192.168.27.1:8000";
+  urlOf(path: string): string {
+    return this.origin + path;
+  }
   script: Reply[] = [];
   requests: { path: string; body: Record<string, unknown>; headers: Record<string, string> }[] = [];
 

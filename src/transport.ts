@@ -256,6 +256,12 @@ export class Transport {
     return this.#origin;
   }
 
+  /** The full URL a request to `path` goes to (server_url's path prefix included), for messages. */
+  urlOf(path: string): string {
+    const basePath = this.#base.pathname.replace(/\/+$/, "");
+    return this.#origin + basePath + (path.startsWith("/") ? path : `/${path}`);
+  }
+
   /**
    * POSTs `body` to `path` (relative to the base URL) and resolves with the answer, whatever its
    * status. Rejects with {@link TransportError} when there is no answer.
