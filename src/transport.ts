@@ -1,6 +1,7 @@
 /**
  * The agent's HTTP(S) client: POSTs to the server over one kept-alive connection, with the TLS
- * choices config.ini offers (system roots, a CA file, a pinned certificate, or no check).
+ * choices config.ini offers (Deno's built-in Mozilla roots, the system's store, a CA file, a
+ * pinned certificate, or no check).
  *
  * Built on `node:https` rather than `fetch`: the reference server's own certificate is
  * self-signed with basicConstraints CA:TRUE and no subjectAltName, which Deno's `fetch` refuses
@@ -28,11 +29,12 @@ export interface HttpResponse {
 /** TLS and timing options of a {@link Transport}. */
 export interface TransportOptions {
   /**
-   * PEM contents of tls_ca_file: the server's certificate must chain to one of these roots and
-   * match the host name. As with Node's `ca`, these roots replace the default ones for this
-   * server (checked on Deno 2.9.6: a root trusted by default, via DENO_CERT, is no longer trusted
-   * once `caPem` is given). Without it, Deno's default root store is used (Mozilla's roots, or
-   * the system's with DENO_TLS_CA_STORE=system).
+   * PEM roots (tls_ca_file's contents, or the system store's; several certificates in one text
+   * work): the server's certificate must chain to one of these and match the host name. As with
+   * Node's `ca`, these roots replace the default ones for this server (checked on Deno 2.9.6: a
+   * root trusted by default, via DENO_CERT, is no longer trusted once `caPem` is given).
+   * Without it, Deno's default root store is used: its built-in Mozilla roots (or the system's
+   * when the process runs with DENO_TLS_CA_STORE=system).
    */
   caPem?: string;
   /**
@@ -390,33 +392,68 @@ export class Transport {
 /** The settings of config.ini a {@link Transport} is made from. */
 export type TransportSettings = Pick<
   Config,
-  "serverUrl" | "tlsCaFile" | "tlsServerSha256" | "tlsInsecure"
+  "serverUrl" | "tlsCaFile" | "tlsCaStore" | "tlsServerSha256" | "tlsInsecure"
 >;
 
 /** Options of {@link transportFor}. */
 export interface TransportForOptions {
-  /** The contents of tls_ca_file when the caller has read it already (it is not read again). */
+  /**
+   * The roots when the caller has read them already (they are not read again): tls_ca_file's
+   * contents, or the system store's (see {@link readCaRoots}).
+   */
   caPem?: string;
   /** Time allowed for one request (default 15000 ms). */
   timeoutMs?: number;
 }
 
 /**
- * The transport for config.ini's server_url and TLS settings (tls_ca_file is read here).
- * @throws {Error} when tls_ca_file cannot be read (see {@link readCaFile}).
+ * The transport for config.ini's server_url and TLS settings (the roots are read here unless
+ * given: see {@link readCaRoots}).
+ * @throws {Error} when tls_ca_file or the system store cannot be read.
  * @throws {TypeError} when server_url or tls_server_sha256 is invalid.
  */
 export function transportFor(
   config: TransportSettings,
   options: TransportForOptions = {},
 ): Transport {
-  const caPem = options.caPem ?? (config.tlsCaFile ? readCaFile(config.tlsCaFile) : undefined);
+  const caPem = options.caPem ?? readCaRoots(config);
   return new Transport(config.serverUrl, {
     caPem,
     pinSha256: config.tlsServerSha256 || undefined,
     insecure: config.tlsInsecure,
     timeoutMs: options.timeoutMs,
   });
+}
+
+/**
+ * The roots that verify the server, as PEM text: tls_ca_file's when it is set (it replaces the
+ * store), else with tls_ca_store = system the operating system's store (`node:tls`
+ * `getCACertificates("system")`: on Windows the machine's Trusted Root store; on Linux the file
+ * SSL_CERT_FILE names, else the distribution's bundle; read once per process), else undefined:
+ * Deno's built-in Mozilla roots.
+ * @throws {Error} naming what cannot be read and why.
+ */
+export function readCaRoots(config: Pick<Config, "tlsCaFile" | "tlsCaStore">): string | undefined {
+  if (config.tlsCaFile) return readCaFile(config.tlsCaFile);
+  if (config.tlsCaStore !== "system") return undefined;
+  let roots: string[];
+  try {
+    roots = (tls as unknown as { getCACertificates(type: string): string[] })
+      .getCACertificates("system");
+  } catch (error) {
+    throw new Error(
+      `Cannot read the system's certificate store (tls_ca_store = system): ${
+        (error as Error).message
+      }`,
+      { cause: error },
+    );
+  }
+  if (roots.length === 0) {
+    throw new Error(
+      "The system's certificate store (tls_ca_store = system) holds no certificate",
+    );
+  }
+  return roots.join("\n");
 }
 
 /**

@@ -417,6 +417,7 @@ Deno.test("transportFor reads tls_ca_file and verifies the server against it", a
   const transport = transportFor({
     serverUrl: url,
     tlsCaFile: caFile,
+    tlsCaStore: "mozilla",
     tlsServerSha256: "",
     tlsInsecure: false,
   });
@@ -434,6 +435,7 @@ Deno.test("transportFor reports an unreadable tls_ca_file instead of using the d
   const settings = {
     serverUrl: "https://127.0.0.1:9",
     tlsCaFile: "/nonexistent/ca.pem",
+    tlsCaStore: "mozilla" as const,
     tlsServerSha256: "",
     tlsInsecure: false,
   };
