@@ -327,7 +327,7 @@ export function statusLines(report: StatusReport): string[] {
     ok: "OK",
     unknown: "cannot tell whether an agent runs",
     "not-running": "no agent runs",
-    "not-configured": "not configured (see Config error)",
+    "not-configured": "not configured",
     paused: "sending paused",
     "health-failed": "last health check not passed",
     "held-in-memory": "events held in memory",
