@@ -7,7 +7,8 @@
  */
 import type { Config } from "./config.ts";
 import type { LogFn } from "./log.ts";
-import { readCaRoots, Transport, transportFor, type TransportSettings } from "./transport.ts";
+import { readCaRoots } from "./ca_roots.ts";
+import { Transport, transportFor, type TransportSettings } from "./transport.ts";
 
 /**
  * How config.ini has the server's certificate checked, for the settings log line and

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { DEV_PERMISSION_FLAGS } from "../../src/windows/installer.ts";
 import { wide } from "../../ffi/wide.ts";
-import { readCaRoots } from "../../src/transport.ts";
+import { readCaRoots } from "../../src/ca_roots.ts";
 import { generateCaSignedCertificate } from "../support/cert.ts";
 
 const ignore = Deno.build.os !== "windows";
