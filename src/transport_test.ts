@@ -485,3 +485,20 @@ Deno.test("fetchServerCertificate describes the certificate a server presents", 
     assert.equal(error.code, "network");
   });
 });
+
+Deno.test("urlOf names the URL a request goes to, server_url's path prefix included", () => {
+  for (
+    const [base, url] of [
+      ["https://192.168.27.1:8000", "https://192.168.27.1:8000/api/log_event"],
+      ["https://host:8000/usm/", "https://host:8000/usm/api/log_event"],
+      ["http://host/a/b", "http://host/a/b/api/log_event"],
+    ]
+  ) {
+    const transport = new Transport(base);
+    try {
+      assert.equal(transport.urlOf("/api/log_event"), url);
+    } finally {
+      transport.close();
+    }
+  }
+});
