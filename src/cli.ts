@@ -93,7 +93,11 @@ export async function main(args: string[], deps: CliDeps): Promise<number> {
       try {
         options.settings.api_key = validateSetting("api_key", line.trim());
       } catch (error) {
-        printError(`Invalid value for --api-key (standard input): ${errorText(error)}`);
+        // validateSetting's cause holds the detail without its own "Invalid value for" prefix.
+        const detail = (error as Error).cause ?? error;
+        printError(
+          `Invalid value for --api-key (api_key, from standard input): ${errorText(detail)}`,
+        );
         return ExitCode.Usage;
       }
     }

@@ -148,3 +148,23 @@ Deno.test("--check-interval above a day is accepted with a warning on the consol
   ]);
   assert.deepEqual(parseArgs(["--check-interval", "2000s"]).warnings, []);
 });
+
+Deno.test("a bad key on standard input is refused once, masked", async () => {
+  const dir = await Deno.makeTempDir();
+  const errors: string[] = [];
+  try {
+    const code = await main(["--config", `${dir}/config.ini`, "--api-key", "-"], {
+      platform: createPosixPlatform(),
+      version: "9.9.9",
+      stdin: ReadableStream.from([new TextEncoder().encode("bad key with spaces\n")]),
+      print: () => {},
+      printError: (line) => errors.push(line),
+    });
+    assert.equal(code, 2);
+    assert.deepEqual(errors, [
+      'Invalid value for --api-key (api_key, from standard input): "bad …aces" contains whitespace: paste the key without spaces',
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
