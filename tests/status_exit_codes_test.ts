@@ -53,6 +53,29 @@ Deno.test("--status exits 0 only when the agent runs, its health check passed an
       agent = undefined;
     });
 
+    await t.step(
+      "one bad value: 5, the error said once, the set keys not called unset",
+      async () => {
+        await Deno.writeTextFile(
+          config,
+          `[API]\napi_key = ${TEST_API_KEY}\nserver_url = ${server.url}\nhealth_check_interval = abc\n`,
+        );
+        agent = AgentProcess.start(config);
+        const settings = await agent.waitForLine(/Settings: /);
+        assert.doesNotMatch(settings, /\(not set\)/);
+        assert.match(settings, /Settings: none read from config\.ini yet \(see the error above\)/);
+        const result = await statusUntil(config, 5);
+        assert.equal(result.stdout.match(/Config error:/g)?.length, 1, result.stdout);
+        assert.match(
+          result.stdout,
+          /^Config error: +Invalid value for health_check_interval in .* line 4: "abc"/m,
+        );
+        await agent.stop();
+        agent = undefined;
+        await Deno.remove(config);
+      },
+    );
+
     await t.step("configured, running, health check passed: 0, in text and JSON", async () => {
       await configureAgent(config, server, ["--timezone", "UTC"]);
       agent = AgentProcess.start(config);
