@@ -146,7 +146,7 @@ function applyValue(options: CliOptions, name: string, value: string): void {
       options.maxBacklogMs = parseInterval(value).ms;
     } catch (error) {
       throw new TypeError(
-        `Invalid value for --max-backlog: "${value}" is not a time (minutes, or 90s, 30m, 2h; 0 means no limit)`,
+        `Invalid value for --max-backlog: "${value}" is not a time of 10 seconds or more (minutes, or 90s, 30m, 2h; 0 means no limit)`,
         { cause: error },
       );
     }
