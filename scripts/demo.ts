@@ -42,6 +42,10 @@ console.log(
 );
 await agent(["--url", url, "--api-key", apiKey, "--pin-server-cert", "--timezone", "Europe/London"])
   .output();
+// The file was made with this platform's install_dir (e.g. /var/lib/UserSessionMon); the demo's
+// agent keeps its files beside its config.ini, so say that folder instead.
+const text = await Deno.readTextFile(config);
+await Deno.writeTextFile(config, text.replace(/^install_dir =.*$/m, `install_dir = ${dir}`));
 console.log(
   `\n$ winagentUSM --service run --simulate testdata/demo_sessions.jsonl   (Ctrl+C stops)\n`,
 );

@@ -331,7 +331,7 @@ export class Agent {
       this.#tasks.cancel("public IP");
       this.#host.clearPublicIp();
     }
-    this.log("info", describeSettings(config));
+    this.log("info", describeSettings(config, { loaded: this.#source.loaded }));
     const problems = this.#source.problems();
     if (problems.length > 0 && this.#source.loaded && !this.#source.error) {
       this.log("error", `Nothing is sent until config.ini is completed: ${problems.join("; ")}`);

@@ -1,7 +1,8 @@
 /**
  * The command line of winagentUSM.exe: every flag of the original agent, accepted as `--name`
  * and as `-name` (Go style, as the server's install_service.bat writes them), plus `--status`,
- * `--version`, `--pin-server-cert`, `--simulate` and `--purge`. The flags are parsed in
+ * `--pending`, `--version`, `--pin-server-cert`, `--simulate` and `--purge` (and `/?`, `-?`); the
+ * status display is in status_command.ts. The flags are parsed in
  * cli_args.ts; this module carries out what they ask for and returns the exit code.
  *
  * @module
@@ -18,11 +19,9 @@ import {
 } from "./config.ts";
 import type { SystemEventLog } from "./event_log.ts";
 import { checkHealth } from "./health.ts";
-import { readJournal } from "./journal.ts";
-import { SendStatus } from "./event.ts";
 import type { Platform, ServiceHooks } from "./platform.ts";
 import { SimulatedSource } from "./simulate.ts";
-import { agentRunning, readStatus } from "./status.ts";
+import { pendingLines, pendingReport, statusLines, statusReport } from "./status_command.ts";
 import { errorText, readLines } from "./text.ts";
 import { fetchServerCertificate } from "./server_certificate.ts";
 import { type Transport, transportFor } from "./transport.ts";
@@ -68,6 +67,7 @@ export async function main(args: string[], deps: CliDeps): Promise<number> {
     return ExitCode.Usage;
   }
   const { platform, version } = deps;
+  for (const warning of options.warnings) printError(`Warning: ${warning}`);
   if (options.help || args.length === 0) {
     print(usage(version));
     return ExitCode.Ok;
@@ -87,7 +87,11 @@ export async function main(args: string[], deps: CliDeps): Promise<number> {
       try {
         options.settings.api_key = validateSetting("api_key", line.trim());
       } catch (error) {
-        printError(`Invalid value for --api-key (standard input): ${errorText(error)}`);
+        // validateSetting's cause holds the detail without its own "Invalid value for" prefix.
+        const detail = (error as Error).cause ?? error;
+        printError(
+          `Invalid value for --api-key (api_key, from standard input): ${errorText(detail)}`,
+        );
         return ExitCode.Usage;
       }
     }
@@ -102,7 +106,8 @@ export async function main(args: string[], deps: CliDeps): Promise<number> {
     if (Object.keys(options.settings).length > 0 || options.pinServerCert) {
       return await changeSettings(configPath, options, deps, print, printError);
     }
-    if (options.status) return await showStatus(configPath, deps, print);
+    if (options.status) return await showStatus(configPath, options, deps, print);
+    if (options.pending) return await showPending(configPath, options, print);
   } catch (error) {
     printError(errorText(error));
     return error instanceof ConfigError ? ExitCode.Config : ExitCode.Failed;
@@ -257,69 +262,30 @@ async function changeSettings(
   return ExitCode.Ok;
 }
 
+/** `--status` (text or JSON); returns its exit code (README, "Status"). */
 async function showStatus(
   configPath: string,
+  options: CliOptions,
   deps: CliDeps,
   print: (line: string) => void,
 ): Promise<number> {
-  const dir = join(configPath, "..");
-  const installDir = deps.platform.defaultInstallDir();
-  const status = await readStatus(dir);
-  const service = await deps.platform.serviceState().catch(() => undefined);
-  const rows: [string, string][] = [];
-  const time = (ms: number | undefined) => ms ? new Date(ms).toISOString() : "never";
-  if (service) {
-    rows.push(["Service", `${service.state}${service.pid ? ` (pid ${service.pid})` : ""}`]);
-  }
-  if (status) {
-    const state = agentRunning(dir) === false
-      ? `not running (last seen ${status.state} at ${time(status.updatedAt)}, pid ${status.pid})`
-      : `${status.state} (pid ${status.pid}, since ${time(status.startedAt)})`;
-    rows.push(["Agent", state]);
-  } else {
-    rows.push(["Agent", "has not run with this config.ini (no status.json)"]);
-  }
-  rows.push(["Config", configPath]);
-  try {
-    const { config } = await loadConfig(configPath, { installDir });
-    rows.push(["Server", config.serverUrl || "(not set)"]);
-    rows.push(["API key", maskSecret(config.apiKey)]);
-  } catch (error) {
-    rows.push(["Config error", errorText(error)]);
-  }
-  if (status) {
-    if (status.configError) rows.push(["Config error", status.configError]);
-    rows.push(["Health checks", status.healthCheckInterval]);
-    const health = status.lastHealthCheck;
-    rows.push([
-      "Last health check",
-      health
-        ? `${health.ok ? "passed" : "FAILED"} at ${time(health.at)}: ${health.message}`
-        : "none yet",
-    ]);
-    if (status.paused) rows.push(["Sending paused", status.paused]);
-    if (status.lastError) {
-      rows.push(["Last error", `${time(status.lastError.at)}: ${status.lastError.message}`]);
-    }
-    rows.push(["Last event sent", time(status.lastSentAt)]);
-    if (status.unsaved) rows.push(["Not yet on disk", `${status.unsaved} events (disk full?)`]);
-  }
-  try {
-    const { entries, tornTail } = await readJournal(join(dir, "event_log.csv"));
-    const pending = entries.filter((e) => e.status === SendStatus.Pending).length;
-    const rejected = entries.filter((e) => e.status === SendStatus.Rejected).length;
-    rows.push([
-      "Events",
-      `${entries.length} in event_log.csv, ${pending} not yet sent, ${rejected} rejected by the server` +
-      (tornTail ? " (last line incomplete: repaired at next start)" : ""),
-    ]);
-  } catch (error) {
-    rows.push([
-      "Events",
-      error instanceof Deno.errors.NotFound ? "event_log.csv does not exist yet" : errorText(error),
-    ]);
-  }
-  const width = Math.max(...rows.map(([k]) => k.length)) + 2;
-  for (const [key, value] of rows) print(`${(key + ":").padEnd(width)}${value}`);
+  const report = await statusReport(configPath, {
+    platform: deps.platform,
+    maxBacklogMs: options.maxBacklogMs,
+  });
+  if (options.json) print(JSON.stringify(report, null, 2));
+  else for (const line of statusLines(report)) print(line);
+  return report.exitCode;
+}
+
+/** `--pending` (text or JSON). */
+async function showPending(
+  configPath: string,
+  options: CliOptions,
+  print: (line: string) => void,
+): Promise<number> {
+  const report = await pendingReport(configPath);
+  if (options.json) print(JSON.stringify(report, null, 2));
+  else for (const line of pendingLines(report)) print(line);
   return ExitCode.Ok;
 }

@@ -16,7 +16,13 @@
  * @module
  */
 import { parseArgs as tokenize } from "node:util";
-import { CONFIG_SCHEMA, type ConfigKey, type ConfigKeySpec, validateSetting } from "./config.ts";
+import {
+  CONFIG_SCHEMA,
+  type ConfigKey,
+  type ConfigKeySpec,
+  parseInterval,
+  validateSetting,
+} from "./config.ts";
 import type { ServiceAction } from "./platform.ts";
 import { errorText } from "./text.ts";
 
@@ -28,11 +34,19 @@ export interface CliOptions {
   help: boolean;
   version: boolean;
   status: boolean;
+  /** `--pending`: list the events not yet sent. */
+  pending: boolean;
+  /** `--json`: `--status` and `--pending` print JSON. */
+  json: boolean;
+  /** `--max-backlog`: `--status` fails when an event waits longer (ms; 0 = no limit). */
+  maxBacklogMs?: number;
   pinServerCert: boolean;
   simulate?: string;
   purge: boolean;
   /** `--api-key -`: the key is the first line of standard input. */
   apiKeyFromStdin: boolean;
+  /** Values accepted with a warning (shown on the console before anything is done). */
+  warnings: string[];
 }
 
 const SERVICE_ACTIONS: Record<string, ServiceAction> = {
@@ -52,7 +66,7 @@ const SETTING_FLAGS: ReadonlyMap<string, ConfigKey> = new Map(
   ),
 );
 
-type Switch = "help" | "version" | "status" | "pinServerCert" | "purge";
+type Switch = "help" | "version" | "status" | "pending" | "json" | "pinServerCert" | "purge";
 
 /** Flags without a value, and the option each one sets. */
 const SWITCHES: ReadonlyMap<string, Switch> = new Map([
@@ -60,6 +74,8 @@ const SWITCHES: ReadonlyMap<string, Switch> = new Map([
   ["h", "help"],
   ["version", "version"],
   ["status", "status"],
+  ["pending", "pending"],
+  ["json", "json"],
   ["pin-server-cert", "pinServerCert"],
   ["purge", "purge"],
 ]);
@@ -68,6 +84,7 @@ const VALUE_FLAGS: ReadonlySet<string> = new Set([
   "service",
   "config",
   "simulate",
+  "max-backlog",
   ...SETTING_FLAGS.keys(),
 ]);
 
@@ -80,13 +97,21 @@ const FLAG_TYPES = Object.fromEntries([
 /** A flag as this agent accepts it: one or two dashes, a name, maybe `=value`. */
 const FLAG = /^--?([a-zA-Z][a-zA-Z0-9-]*)(?:=(.*))?$/s;
 
+/** Windows' way of asking for help: `/?` and `-?` (cmd.exe habits), read as `--help`. */
+const WINDOWS_HELP: ReadonlySet<string> = new Set(["/?", "-?", "--?"]);
+
 /**
- * Rewrites Go-style `-name` (and `--Name`) to `--name`, one argument for one, leaving alone what
- * is not a flag and the argument that is a value flag's value.
+ * Rewrites Go-style `-name` (and `--Name`) to `--name`, and `/?` / `-?` to `--help`, one
+ * argument for one, leaving alone what is not a flag and the argument that is a value flag's
+ * value.
  */
 function normalize(args: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
+    if (WINDOWS_HELP.has(args[i])) {
+      out.push("--help");
+      continue;
+    }
     const match = FLAG.exec(args[i]);
     if (match === null) {
       out.push(args[i]);
@@ -116,6 +141,15 @@ function applyValue(options: CliOptions, name: string, value: string): void {
     options.config = value;
   } else if (name === "simulate") {
     options.simulate = value;
+  } else if (name === "max-backlog") {
+    try {
+      options.maxBacklogMs = parseInterval(value).ms;
+    } catch (error) {
+      throw new TypeError(
+        `Invalid value for --max-backlog: "${value}" is not a time of 10 seconds or more (minutes, or 90s, 30m, 2h; 0 means no limit)`,
+        { cause: error },
+      );
+    }
   } else {
     const key = SETTING_FLAGS.get(name)!;
     if (key === "api_key" && value === "-") {
@@ -126,8 +160,16 @@ function applyValue(options: CliOptions, name: string, value: string): void {
     try {
       options.settings[key] = validateSetting(key, value);
     } catch (error) {
-      // validateSetting names the key and masks the API key; say which flag it came from.
-      throw new TypeError(`Invalid value for --${name}: ${errorText(error)}`);
+      // validateSetting's message starts "Invalid value for <key>: "; its cause holds the detail,
+      // which names the key and masks the API key. Say which flag it came from, once.
+      const detail = (error as Error).cause ?? error;
+      throw new TypeError(`Invalid value for --${name} (${key}): ${errorText(detail)}`, {
+        cause: error,
+      });
+    }
+    if (key === "health_check_interval") {
+      const warning = parseInterval(options.settings[key]!).warning;
+      if (warning) options.warnings.push(warning);
     }
   }
 }
@@ -154,6 +196,17 @@ function checkCombination(options: CliOptions): void {
   if (options.purge && options.service !== "remove") {
     throw new TypeError("--purge works only with --service remove");
   }
+  if (options.json && !options.status && !options.pending) {
+    throw new TypeError("--json works only with --status or --pending");
+  }
+  if (options.maxBacklogMs !== undefined && !options.status) {
+    throw new TypeError("--max-backlog works only with --status");
+  }
+  if ((options.status || options.pending) && (options.service || changesConfig)) {
+    throw new TypeError(
+      "--status and --pending only read: run them in a command of their own, without --service or config flags",
+    );
+  }
 }
 
 /** Parses the arguments; throws a TypeError naming the flag and what is accepted. */
@@ -163,9 +216,12 @@ export function parseArgs(args: string[]): CliOptions {
     help: false,
     version: false,
     status: false,
+    pending: false,
+    json: false,
     pinServerCert: false,
     purge: false,
     apiKeyFromStdin: false,
+    warnings: [],
   };
   const { tokens } = tokenize({
     args: normalize(args),
@@ -176,7 +232,7 @@ export function parseArgs(args: string[]): CliOptions {
   });
   for (const token of tokens) {
     const arg = args[token.index]; // normalize() keeps one argument for one
-    if (token.kind !== "option" || !FLAG.test(arg)) {
+    if (token.kind !== "option" || !(FLAG.test(arg) || WINDOWS_HELP.has(arg))) {
       throw new TypeError(`Unexpected argument "${arg}": flags start with - or --; see --help`);
     }
     const { name, value } = token;
@@ -222,9 +278,14 @@ Configuration (written to config.ini; a running agent reloads and checks the ser
   --cert-sha256 <hex>       Trust exactly the certificate with this SHA-256 (tls_server_sha256)
   --config <file>           The config.ini to use (default: in the install folder)
 
-Information:
-  --status                  State of the agent, last health check, events not yet sent
+Information (for scripts: see the exit codes of --status in the README):
+  --status [--json]         State of the agent, last health check, events not yet sent;
+                            exits 0 only when the agent runs, its last health check passed
+                            and sending is not paused
+  --max-backlog <time>      With --status: also fail when an event has waited longer than
+                            this (default 60 minutes; 90s, 2h also work; 0 = no limit)
+  --pending [--json]        The events not yet sent: time, type, user, attempts, last error
   --version                 Version
-  --help                    This text
+  --help, /?, -?            This text
 `;
 }

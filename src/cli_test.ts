@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { parseArgs } from "./cli.ts";
+import { main, parseArgs } from "./cli.ts";
+import { createPosixPlatform } from "./posix.ts";
 
 Deno.test("flags are accepted with one dash or two, and with = or a space", async (t) => {
   const forms: string[][] = [
@@ -57,12 +58,17 @@ Deno.test("a bad flag or value is refused with a message that names it", async (
     [["--simulate", "-"], /only with --service run/],
     [["--purge"], /only with --service remove/],
     [["stray"], /Unexpected argument "stray"/],
+    [["--json"], /--json works only with --status or --pending/],
+    [["--max-backlog", "1h"], /--max-backlog works only with --status/],
+    [["--status", "--max-backlog", "soon"], /Invalid value for --max-backlog: "soon"/],
+    [["--status", "--url", "https://a:1"], /--status and --pending only read/],
   ];
   for (const [args, message] of cases) {
     await t.step(args.join(" "), () => {
       assert.throws(() => parseArgs(args), (error: Error) => {
         assert.match(error.message, message);
         assert.ok(!error.message.includes("s3cr3t"), "the API key leaked into the message");
+        assert.equal(error.message.split("Invalid value for").length <= 2, true, error.message);
         return true;
       });
     });
@@ -102,7 +108,7 @@ Deno.test("the first problem on the command line is the one reported", async (t)
     [["--help=yes"], "The flag --help takes no value"],
     [["--URL"], "The flag --url needs a value"],
     [["--config="], "The flag --config needs a file path"],
-    [["--debug", "maybe", "--url", "ftp://x"], "Invalid value for --debug: "],
+    [["--debug", "maybe", "--url", "ftp://x"], 'Invalid value for --debug (debug_logs): "maybe"'],
   ];
   for (const [args, message] of cases) {
     await t.step(args.join(" "), () => {
@@ -142,4 +148,52 @@ Deno.test("--service install takes config flags and --install-dir, which win ove
     /cannot be combined/,
   );
   assert.throws(() => parseArgs(["--cert-sha256", "abc"]), /Invalid value for --cert-sha256/);
+});
+
+Deno.test("/? and -? show the help, as --help does (Windows habits)", async (t) => {
+  for (const flag of ["/?", "-?", "--help", "-h"]) {
+    await t.step(flag, async () => {
+      assert.equal(parseArgs([flag]).help, true);
+      const printed: string[] = [];
+      const code = await main([flag], {
+        platform: createPosixPlatform(),
+        version: "9.9.9",
+        print: (line) => printed.push(line),
+        printError: (line) => printed.push(line),
+      });
+      assert.equal(code, 0);
+      assert.match(printed.join("\n"), /^User Session Monitor Agent 9\.9\.9/);
+      assert.match(printed.join("\n"), /--help, \/\?, -\?/);
+    });
+  }
+  assert.throws(() => parseArgs(["/help"]), /Unexpected argument "\/help"/);
+});
+
+Deno.test("--check-interval above a day is accepted with a warning on the console", () => {
+  const options = parseArgs(["--check-interval", "2000"]);
+  assert.equal(options.settings.health_check_interval, "2000");
+  assert.deepEqual(options.warnings, [
+    "health_check_interval = 2000 is read as 2000 minutes (every 2000 minutes): write 2000s if seconds were meant",
+  ]);
+  assert.deepEqual(parseArgs(["--check-interval", "2000s"]).warnings, []);
+});
+
+Deno.test("a bad key on standard input is refused once, masked", async () => {
+  const dir = await Deno.makeTempDir();
+  const errors: string[] = [];
+  try {
+    const code = await main(["--config", `${dir}/config.ini`, "--api-key", "-"], {
+      platform: createPosixPlatform(),
+      version: "9.9.9",
+      stdin: ReadableStream.from([new TextEncoder().encode("bad key with spaces\n")]),
+      print: () => {},
+      printError: (line) => errors.push(line),
+    });
+    assert.equal(code, 2);
+    assert.deepEqual(errors, [
+      'Invalid value for --api-key (api_key, from standard input): "bad …aces" contains whitespace: paste the key without spaces',
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

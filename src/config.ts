@@ -92,6 +92,10 @@ function readValues(doc: IniDocument, path: string, warnings: string[]): Map<Con
             section.toLowerCase() === "api" ? "API" : "Logging"
           }]`,
         );
+      } else {
+        warnings.push(
+          `Unknown section [${section}] in ${path}: ignored (the agent reads [API] and [Logging])`,
+        );
       }
       continue;
     }

@@ -17,6 +17,7 @@
 import {
   checkApiKey,
   checkBoolean,
+  checkCaStore,
   checkInterval,
   checkPath,
   checkServerUrl,
@@ -42,6 +43,8 @@ export interface Config {
   obtainPublicIp: boolean;
   publicIpUrls: string[];
   tlsCaFile: string;
+  /** Whose roots verify the server when tls_ca_file is empty. */
+  tlsCaStore: "mozilla" | "system";
   /** Lowercase hex without colons, or "". */
   tlsServerSha256: string;
   tlsInsecure: boolean;
@@ -239,11 +242,31 @@ export const CONFIG_SCHEMA = [
     field: "tlsCaFile",
     value: text,
     comment: [
-      "PEM file of a CA to trust for server_url, in addition to the system's. Empty: none.",
+      "PEM file of the CA(s) to trust for server_url: it REPLACES the roots of tls_ca_store",
+      "(only these CAs are trusted). Empty: the roots of tls_ca_store.",
     ],
     doc: {
       default: "empty",
-      accepted: "a PEM file of the CA that issued the server's certificate",
+      accepted:
+        "a PEM file of the CA that issued the server's certificate; it replaces the roots of `tls_ca_store` (only the CAs in the file are trusted)",
+    },
+  }),
+  spec({
+    key: "tls_ca_store",
+    section: "API",
+    default: "mozilla",
+    check: checkCaStore,
+    field: "tlsCaStore",
+    value: (v) => v as "mozilla" | "system",
+    comment: [
+      "Roots that verify the server: mozilla = Deno's built-in Mozilla roots; system = the",
+      "operating system's store (Windows: Trusted Root Certification Authorities, where Group",
+      "Policy puts a company CA).",
+    ],
+    doc: {
+      default: "`mozilla`: Deno's built-in Mozilla roots",
+      accepted:
+        "`mozilla`, or `system`: the operating system's certificate store (Windows: the machine's Trusted Root Certification Authorities, where Group Policy puts a company CA; Linux: the file `SSL_CERT_FILE` names, else the distribution's bundle). Read at start and when config.ini changes",
     },
   }),
   spec({
@@ -419,7 +442,7 @@ export interface DefaultConfigOptions {
 
 const FILE_HEADER = [
   "; User Session Monitor Agent configuration.",
-  "; Write settings as key = value, without quotes. Lines starting with ; or # are comments.",
+  "; Write settings as key = value (quotes around a value are optional). ; or # starts a comment.",
   "; An empty value means the default. Flags such as --url and --api-key also edit this file.",
 ];
 

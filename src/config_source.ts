@@ -123,8 +123,18 @@ export class ConfigSource {
   }
 }
 
-/** The settings in force, in one log line (the API key masked). */
-export function describeSettings(config: Readonly<Config>): string {
+/**
+ * The settings in force, in one log line (the API key masked). While config.ini has never been
+ * readable (`loaded` false) the line says so instead of naming the defaults as if the file's
+ * keys were not set.
+ */
+export function describeSettings(
+  config: Readonly<Config>,
+  options: { loaded?: boolean } = {},
+): string {
+  if (options.loaded === false) {
+    return `Settings: none read from config.ini yet (see the error above): nothing is sent; events are recorded with timestamps in ${config.timeZone}`;
+  }
   return `Settings: server ${config.serverUrl || "(not set)"} (${describeTls(config)}), API key ${
     maskSecret(config.apiKey)
   }, time zone ${config.timeZone}, health checks ${

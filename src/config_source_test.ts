@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ConfigSource, describeSettings } from "./config_source.ts";
+import { ConfigSource, describeSettings, fallbackConfig } from "./config_source.ts";
 
 const KEY = "47959c6d0123456789abcdef0123456789abcdefdeadbeef";
 
@@ -66,4 +66,15 @@ Deno.test("config source without config.ini keeps the defaults and says nothing 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("before config.ini was ever readable, the settings line does not call its keys unset", () => {
+  const config = fallbackConfig("/agent");
+  const line = describeSettings(config, { loaded: false });
+  assert.equal(
+    line,
+    "Settings: none read from config.ini yet (see the error above): nothing is sent; events are recorded with timestamps in UTC",
+  );
+  assert.ok(!line.includes("(not set)"));
+  assert.match(describeSettings(config), /server \(not set\)/);
 });

@@ -43,6 +43,7 @@ Deno.test("config reads the server-generated file", () => {
       obtainPublicIp: true,
       publicIpUrls: ["https://ifconfig.me/ip", "https://ipv4.icanhazip.com"],
       tlsCaFile: "",
+      tlsCaStore: "mozilla",
       tlsServerSha256: "",
       tlsInsecure: false,
       sessionLogRotationBytes: 5 * MIB,
@@ -66,6 +67,7 @@ Deno.test("config applies defaults for missing and empty keys", () => {
     obtainPublicIp: false,
     publicIpUrls: ["https://ifconfig.me/ip", "https://ipv4.icanhazip.com"],
     tlsCaFile: "",
+    tlsCaStore: "mozilla",
     tlsServerSha256: "",
     tlsInsecure: false,
     sessionLogRotationBytes: 5 * MIB,
@@ -278,6 +280,7 @@ Deno.test("parseConfig warns about unknown, misplaced and doubtful settings", ()
     "Unknown key helth_check_interval in [API] of /x/config.ini line 2: ignored",
     "Key session_log_rotation_size_mb in [API] of /x/config.ini line 5 is ignored: it belongs in [Logging]",
     "Section [api] in /x/config.ini is ignored: section names are case-sensitive, write [API]",
+    "Unknown section [Other] in /x/config.ini: ignored (the agent reads [API] and [Logging])",
     "In /x/config.ini: health_check_interval = 3600 is read as 3600 minutes (every 60 hours): write 3600s if seconds were meant",
     "server_url in /x/config.ini uses http: the API key and events travel unencrypted, use https",
   ]);
@@ -690,4 +693,13 @@ Deno.test("importedSettings refuses a file with a bad value, naming file and lin
       return true;
     },
   );
+});
+
+Deno.test("an unknown section is kept and reported as a warning, as the README says", () => {
+  const text = "[API]\napi_key = k\n[Proxy]\nhost = x\n[api]\ntimezone = UTC\n";
+  const { warnings } = parseConfig(text, "c.ini", { installDir: "/opt/usm" });
+  assert.deepEqual(warnings, [
+    "Unknown section [Proxy] in c.ini: ignored (the agent reads [API] and [Logging])",
+    "Section [api] in c.ini is ignored: section names are case-sensitive, write [API]",
+  ]);
 });

@@ -54,6 +54,19 @@ export function checkBoolean(key: string, value: string): string {
   return String(b);
 }
 
+/** `tls_ca_store`: whose root certificates verify the server (lowercased). */
+export function checkCaStore(key: string, value: string): string {
+  const v = value.toLowerCase();
+  if (v !== "mozilla" && v !== "system") {
+    throw new TypeError(
+      `${
+        show(key, value)
+      } is not mozilla (Deno's built-in Mozilla roots) or system (the operating system's certificate store)`,
+    );
+  }
+  return v;
+}
+
 /** Any text without control characters (a folder or file path). */
 export function checkText(key: string, value: string): string {
   // deno-lint-ignore no-control-regex

@@ -7,17 +7,23 @@
  */
 import type { Config } from "./config.ts";
 import type { LogFn } from "./log.ts";
-import { readCaFile, Transport, transportFor, type TransportSettings } from "./transport.ts";
+import { readCaRoots } from "./ca_roots.ts";
+import { Transport, transportFor, type TransportSettings } from "./transport.ts";
 
-/** How config.ini has the server's certificate checked, for the settings log line. */
+/**
+ * How config.ini has the server's certificate checked, for the settings log line and
+ * `--status` (README, "TLS": the same words).
+ */
 export function describeTls(config: TransportSettings): string {
   return config.tlsServerSha256
     ? `pinned certificate ${config.tlsServerSha256.slice(0, 16)}…`
     : config.tlsInsecure
     ? "certificate NOT checked"
     : config.tlsCaFile
-    ? `CA ${config.tlsCaFile}`
-    : "system roots";
+    ? `only the CA in ${config.tlsCaFile}`
+    : config.tlsCaStore === "system"
+    ? "the system's certificate store"
+    : "Deno's built-in Mozilla roots";
 }
 
 /** The transport in force and the settings it was made for. */
@@ -27,6 +33,7 @@ export class ServerConnection {
   #settings: TransportSettings = {
     serverUrl: "",
     tlsCaFile: "",
+    tlsCaStore: "mozilla",
     tlsServerSha256: "",
     tlsInsecure: false,
   };
@@ -39,13 +46,15 @@ export class ServerConnection {
 
   /**
    * Takes the settings of `config`. When where or how to connect changed, the transport is
-   * closed and tls_ca_file read again: an unreadable one is logged and the default roots are
-   * used until config.ini is saved again.
+   * closed and the roots (tls_ca_file, or the system store) read again: when they cannot be
+   * read that is logged and Deno's built-in Mozilla roots are used until config.ini is saved
+   * again.
    */
   configure(config: Readonly<Config>): void {
     const settings: TransportSettings = {
       serverUrl: config.serverUrl,
       tlsCaFile: config.tlsCaFile,
+      tlsCaStore: config.tlsCaStore,
       tlsServerSha256: config.tlsServerSha256,
       tlsInsecure: config.tlsInsecure,
     };
@@ -55,18 +64,16 @@ export class ServerConnection {
       this.close();
       this.#settings = settings;
       this.#caPem = undefined;
-      if (settings.tlsCaFile) {
-        try {
-          this.#caPem = readCaFile(settings.tlsCaFile);
-        } catch (error) {
-          this.#settings = { ...settings, tlsCaFile: "" };
-          this.#log(
-            "error",
-            `${
-              (error as Error).message
-            }; using the default roots until config.ini is saved again with a readable file`,
-          );
-        }
+      try {
+        this.#caPem = readCaRoots(settings);
+      } catch (error) {
+        this.#settings = { ...settings, tlsCaFile: "", tlsCaStore: "mozilla" };
+        this.#log(
+          "error",
+          `${
+            (error as Error).message
+          }; using Deno's built-in Mozilla roots until config.ini is saved again with a readable file`,
+        );
       }
     }
     if (config.tlsInsecure) {

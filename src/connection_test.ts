@@ -34,7 +34,7 @@ Deno.test("an unreadable tls_ca_file is logged and the default roots are used", 
     assert.equal(lines.length, 1);
     assert.match(
       lines[0],
-      /^error: Cannot read tls_ca_file \/nonexistent\/ca\.pem: .*; using the default roots until config.ini is saved again with a readable file$/,
+      /^error: Cannot read tls_ca_file \/nonexistent\/ca\.pem: .*; using Deno's built-in Mozilla roots until config.ini is saved again with a readable file$/,
     );
     connection.transport(); // made with the default roots
     connection.configure({ ...config, tlsInsecure: true });
@@ -48,9 +48,16 @@ Deno.test("an unreadable tls_ca_file is logged and the default roots are used", 
 });
 
 Deno.test("describeTls names how the server's certificate is checked", () => {
-  const none = { serverUrl: "", tlsCaFile: "", tlsServerSha256: "", tlsInsecure: false };
-  assert.equal(describeTls(none), "system roots");
-  assert.equal(describeTls({ ...none, tlsCaFile: "ca.pem" }), "CA ca.pem");
+  const none = {
+    serverUrl: "",
+    tlsCaFile: "",
+    tlsCaStore: "mozilla" as const,
+    tlsServerSha256: "",
+    tlsInsecure: false,
+  };
+  assert.equal(describeTls(none), "Deno's built-in Mozilla roots");
+  assert.equal(describeTls({ ...none, tlsCaStore: "system" }), "the system's certificate store");
+  assert.equal(describeTls({ ...none, tlsCaFile: "ca.pem" }), "only the CA in ca.pem");
   assert.equal(describeTls({ ...none, tlsInsecure: true }), "certificate NOT checked");
   assert.equal(
     describeTls({ ...none, tlsServerSha256: PIN }),

@@ -128,13 +128,15 @@ export interface DeliveryState {
   sent: number;
   /** Events the server refused for good in this process. */
   rejected: number;
+  /** The oldest pending event once tried in this process: its eventKey, attempts, last error. */
+  sending?: { key: string; attempts: number; lastError?: string };
 }
 
 /** Options of {@link Delivery}. */
 export interface DeliveryOptions {
   journal: DeliveryJournal;
   /** The transport in force (a config reload replaces it). */
-  transport: () => Pick<Transport, "post" | "origin">;
+  transport: () => Pick<Transport, "post" | "urlOf">;
   apiKey: () => string;
   /** Default {@link DEFAULT_EVENT_PATH}. */
   eventPath?: string;
@@ -151,8 +153,8 @@ interface Exchange {
   entry: PendingEntry;
   /** This process had not tried the entry before. */
   firstAttempt: boolean;
-  /** The server the request went to, for messages. */
-  origin: string;
+  /** The URL the request went to (server_url's path prefix included), for messages. */
+  url: string;
   response: HttpResponse;
   timing: AnswerTiming;
 }
@@ -184,8 +186,10 @@ export class Delivery {
   #backoffUntil: number | undefined;
   /** Rate limit: holds requests until the window allows them. */
   #pacer = new RatePacer();
-  /** Events attempted in this process (so a later attempt says retry 1). */
-  #attempted = new Set<string>();
+  /** Events attempted in this process and how often (so a later attempt says retry 1). */
+  #attempted = new Map<string, number>();
+  /** The entry sent last (the oldest pending one while it is retried). */
+  #head: PendingEntry | undefined;
   #loop: Promise<void> | undefined;
   #wake: AbortController | undefined;
   #stopped = false;
@@ -238,7 +242,14 @@ export class Delivery {
         : undefined,
       sent: this.#sent,
       rejected: this.#rejected,
+      sending: this.#sending(),
     };
+  }
+
+  #sending(): DeliveryState["sending"] {
+    const attempts = this.#head && this.#attempted.get(keyOf(this.#head));
+    if (!this.#head || !attempts) return undefined;
+    return { key: eventKey(this.#head.event), attempts, lastError: this.#lastError?.message };
   }
 
   /**
@@ -315,7 +326,8 @@ export class Delivery {
     try {
       const transport = this.#options.transport();
       const body = eventBody(entry.event, { retry, publicIp: this.#options.publicIp?.() });
-      this.#attempted.add(key);
+      this.#attempted.set(key, (this.#attempted.get(key) ?? 0) + 1);
+      this.#head = entry;
       const sentAt = this.#clock.monotonic();
       const response = await transport.post(this.#path, body, {
         "X-API-Key": this.#options.apiKey(),
@@ -326,7 +338,7 @@ export class Delivery {
         receivedAt: this.#clock.monotonic(),
         wallNow: this.#clock.wallNow(),
       };
-      return { entry, firstAttempt, origin: transport.origin, response, timing };
+      return { entry, firstAttempt, url: transport.urlOf(this.#path), response, timing };
     } catch (error) {
       const reason = error instanceof TransportError
         ? error.message
@@ -383,7 +395,7 @@ export class Delivery {
       case "misconfigured": {
         this.#paused = "misconfigured";
         this.#error(
-          `${exchange.origin}${this.#path} answered ${outcome.status} (${
+          `${exchange.url} answered ${outcome.status} (${
             this.#redact(outcome.reason)
           }): this is not the event endpoint; check server_url in config.ini. Sending is paused and ${pendingCount} events wait`,
         );

@@ -7,10 +7,11 @@ import {
   Delivery,
   type DeliveryJournal,
   type DeliveryOptions,
+  type DeliveryState,
   eventBody,
   type PendingEntry,
 } from "./delivery.ts";
-import type { SessionEvent } from "./event.ts";
+import { eventKey, type SessionEvent } from "./event.ts";
 import { MIN_RATE_LIMIT_WAIT_MS, RESET_MARGIN_MS } from "./rate_limit.ts";
 import { type HttpResponse, TransportError } from "./transport.ts";
 
@@ -161,6 +162,9 @@ type Reply =
 /** The HTTP boundary: answers each post with the next scripted reply (default 201). */
 class ScriptedTransport {
   readonly origin = "https://192.168.27.1:8000";
+  urlOf(path: string): string {
+    return this.origin + path;
+  }
   script: Reply[] = [];
   requests: { path: string; body: Record<string, unknown>; headers: Record<string, string> }[] = [];
 
@@ -689,4 +693,24 @@ Deno.test("stop() gives up on a request that never answers after the grace perio
   clock.advance(1);
   await stopped;
   assert.deepEqual(journal.statuses(), [0], "the event stays pending");
+});
+
+Deno.test("delivery's state names the event it retries, its attempts and last error", async () => {
+  const { journal, transport, delivery } = setup([event(1), event(2)]);
+  let during: DeliveryState["sending"];
+  transport.script = [
+    response(500, { message: "Failed to log event: db" }),
+    () => {
+      during = delivery.state().sending; // the second attempt is in flight
+      return created();
+    },
+  ];
+  assert.equal(delivery.state().sending, undefined, "nothing tried yet");
+  delivery.kick();
+  await until(() => journal.pending().length === 0);
+  assert.equal(during?.key, eventKey(event(1)));
+  assert.equal(during?.attempts, 2);
+  assert.match(during!.lastError!, /not sent: the server answered 500: Failed to log event: db/);
+  assert.equal(delivery.state().sending, undefined, "sent events are not being retried");
+  await delivery.stop();
 });

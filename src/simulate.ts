@@ -120,7 +120,12 @@ export class SimulatedSource implements SessionSource {
     } catch (error) {
       if (!stopped.aborted) throw error; // closing aborts the read in progress
     }
-    log("info", `Simulated input ${name} ended after ${lineNo} lines; the agent keeps running`);
+    log(
+      "info",
+      `Simulated input ${name} ended after ${lineNo} line${
+        lineNo === 1 ? "" : "s"
+      }; the agent keeps running`,
+    );
   }
 
   close(): void {

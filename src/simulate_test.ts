@@ -106,3 +106,16 @@ Deno.test("SimulatedSource close stops the run between lines and while it waits 
     assert.ok(logged.some((l) => l.includes("ended after 0 lines")), logged.join("\n"));
   });
 });
+
+Deno.test("the end of simulated input counts its lines in good English", async () => {
+  const logged: string[] = [];
+  const input = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode('{"type":"lock","user":"a"}\n'));
+      controller.close();
+    },
+  });
+  const source = new SimulatedSource({ input, name: "t", log: (_, m) => logged.push(m) });
+  await source.run(() => Promise.resolve());
+  assert.ok(logged.some((l) => l.includes("ended after 1 line;")), logged.join("\n"));
+});

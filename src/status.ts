@@ -41,20 +41,66 @@ export interface AgentStatus {
   pending: number;
   /** Events held in memory because event_log.csv could not be written. */
   unsaved: number;
+  /**
+   * The event delivery is working on (the oldest pending one) once it has been tried in this
+   * process: its eventKey, the attempts so far, and why the last one failed.
+   */
+  sending?: { key: string; attempts: number; lastError?: string };
 }
 
 /** The file name of the status file in the agent's folder. */
 export const STATUS_FILE = "status.json";
 
-/** Writes status.json atomically and durably. Failures are returned, not thrown. */
+/**
+ * status.json is padded with spaces to a multiple of this, so that the file keeps room for the
+ * next status: when the disk is full and the atomic write (a new file) fails, the status is
+ * written over the old one in place, in blocks the file already owns.
+ */
+export const STATUS_BLOCK = 4096;
+
+/** The text of status.json: JSON, then spaces up to a multiple of {@link STATUS_BLOCK}, "\n". */
+export function statusText(status: AgentStatus): string {
+  const json = JSON.stringify(status, null, 2);
+  const size = Math.ceil((json.length + 1) / STATUS_BLOCK) * STATUS_BLOCK;
+  return json.padEnd(size - 1) + "\n";
+}
+
+/**
+ * Writes status.json atomically and durably. When that fails (a full disk) and the new status
+ * fits in the existing file, it is written over that file in place instead (no new block is
+ * needed; a reader may then see a torn file, which {@link readStatus} reads again). Failures
+ * are returned, not thrown.
+ */
 export async function writeStatus(dir: string, status: AgentStatus): Promise<Error | undefined> {
+  const path = join(dir, STATUS_FILE);
+  const bytes = new TextEncoder().encode(statusText(status));
   try {
-    await writeFileAtomic(join(dir, STATUS_FILE), JSON.stringify(status, null, 2) + "\n", {
-      mode: 0o600,
-    });
+    await writeFileAtomic(path, bytes, { mode: 0o600 });
     return undefined;
   } catch (error) {
-    return error as Error;
+    return await writeInPlace(path, bytes) ? undefined : error as Error;
+  }
+}
+
+/** Overwrites status.json in place when `bytes` fit in it; false when they do not or it fails. */
+async function writeInPlace(path: string, bytes: Uint8Array): Promise<boolean> {
+  try {
+    const file = await Deno.open(path, { read: true, write: true });
+    try {
+      const { size } = await file.stat();
+      if (bytes.length > size) return false;
+      const padded = new Uint8Array(size).fill(0x20);
+      padded.set(bytes.subarray(0, bytes.length - 1));
+      padded[size - 1] = 0x0a;
+      let done = 0;
+      while (done < size) done += await file.write(padded.subarray(done));
+      await file.sync();
+      return true;
+    } finally {
+      file.close();
+    }
+  } catch {
+    return false;
   }
 }
 
@@ -72,13 +118,19 @@ export async function removeStatusTemporaries(dir: string): Promise<void> {
   } catch { /* the folder cannot be listed */ }
 }
 
-/** Reads status.json; undefined when there is none or it cannot be parsed. */
+/**
+ * Reads status.json; undefined when there is none or it cannot be parsed (read up to three
+ * times: an in-place write may be under way).
+ */
 export async function readStatus(dir: string): Promise<AgentStatus | undefined> {
-  try {
-    return JSON.parse(await Deno.readTextFile(join(dir, STATUS_FILE))) as AgentStatus;
-  } catch {
-    return undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return JSON.parse(await Deno.readTextFile(join(dir, STATUS_FILE))) as AgentStatus;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+    }
   }
+  return undefined;
 }
 
 /** The lock file that marks a folder as in use by a running agent. */

@@ -51,6 +51,7 @@ export function buildStatus(facts: StatusFacts, now: number): AgentStatus {
     rejected: delivery?.rejected ?? 0,
     pending: facts.pending,
     unsaved: facts.unsaved,
+    sending: delivery?.sending,
   };
 }
 

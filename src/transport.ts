@@ -1,6 +1,7 @@
 /**
  * The agent's HTTP(S) client: POSTs to the server over one kept-alive connection, with the TLS
- * choices config.ini offers (system roots, a CA file, a pinned certificate, or no check).
+ * choices config.ini offers (Deno's built-in Mozilla roots, the system's store, a CA file, a
+ * pinned certificate, or no check).
  *
  * Built on `node:https` rather than `fetch`: the reference server's own certificate is
  * self-signed with basicConstraints CA:TRUE and no subjectAltName, which Deno's `fetch` refuses
@@ -14,8 +15,11 @@ import http from "node:http";
 import https from "node:https";
 import net from "node:net";
 import tls from "node:tls";
+import { readCaRoots } from "./ca_roots.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Config } from "./config.ts";
+
+export { readCaFile, readCaRoots } from "./ca_roots.ts";
 
 /** One answer of the server. */
 export interface HttpResponse {
@@ -28,11 +32,12 @@ export interface HttpResponse {
 /** TLS and timing options of a {@link Transport}. */
 export interface TransportOptions {
   /**
-   * PEM contents of tls_ca_file: the server's certificate must chain to one of these roots and
-   * match the host name. As with Node's `ca`, these roots replace the default ones for this
-   * server (checked on Deno 2.9.6: a root trusted by default, via DENO_CERT, is no longer trusted
-   * once `caPem` is given). Without it, Deno's default root store is used (Mozilla's roots, or
-   * the system's with DENO_TLS_CA_STORE=system).
+   * PEM roots (tls_ca_file's contents, or the system store's; several certificates in one text
+   * work): the server's certificate must chain to one of these and match the host name. As with
+   * Node's `ca`, these roots replace the default ones for this server (checked on Deno 2.9.6: a
+   * root trusted by default, via DENO_CERT, is no longer trusted once `caPem` is given).
+   * Without it, Deno's default root store is used: its built-in Mozilla roots (or the system's
+   * when the process runs with DENO_TLS_CA_STORE=system).
    */
   caPem?: string;
   /**
@@ -256,6 +261,12 @@ export class Transport {
     return this.#origin;
   }
 
+  /** The full URL a request to `path` goes to (server_url's path prefix included), for messages. */
+  urlOf(path: string): string {
+    const basePath = this.#base.pathname.replace(/\/+$/, "");
+    return this.#origin + basePath + (path.startsWith("/") ? path : `/${path}`);
+  }
+
   /**
    * POSTs `body` to `path` (relative to the base URL) and resolves with the answer, whatever its
    * status. Rejects with {@link TransportError} when there is no answer.
@@ -384,45 +395,35 @@ export class Transport {
 /** The settings of config.ini a {@link Transport} is made from. */
 export type TransportSettings = Pick<
   Config,
-  "serverUrl" | "tlsCaFile" | "tlsServerSha256" | "tlsInsecure"
+  "serverUrl" | "tlsCaFile" | "tlsCaStore" | "tlsServerSha256" | "tlsInsecure"
 >;
 
 /** Options of {@link transportFor}. */
 export interface TransportForOptions {
-  /** The contents of tls_ca_file when the caller has read it already (it is not read again). */
+  /**
+   * The roots when the caller has read them already (they are not read again): tls_ca_file's
+   * contents, or the system store's (see {@link readCaRoots}).
+   */
   caPem?: string;
   /** Time allowed for one request (default 15000 ms). */
   timeoutMs?: number;
 }
 
 /**
- * The transport for config.ini's server_url and TLS settings (tls_ca_file is read here).
- * @throws {Error} when tls_ca_file cannot be read (see {@link readCaFile}).
+ * The transport for config.ini's server_url and TLS settings (the roots are read here unless
+ * given: see {@link readCaRoots}).
+ * @throws {Error} when tls_ca_file or the system store cannot be read.
  * @throws {TypeError} when server_url or tls_server_sha256 is invalid.
  */
 export function transportFor(
   config: TransportSettings,
   options: TransportForOptions = {},
 ): Transport {
-  const caPem = options.caPem ?? (config.tlsCaFile ? readCaFile(config.tlsCaFile) : undefined);
+  const caPem = options.caPem ?? readCaRoots(config);
   return new Transport(config.serverUrl, {
     caPem,
     pinSha256: config.tlsServerSha256 || undefined,
     insecure: config.tlsInsecure,
     timeoutMs: options.timeoutMs,
   });
-}
-
-/**
- * The PEM text of tls_ca_file.
- * @throws {Error} naming the file and why it cannot be read.
- */
-export function readCaFile(path: string): string {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch (error) {
-    throw new Error(`Cannot read tls_ca_file ${path}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
 }

@@ -417,6 +417,7 @@ Deno.test("transportFor reads tls_ca_file and verifies the server against it", a
   const transport = transportFor({
     serverUrl: url,
     tlsCaFile: caFile,
+    tlsCaStore: "mozilla",
     tlsServerSha256: "",
     tlsInsecure: false,
   });
@@ -434,6 +435,7 @@ Deno.test("transportFor reports an unreadable tls_ca_file instead of using the d
   const settings = {
     serverUrl: "https://127.0.0.1:9",
     tlsCaFile: "/nonexistent/ca.pem",
+    tlsCaStore: "mozilla" as const,
     tlsServerSha256: "",
     tlsInsecure: false,
   };
@@ -482,4 +484,21 @@ Deno.test("fetchServerCertificate describes the certificate a server presents", 
     const error = await rejection(fetchServerCertificate(`https://127.0.0.1:${port}`));
     assert.equal(error.code, "network");
   });
+});
+
+Deno.test("urlOf names the URL a request goes to, server_url's path prefix included", () => {
+  for (
+    const [base, url] of [
+      ["https://192.168.27.1:8000", "https://192.168.27.1:8000/api/log_event"],
+      ["https://host:8000/usm/", "https://host:8000/usm/api/log_event"],
+      ["http://host/a/b", "http://host/a/b/api/log_event"],
+    ]
+  ) {
+    const transport = new Transport(base);
+    try {
+      assert.equal(transport.urlOf("/api/log_event"), url);
+    } finally {
+      transport.close();
+    }
+  }
 });
