@@ -99,6 +99,21 @@ export interface ServiceHooks {
   log: (level: "debug" | "info" | "warn" | "error", message: string) => void;
 }
 
+/** Options of `Platform.secureDirectory` and `Platform.secureFile`. */
+export interface SecureOptions {
+  /**
+   * Create the folder when it is missing (default true). Windows creates it with its final
+   * descriptor in the same call; the core passes false where it must not create a folder.
+   */
+  create?: boolean;
+  /**
+   * Where the administrator is told what was done to a folder or file that was not trusted
+   * (Windows: owned by someone other than SYSTEM, Administrators or TrustedInstaller: a folder
+   * is moved aside and made afresh, a file's owner and permissions are reset).
+   */
+  report?: (line: string) => void;
+}
+
 /**
  * The operating-system side of the agent. The Windows implementation is built on `ffi/`; the
  * POSIX one on Deno built-ins.
@@ -112,9 +127,9 @@ export interface Platform {
    * Restricts a folder (and what is later created in it) to the service account and the
    * administrators: Windows a protected DACL for SYSTEM and Administrators, POSIX mode 0700.
    */
-  secureDirectory(path: string): Promise<void>;
-  /** Restricts one file likewise (Windows: protected DACL; POSIX: mode 0600). */
-  secureFile(path: string): Promise<void>;
+  secureDirectory(path: string, options?: SecureOptions): Promise<void>;
+  /** Restricts one file likewise (Windows: owner and protected DACL; POSIX: mode 0600). */
+  secureFile(path: string, options?: SecureOptions): Promise<void>;
   /**
    * `--service install|start|stop|restart|remove`. Returns the process exit code. Platforms
    * without a service manager throw an Error that says the action is only on Windows.

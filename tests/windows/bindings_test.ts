@@ -15,7 +15,6 @@ import {
 } from "../../ffi/kernel32.ts";
 import { fromWide, wide } from "../../ffi/wide.ts";
 import {
-  applyDacl,
   isReparsePoint,
   isRestrictedDacl,
   parseDacl,
@@ -191,7 +190,6 @@ Deno.test({
       const file = `${dir}\\config.ini`;
       await Deno.writeTextFile(file, "[API]\n");
       await secureFile(file);
-      applyDacl(file);
       const afterDir = readDacl(dir);
       const afterFile = readDacl(file);
       console.log(
