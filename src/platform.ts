@@ -77,10 +77,27 @@ export interface ServiceActionOptions {
   print: (line: string) => void;
 }
 
+/** Options of `ServiceHooks.start`. */
+export interface StartOptions {
+  /** Resolve once the journal is open; leave the network to `ServiceHooks.online`. */
+  deferNetwork?: boolean;
+  /** Called at each real step of the start. */
+  progress?: (step: string) => void;
+}
+
 /** What the core hands the platform's service host for `--service run`. */
 export interface ServiceHooks {
-  /** Starts the agent (journal, config, health check, delivery). Rejects when it cannot start. */
-  start(): Promise<void>;
+  /**
+   * Starts the agent (journal, config, health check, delivery). Rejects when it cannot start.
+   * With `deferNetwork` (the Windows service host) it resolves once config.ini is read and the
+   * journal is open, without touching the network: the route probe, the health check and
+   * delivery wait for {@link ServiceHooks.online}, which the host calls once RUNNING is
+   * reported. `progress` is called at each real step of the start (the host reports a new
+   * checkpoint).
+   */
+  start(options?: StartOptions): Promise<void>;
+  /** The network part of the start, when `start` was asked to defer it (see there). */
+  online?(): Promise<void>;
   /** Stops the agent: finishes the write in progress, leaves pending events on disk. */
   stop(): Promise<void>;
   /**

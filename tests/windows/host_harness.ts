@@ -11,6 +11,9 @@
 import { parseArgs } from "node:util";
 import type { ServiceHooks } from "../../src/platform.ts";
 import { ServiceHost } from "../../src/windows/service_host.ts";
+import { registerTestControls } from "./test_controls.ts";
+
+registerTestControls();
 
 const { values } = parseArgs({
   args: Deno.args,

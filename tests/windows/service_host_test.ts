@@ -11,11 +11,8 @@ import {
   SERVICE_STOPPED,
 } from "../../ffi/advapi32.ts";
 import { Win32Error } from "../../ffi/error.ts";
-import {
-  encodeTestControl,
-  RELOAD_CONTROL,
-  TEST_CONTROL_LAST,
-} from "../../src/windows/service_status.ts";
+import { RELOAD_CONTROL } from "../../src/windows/service_status.ts";
+import { encodeTestControl, TEST_CONTROL_LAST } from "./test_controls.ts";
 import { createOrUpdateService, quotePath } from "../../src/windows/installer.ts";
 import {
   controlService,
