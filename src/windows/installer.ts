@@ -29,6 +29,7 @@ import {
   writeUninstaller,
 } from "./install_files.ts";
 import { waitForProcessExit } from "./process_wait.ts";
+import { runningUnderWine } from "./wine.ts";
 import {
   removeServiceEnvironment,
   setFailureActionsOnNonCrash,
@@ -40,6 +41,7 @@ import {
   deleteService,
   describeStatus,
   openManager,
+  type ScHandle,
   setDescription,
   setFailureActions,
   startService,
@@ -161,7 +163,7 @@ export function createOrUpdateService(
       actions: FAILURE_ACTIONS,
       resetPeriodSeconds: FAILURE_RESET_SECONDS,
     });
-    setFailureActionsOnNonCrash(service);
+    setFailureActionsFlag(service);
     setPreshutdownTimeout(service);
     setServiceDacl(service);
   } finally {
@@ -169,6 +171,18 @@ export function createOrUpdateService(
   }
   const environmentRemoved = removeServiceEnvironment(name);
   return { outcome: created ? "created" : "updated", environmentRemoved };
+}
+
+/**
+ * SERVICE_CONFIG_FAILURE_ACTIONS_FLAG = TRUE. Wine 10 does not implement the level (it answers
+ * ERROR_INVALID_LEVEL, or a lost code): tolerated there only; real Windows must accept it.
+ */
+function setFailureActionsFlag(service: ScHandle): void {
+  try {
+    setFailureActionsOnNonCrash(service);
+  } catch (error) {
+    if (!runningUnderWine()) throw error;
+  }
 }
 
 /** Where the start and stop of the command line report, and the clock their waits read. */

@@ -2,7 +2,8 @@
  * A service program for the Windows tests: hosts fake ServiceHooks in the real ServiceHost and
  * appends every hook call as a JSON line to the file given by `--out`, so a test can follow the
  * service from outside. `--fail-start <code>` makes start() throw an error carrying that
- * service-specific exit code.
+ * service-specific exit code; `--slow-start <ms>` makes it take that long. The test controls
+ * are registered (test_controls.ts).
  *
  *   deno.exe run -A tests/windows/host_harness.ts --out C:\x\hooks.jsonl [--name Svc] [--fail-start 3]
  *
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     out: { type: "string" },
     name: { type: "string" },
     "fail-start": { type: "string" },
+    "slow-start": { type: "string" },
   },
 });
 if (!values.out) throw new TypeError("Missing --out <file>");
@@ -33,8 +35,12 @@ function record(entry: Record<string, unknown>): void {
 }
 
 const hooks: ServiceHooks = {
-  start() {
-    record({ hook: "start", env: Deno.env.get("USM_TEST_HOOKS") ?? null });
+  async start(options) {
+    record({ hook: "start", deferNetwork: options?.deferNetwork ?? false });
+    if (values["slow-start"]) {
+      await new Promise((resolve) => setTimeout(resolve, Number(values["slow-start"])));
+      options?.progress?.("slow start done");
+    }
     if (values["fail-start"]) {
       return Promise.reject(
         Object.assign(new Error("harness start failure"), {
@@ -42,6 +48,10 @@ const hooks: ServiceHooks = {
         }),
       );
     }
+    return Promise.resolve();
+  },
+  online() {
+    record({ hook: "online" });
     return Promise.resolve();
   },
   stop() {
