@@ -8,9 +8,10 @@
  * `Deno.copyFile` over an existing file (which would keep that file's descriptor) is never used.
  *
  * Removing: a program cannot delete its own running image. When `remove --purge` runs from the
- * installed winagentUSM.exe, the file is scheduled for deletion at the next restart
- * (MOVEFILE_DELAY_UNTIL_REBOOT, with the folder after it); run from uninstall.bat, the batch
- * file deletes it once the program has exited. The output says which.
+ * installed winagentUSM.exe, the file is renamed out of the way (a running image may be renamed)
+ * and scheduled for deletion at the next restart (MOVEFILE_DELAY_UNTIL_REBOOT, with the folder
+ * after it); run from uninstall.bat, the batch file deletes it once the program has exited. The
+ * output says which.
  *
  * @module
  */
@@ -193,12 +194,20 @@ export async function purgeInstallDir(
     return;
   }
   if (running) {
-    scheduleDeleteAtReboot(running);
+    // A running image can be renamed, not deleted: out of the way under a temporary name (so
+    // an install before the restart is not deleted with it), then deleted at the restart.
+    const doomed = `${running}.${Deno.pid}.delete.tmp`;
+    unwrap(
+      `MoveFileExW(${running}, ${doomed})`,
+      kernel32().MoveFileExW(wide(running), wide(doomed), 0),
+    );
+    scheduleDeleteAtReboot(doomed);
     if (kept.length === 0) scheduleDeleteAtReboot(installDir);
     print(
-      `${running} is running this removal and cannot delete itself: Windows deletes it` +
-        (kept.length === 0 ? " and the folder" : "") +
-        ` at the next restart (or run ${win32.join(installDir, UNINSTALL_BAT_NAME)} instead)`,
+      `${running} is running this removal and cannot delete itself: renamed to ${
+        win32.basename(doomed)
+      }; Windows deletes it` + (kept.length === 0 ? " and the folder" : "") +
+        " at the next restart (uninstall.bat removes everything at once)",
     );
     return;
   }
