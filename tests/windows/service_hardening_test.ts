@@ -37,6 +37,7 @@ import {
 } from "./service_fixture.ts";
 import { RELOAD_CONTROL } from "../../src/windows/service_status.ts";
 import { runningUnderWine } from "../../src/windows/wine.ts";
+import { isElevated, mayAdminister } from "../../src/windows/elevation.ts";
 
 async function regQuery(name: string): Promise<string> {
   const { stdout } = await new Deno.Command("reg", {
@@ -153,5 +154,15 @@ Deno.test({
         await Deno.remove(dir, { recursive: true });
       }
     });
+  },
+});
+
+Deno.test({
+  name: "elevation: the token of an elevated runner reports TokenElevation",
+  ignore: ignore || !realWindows,
+  fn() {
+    // Wine never elevates a token (it is asked of the service manager there instead).
+    assert.equal(isElevated(), true);
+    assert.equal(mayAdminister(), true);
   },
 });
