@@ -144,3 +144,25 @@ export function ordinaryWriters(sddl: string): string[] {
   }
   return writers;
 }
+
+/**
+ * True when two SDDL strings describe the same owner and DACL: the DACL's flags compared
+ * without AI (Windows adds "auto-inherited" when it stores a protected DACL), each ACE's rights
+ * compared as a set of two-letter codes (their order in the string is Windows' choice).
+ */
+export function sameDescriptor(actual: string, expected: string): boolean {
+  const norm = (sddl: string) => {
+    const { flags, aces } = parseDacl(sddl);
+    return JSON.stringify({
+      owner: parseOwner(sddl) ?? null,
+      flags: flags.replace("AI", ""),
+      aces: aces.map((ace) => ({
+        ...ace,
+        rights: /^0x/i.test(ace.rights)
+          ? ace.rights.toLowerCase()
+          : (ace.rights.match(/../g) ?? []).sort().join(""),
+      })),
+    });
+  };
+  return norm(actual) === norm(expected);
+}

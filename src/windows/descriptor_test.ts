@@ -8,6 +8,7 @@ import {
   parseDacl,
   parseOwner,
   PROTECTED_SDDL,
+  sameDescriptor,
   SERVICE_SDDL,
   trustDecision,
   TRUSTED_INSTALLER_SID,
@@ -119,4 +120,26 @@ Deno.test("ordinary writers of a folder are read from its DACL", async (t) => {
   for (const [sddl, writers] of table) {
     await t.step(sddl, () => assert.deepEqual(ordinaryWriters(sddl), writers));
   }
+});
+
+Deno.test("descriptors read back compare equal when only Windows' own AI flag or the order of rights differs", () => {
+  assert.ok(sameDescriptor("O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)", INSTALL_DIR_SDDL));
+  assert.ok(sameDescriptor(INSTALL_DIR_SDDL, INSTALL_DIR_SDDL));
+  assert.ok(
+    sameDescriptor(
+      "D:(A;;CCDCLCSWRPWPDTLOCRRC;;;SY)(A;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;BA)(A;;LCCCSWRCLO;;;AU)",
+      SERVICE_SDDL,
+    ),
+  );
+  assert.ok(
+    !sameDescriptor("O:S-1-5-21-1-2-3-1001D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)", INSTALL_DIR_SDDL),
+  );
+  assert.ok(
+    !sameDescriptor("O:BAD:(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)", INSTALL_DIR_SDDL),
+    "not protected",
+  );
+  assert.ok(
+    !sameDescriptor("O:BAD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;FR;;;BU)", INSTALL_DIR_SDDL),
+  );
+  assert.ok(!sameDescriptor("D:(A;;CCLCSWLORPRC;;;AU)", "D:(A;;CCLCSWLORC;;;AU)"), "start right");
 });

@@ -89,13 +89,13 @@ export class FileHandle {
   }
 
   /**
-   * Opens `path` (file or folder) for reading and changing its descriptor, the reparse point
-   * itself rather than its target. Returns undefined when nothing is there.
+   * Opens `path` (file or folder), the reparse point itself rather than its target, for reading
+   * its descriptor and, unless `readOnly`, changing it. Returns undefined when nothing is there.
    */
-  static open(path: string): FileHandle | undefined {
+  static open(path: string, options: { readOnly?: boolean } = {}): FileHandle | undefined {
     const handle = kernel32().CreateFileW(
       wide(path),
-      READ_CONTROL | WRITE_DAC | WRITE_OWNER,
+      options.readOnly ? READ_CONTROL : READ_CONTROL | WRITE_DAC | WRITE_OWNER,
       FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
       null,
       OPEN_EXISTING,
@@ -242,7 +242,7 @@ export function createDirectoryWithDescriptor(path: string, sddl = INSTALL_DIR_S
 
 /** The owner and DACL of a file or folder as SDDL, read through a handle (not followed). */
 export function readDescriptor(path: string): string {
-  using handle = FileHandle.open(path);
+  using handle = FileHandle.open(path, { readOnly: true });
   if (!handle) throw new Deno.errors.NotFound(`No such file or folder: ${path}`);
   return handle.descriptor();
 }
