@@ -4,7 +4,8 @@
  * else), the preshutdown timeout (SERVICE_CONFIG_PRESHUTDOWN_INFO), failure actions for a
  * failed start too (SERVICE_CONFIG_FAILURE_ACTIONS_FLAG: without it, a service that reports
  * STOPPED with an exit code is never restarted), and no `Environment` value on the service's
- * key (test runs set USM_TEST_HOOKS there; an install clears it).
+ * key (a variable set there for this service alone, e.g. by an earlier test run, could change
+ * what the service does; an install clears it).
  *
  * @module
  */

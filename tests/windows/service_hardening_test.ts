@@ -64,7 +64,7 @@ Deno.test({
       if (realWindows) assert.ok(sameDescriptor(dacl, SERVICE_SDDL), dacl);
 
       // An Environment value (as a test machine may leave) is removed by the next install.
-      await setServiceEnvironment(name, ["USM_TEST_HOOKS=1"]);
+      await setServiceEnvironment(name, ["USM_SOMETHING=1"]);
       assert.match(await regQuery(name), /Environment/);
       const again = createOrUpdateService(name, harnessCommand(out, name), `USM test ${name}`);
       assert.deepEqual(again, { outcome: "updated", environmentRemoved: true });
