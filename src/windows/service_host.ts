@@ -236,6 +236,14 @@ export class ServiceHost {
     return code;
   }
 
+  /**
+   * The service's own HandlerEx, as the service manager calls it (tests synthesise session
+   * changes through it); null before `run`.
+   */
+  get handlerEx(): Deno.UnsafeCallback<typeof HANDLER_EX>["pointer"] | null {
+    return this.#resources?.handlerEx.pointer ?? null;
+  }
+
   /** The memory of session users (for status and tests). */
   get sessions(): SessionMemory {
     return this.#memory;

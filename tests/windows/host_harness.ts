@@ -2,7 +2,9 @@
  * A service program for the Windows tests: hosts fake ServiceHooks in the real ServiceHost and
  * appends every hook call as a JSON line to the file given by `--out`, so a test can follow the
  * service from outside. `--fail-start <code>` makes start() throw an error carrying that
- * service-specific exit code; `--slow-start <ms>` makes it take that long. The test controls
+ * service-specific exit code; `--slow-start <ms>` makes it take that long;
+ * `--change-during-start <wts>:<session>` makes it call the service's HandlerEx with that session
+ * change first (as the service manager would during START_PENDING). The test controls
  * are registered (test_controls.ts).
  *
  *   deno.exe run -A tests/windows/host_harness.ts --out C:\x\hooks.jsonl [--name Svc] [--fail-start 3]
@@ -12,7 +14,7 @@
 import { parseArgs } from "node:util";
 import type { ServiceHooks } from "../../src/platform.ts";
 import { ServiceHost } from "../../src/windows/service_host.ts";
-import { registerTestControls } from "./test_controls.ts";
+import { registerTestControls, synthesizeSessionChange } from "./test_controls.ts";
 
 registerTestControls();
 
@@ -23,23 +25,35 @@ const { values } = parseArgs({
     name: { type: "string" },
     "fail-start": { type: "string" },
     "slow-start": { type: "string" },
+    "change-during-start": { type: "string" },
   },
 });
 if (!values.out) throw new TypeError("Missing --out <file>");
 const out = values.out;
 
 function record(entry: Record<string, unknown>): void {
-  Deno.writeTextFileSync(out, JSON.stringify({ ...entry, ms: performance.now() }) + "\n", {
-    append: true,
-  });
+  Deno.writeTextFileSync(
+    out,
+    JSON.stringify({ ...entry, ms: performance.now(), wall: Date.now() }) + "\n",
+    {
+      append: true,
+    },
+  );
 }
 
 const hooks: ServiceHooks = {
   async start(options) {
     record({ hook: "start", deferNetwork: options?.deferNetwork ?? false });
+    if (values["change-during-start"]) {
+      // A session change while the agent starts, through the service's own HandlerEx.
+      const [wts, session] = values["change-during-start"].split(":").map(Number);
+      synthesizeSessionChange(host.handlerEx!, wts, session);
+      record({ hook: "changeSent" });
+    }
     if (values["slow-start"]) {
       await new Promise((resolve) => setTimeout(resolve, Number(values["slow-start"])));
       options?.progress?.("slow start done");
+      record({ hook: "startDone" });
     }
     if (values["fail-start"]) {
       return Promise.reject(

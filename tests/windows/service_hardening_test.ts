@@ -166,3 +166,36 @@ Deno.test({
     assert.equal(mayAdminister(), true);
   },
 });
+
+Deno.test({
+  name: "start-up queue: a session change during START_PENDING is held, journaled after the start",
+  ignore,
+  async fn() {
+    const name = "UsmHeldChange";
+    await withService(
+      name,
+      ["--slow-start", "2000", "--change-during-start", "5:2"],
+      async (out) => {
+        using service = openService(name, SERVICE_START | SERVICE_QUERY_STATUS)!;
+        unwrap("StartServiceW", advapi32().StartServiceW(service.handle, 0, null));
+        const sent = await waitForHook(out, (e) => e.hook === "changeSent");
+        const change = await waitForHook(out, (e) => e.hook === "sessionChange");
+        const done = await waitForHook(out, (e) => e.hook === "startDone");
+        assert.equal(change.type, "logon");
+        assert.equal(change.session, 2);
+        const at = Date.parse(String(change.at));
+        assert.ok(at <= Number(sent.wall) + 1_000, "the time it arrived");
+        assert.ok(at < Number(done.wall), "taken before the start ended, not when journaled");
+        await waitForHook(out, (e) => e.hook === "online");
+        const hooks = (await readHooks(out)).map((e) => e.hook).filter((h) => h !== "log");
+        assert.deepEqual(hooks.slice(0, 5), [
+          "start",
+          "changeSent",
+          "startDone",
+          "sessionChange", // held until the start (the journal) was done
+          "online", // the network after it
+        ]);
+      },
+    );
+  },
+});

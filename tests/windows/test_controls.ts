@@ -51,15 +51,25 @@ export function registerTestControls(): void {
   registerExtraControls((control, handlerEx) => {
     const test = decodeTestControl(control);
     if (!test) return false;
-    setTimeout(() => {
-      const notification = encodeSessionNotification(test.session);
-      new Deno.UnsafeFnPointer(handlerEx, HANDLER_EX).call(
-        SERVICE_CONTROL_SESSIONCHANGE,
-        test.wtsCode,
-        Deno.UnsafePointer.of(notification),
-        null,
-      );
-    }, 0);
+    setTimeout(() => synthesizeSessionChange(handlerEx, test.wtsCode, test.session), 0);
     return true;
   });
+}
+
+/**
+ * Calls a service's HandlerEx with SERVICE_CONTROL_SESSIONCHANGE and a synthesised
+ * WTSSESSION_NOTIFICATION, as the service manager would.
+ */
+export function synthesizeSessionChange(
+  handlerEx: Deno.UnsafeCallback<typeof HANDLER_EX>["pointer"],
+  wtsCode: number,
+  session: number,
+): void {
+  const notification = encodeSessionNotification(session);
+  new Deno.UnsafeFnPointer(handlerEx, HANDLER_EX).call(
+    SERVICE_CONTROL_SESSIONCHANGE,
+    wtsCode,
+    Deno.UnsafePointer.of(notification),
+    null,
+  );
 }
