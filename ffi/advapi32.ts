@@ -5,6 +5,8 @@
  * @module
  */
 
+import { openSystemLibrary } from "./system32.ts";
+
 /** The advapi32.dll symbols the agent uses. */
 export const ADVAPI32_SYMBOLS = {
   StartServiceCtrlDispatcherW: {
@@ -212,6 +214,67 @@ export const ADVAPI32_SYMBOLS = {
     ],
     result: "i32", // BOOL
   },
+  // ---- issue 9: service DACL, security by handle, owners, the service key's Environment ----
+  SetServiceObjectSecurity: {
+    parameters: [
+      "pointer", // SC_HANDLE hService: opened with WRITE_DAC
+      "u32", // SECURITY_INFORMATION dwSecurityInformation: DACL_SECURITY_INFORMATION
+      "pointer", // PSECURITY_DESCRIPTOR lpSecurityDescriptor
+    ],
+    result: "i32", // BOOL
+  },
+  QueryServiceObjectSecurity: {
+    parameters: [
+      "pointer", // SC_HANDLE hService: opened with READ_CONTROL
+      "u32", // SECURITY_INFORMATION dwSecurityInformation
+      "buffer", // PSECURITY_DESCRIPTOR lpSecurityDescriptor: out, self-relative
+      "u32", // DWORD cbBufSize
+      "buffer", // LPDWORD pcbBytesNeeded: out
+    ],
+    result: "i32", // BOOL
+  },
+  GetSecurityInfo: {
+    parameters: [
+      "pointer", // HANDLE handle: e.g. from CreateFileW, with READ_CONTROL
+      "u32", // SE_OBJECT_TYPE ObjectType: SE_FILE_OBJECT 1
+      "u32", // SECURITY_INFORMATION SecurityInfo: OWNER | DACL
+      "buffer", // PSID* ppsidOwner: out, points into the descriptor (or NULL)
+      "buffer", // PSID* ppsidGroup: NULL
+      "buffer", // PACL* ppDacl: out, points into the descriptor (or NULL)
+      "buffer", // PACL* ppSacl: NULL
+      "buffer", // PSECURITY_DESCRIPTOR* ppSecurityDescriptor: out, free with LocalFree
+    ],
+    result: "u32", // DWORD: ERROR_SUCCESS or the error code (not through GetLastError)
+  },
+  SetSecurityInfo: {
+    parameters: [
+      "pointer", // HANDLE handle: with WRITE_DAC (and WRITE_OWNER for the owner)
+      "u32", // SE_OBJECT_TYPE ObjectType: SE_FILE_OBJECT 1
+      "u32", // SECURITY_INFORMATION SecurityInfo
+      "pointer", // PSID psidOwner: or NULL
+      "pointer", // PSID psidGroup: NULL
+      "pointer", // PACL pDacl: or NULL
+      "pointer", // PACL pSacl: NULL
+    ],
+    result: "u32", // DWORD: ERROR_SUCCESS or the error code
+  },
+  GetSecurityDescriptorOwner: {
+    parameters: [
+      "pointer", // PSECURITY_DESCRIPTOR pSecurityDescriptor
+      "buffer", // PSID* pOwner: out, points into the descriptor
+      "buffer", // LPBOOL lpbOwnerDefaulted: out
+    ],
+    result: "i32", // BOOL
+  },
+  RegDeleteKeyValueW: {
+    parameters: [
+      "pointer", // HKEY hKey: HKEY_LOCAL_MACHINE
+      "buffer", // LPCWSTR lpSubKey
+      "buffer", // LPCWSTR lpValueName
+    ],
+    result: "i32", // LSTATUS: ERROR_SUCCESS, ERROR_FILE_NOT_FOUND 2 when there is no such value
+  },
+  // ---- end of issue 9's block ----
   RegOpenKeyExW: {
     parameters: [
       "pointer", // HKEY hKey: e.g. HKEY_LOCAL_MACHINE
@@ -284,11 +347,28 @@ export const PROTECTED_DACL_SECURITY_INFORMATION = 0x8000_0000;
 export const TOKEN_QUERY = 0x8;
 export const TokenElevation = 20;
 
+// ---- issue 9: preshutdown, failure actions flag, service access rights, owners ----
+/** SERVICE_ACCEPT_PRESHUTDOWN and SERVICE_CONTROL_PRESHUTDOWN. */
+export const SERVICE_ACCEPT_PRESHUTDOWN = 0x100;
+export const SERVICE_CONTROL_PRESHUTDOWN = 0xf;
+/** ChangeServiceConfig2W levels: SERVICE_FAILURE_ACTIONS_FLAG and SERVICE_PRESHUTDOWN_INFO. */
+export const SERVICE_CONFIG_FAILURE_ACTIONS_FLAG = 4;
+export const SERVICE_CONFIG_PRESHUTDOWN_INFO = 7;
+/** More service access rights. */
+export const SERVICE_QUERY_CONFIG = 0x1;
+export const SERVICE_INTERROGATE = 0x80;
+export const READ_CONTROL = 0x2_0000;
+export const WRITE_DAC = 0x4_0000;
+export const WRITE_OWNER = 0x8_0000;
+/** SE_SERVICE for the *SecurityInfo calls. */
+export const SE_SERVICE = 2;
+// ---- end of issue 9's block ----
+
 let library: Deno.DynamicLibrary<typeof ADVAPI32_SYMBOLS> | undefined;
 
 /** advapi32.dll's symbols, opening the library on first use. */
 export function advapi32(): Deno.DynamicLibrary<typeof ADVAPI32_SYMBOLS>["symbols"] {
-  library ??= Deno.dlopen("advapi32.dll", ADVAPI32_SYMBOLS);
+  library ??= openSystemLibrary("advapi32.dll", ADVAPI32_SYMBOLS);
   return library.symbols;
 }
 

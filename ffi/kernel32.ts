@@ -5,6 +5,8 @@
  * @module
  */
 
+import { openSystemLibrary } from "./system32.ts";
+
 /** The kernel32.dll symbols the agent uses. */
 export const KERNEL32_SYMBOLS = {
   OpenEventW: {
@@ -79,6 +81,50 @@ export const KERNEL32_SYMBOLS = {
     result: "pointer", // HLOCAL: NULL on success
   },
   GetCurrentProcess: { parameters: [], result: "pointer" }, // HANDLE: the pseudo-handle -1
+  // ---- issue 9: folders with their descriptor, files by handle, replacement, processes ----
+  CreateDirectoryW: {
+    parameters: [
+      "buffer", // LPCWSTR lpPathName
+      "buffer", // LPSECURITY_ATTRIBUTES lpSecurityAttributes: the folder's descriptor, or NULL
+    ],
+    result: "i32", // BOOL: fails with ERROR_ALREADY_EXISTS when the name is taken
+  },
+  CreateFileW: {
+    parameters: [
+      "buffer", // LPCWSTR lpFileName
+      "u32", // DWORD dwDesiredAccess: READ_CONTROL | WRITE_DAC | WRITE_OWNER
+      "u32", // DWORD dwShareMode: FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE
+      "buffer", // LPSECURITY_ATTRIBUTES lpSecurityAttributes: NULL
+      "u32", // DWORD dwCreationDisposition: OPEN_EXISTING
+      "u32", // DWORD dwFlagsAndAttributes: FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS
+      "pointer", // HANDLE hTemplateFile: NULL
+    ],
+    result: "pointer", // HANDLE: INVALID_HANDLE_VALUE (-1, not NULL) on failure
+  },
+  GetFileInformationByHandle: {
+    parameters: [
+      "pointer", // HANDLE hFile
+      "buffer", // LPBY_HANDLE_FILE_INFORMATION: out, 52 bytes; dwFileAttributes first
+    ],
+    result: "i32", // BOOL
+  },
+  MoveFileExW: {
+    parameters: [
+      "buffer", // LPCWSTR lpExistingFileName
+      "buffer", // LPCWSTR lpNewFileName: NULL with MOVEFILE_DELAY_UNTIL_REBOOT deletes at reboot
+      "u32", // DWORD dwFlags: MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH, ...
+    ],
+    result: "i32", // BOOL
+  },
+  OpenProcess: {
+    parameters: [
+      "u32", // DWORD dwDesiredAccess: SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION
+      "i32", // BOOL bInheritHandle
+      "u32", // DWORD dwProcessId
+    ],
+    result: "pointer", // HANDLE, NULL on failure (e.g. the process has exited)
+  },
+  // ---- end of issue 9's block ----
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** SYNCHRONIZE access right (waitable handles). */
@@ -100,10 +146,30 @@ export const FILE_ATTRIBUTE_REPARSE_POINT = 0x400;
 export const FORMAT_MESSAGE_IGNORE_INSERTS = 0x200;
 export const FORMAT_MESSAGE_FROM_SYSTEM = 0x1000;
 
+// ---- issue 9: file handles, moves, processes ----
+/** CreateFileW access, sharing, disposition and flags. */
+export const FILE_SHARE_READ = 0x1;
+export const FILE_SHARE_WRITE = 0x2;
+export const FILE_SHARE_DELETE = 0x4;
+export const OPEN_EXISTING = 3;
+export const FILE_FLAG_OPEN_REPARSE_POINT = 0x0020_0000;
+export const FILE_FLAG_BACKUP_SEMANTICS = 0x0200_0000;
+/** INVALID_HANDLE_VALUE as an address: (HANDLE)-1. */
+export const INVALID_HANDLE_VALUE = 0xffff_ffff_ffff_ffffn;
+/** sizeof(BY_HANDLE_FILE_INFORMATION). */
+export const BY_HANDLE_FILE_INFORMATION_SIZE = 52;
+/** MoveFileExW flags. */
+export const MOVEFILE_REPLACE_EXISTING = 0x1;
+export const MOVEFILE_DELAY_UNTIL_REBOOT = 0x4;
+export const MOVEFILE_WRITE_THROUGH = 0x8;
+/** OpenProcess access. */
+export const PROCESS_QUERY_LIMITED_INFORMATION = 0x1000;
+// ---- end of issue 9's block ----
+
 let library: Deno.DynamicLibrary<typeof KERNEL32_SYMBOLS> | undefined;
 
 /** kernel32.dll's symbols, opening the library on first use. */
 export function kernel32(): Deno.DynamicLibrary<typeof KERNEL32_SYMBOLS>["symbols"] {
-  library ??= Deno.dlopen("kernel32.dll", KERNEL32_SYMBOLS);
+  library ??= openSystemLibrary("kernel32.dll", KERNEL32_SYMBOLS);
   return library.symbols;
 }

@@ -248,3 +248,41 @@ export function readDword(buffer: ArrayBufferView, byteOffset = 0): number {
     true,
   );
 }
+
+// ---- issue 9: SECURITY_ATTRIBUTES, SERVICE_PRESHUTDOWN_INFO, SERVICE_FAILURE_ACTIONS_FLAG ----
+
+/** sizeof(SECURITY_ATTRIBUTES) on x64: nLength, padding, the descriptor, bInheritHandle, padding. */
+export const SECURITY_ATTRIBUTES_SIZE = 24;
+/** sizeof(SERVICE_PRESHUTDOWN_INFO): dwPreshutdownTimeout. */
+export const SERVICE_PRESHUTDOWN_INFO_SIZE = 4;
+/** sizeof(SERVICE_FAILURE_ACTIONS_FLAG): fFailureActionsOnNonCrashFailures. */
+export const SERVICE_FAILURE_ACTIONS_FLAG_SIZE = 4;
+
+/** Encodes a SECURITY_ATTRIBUTES for `descriptor` (an address), handles not inherited. */
+export function encodeSecurityAttributes(descriptor: bigint): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(SECURITY_ATTRIBUTES_SIZE);
+  const dv = view(bytes, SECURITY_ATTRIBUTES_SIZE, "SECURITY_ATTRIBUTES");
+  dv.setUint32(0, SECURITY_ATTRIBUTES_SIZE, true);
+  dv.setBigUint64(8, descriptor, true);
+  dv.setInt32(16, 0, true);
+  return bytes;
+}
+
+/** Decodes a SECURITY_ATTRIBUTES (for tests of the encoder). */
+export function decodeSecurityAttributes(
+  buffer: ArrayBufferLike | ArrayBufferView,
+): { length: number; descriptor: bigint; inheritHandle: boolean } {
+  const dv = view(buffer, SECURITY_ATTRIBUTES_SIZE, "SECURITY_ATTRIBUTES");
+  return {
+    length: dv.getUint32(0, true),
+    descriptor: dv.getBigUint64(8, true),
+    inheritHandle: dv.getInt32(16, true) !== 0,
+  };
+}
+
+/** Encodes a one-DWORD config2 struct (SERVICE_PRESHUTDOWN_INFO, SERVICE_FAILURE_ACTIONS_FLAG). */
+export function encodeDwordInfo(value: number): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(4);
+  view(bytes, 4, "DWORD").setUint32(0, value >>> 0, true);
+  return bytes;
+}

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { openSystemLibrary } from "./system32.ts";
+
 /** The wtsapi32.dll symbols the agent uses. */
 export const WTSAPI32_SYMBOLS = {
   WTSQuerySessionInformationW: {
@@ -40,6 +42,6 @@ let library: Deno.DynamicLibrary<typeof WTSAPI32_SYMBOLS> | undefined;
 
 /** wtsapi32.dll's symbols, opening the library on first use. */
 export function wtsapi32(): Deno.DynamicLibrary<typeof WTSAPI32_SYMBOLS>["symbols"] {
-  library ??= Deno.dlopen("wtsapi32.dll", WTSAPI32_SYMBOLS);
+  library ??= openSystemLibrary("wtsapi32.dll", WTSAPI32_SYMBOLS);
   return library.symbols;
 }

@@ -2,6 +2,12 @@
  * `deno task compile`: builds dist/winagentUSM.exe for x86_64-pc-windows-msvc with exactly the
  * permissions the agent needs baked in, and writes its SHA-256 beside it.
  *
+ * `deno task compile --test-build` (or USM_TEST_BUILD=1) builds a TEST build instead, into
+ * dist/test/winagentUSM.exe: its entry is tests/windows/test_build.ts, which adds the test-only
+ * session controls (tests/windows/test_controls.ts) that the end-to-end tests drive. The release
+ * build's entry is mod.ts, whose module graph holds no test control at all; never ship a test
+ * build (the end-to-end workflow uses it on a throwaway runner only).
+ *
  * `deno compile` needs the `denort` runtime of the target. It downloads it once (from Deno's
  * release site) into DENO_DIR; where that site cannot be reached, set DENORT_BIN to a denort
  * binary of the same Deno version and target (the full deno.exe is NOT a denort). This script
@@ -13,7 +19,15 @@ import { AGENT_PERMISSIONS } from "../src/permissions.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const target = Deno.env.get("USM_TARGET") ?? "x86_64-pc-windows-msvc";
-const output = join(root, "dist", target.includes("windows") ? "winagentUSM.exe" : "winagentUSM");
+const testBuild = Deno.args.includes("--test-build") || Deno.env.get("USM_TEST_BUILD") === "1";
+const unknown = Deno.args.filter((arg) => arg !== "--test-build");
+if (unknown.length > 0) {
+  console.error(`Unknown argument ${unknown[0]}: deno task compile accepts only --test-build`);
+  Deno.exit(2);
+}
+const outDir = testBuild ? join(root, "dist", "test") : join(root, "dist");
+const output = join(outDir, target.includes("windows") ? "winagentUSM.exe" : "winagentUSM");
+const entry = testBuild ? join(root, "tests", "windows", "test_build.ts") : join(root, "mod.ts");
 const TIMEOUT_MS = 10 * 60_000;
 
 const denort = Deno.env.get("DENORT_BIN");
@@ -49,7 +63,7 @@ if (!denort && !(await downloadPossible())) {
   explainNoRuntime();
   Deno.exit(1);
 }
-await Deno.mkdir(join(root, "dist"), { recursive: true });
+await Deno.mkdir(outDir, { recursive: true });
 const args = [
   "compile",
   "--no-check",
@@ -59,7 +73,7 @@ const args = [
   output,
   ...AGENT_PERMISSIONS,
   "--no-prompt",
-  join(root, "mod.ts"),
+  entry,
 ];
 console.log(
   `deno ${args.join(" ")}${denort ? `\n(runtime from DENORT_BIN=${denort})` : ""}`,
@@ -85,4 +99,8 @@ const bytes = await Deno.readFile(output);
 const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
 const hex = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
 await Deno.writeTextFile(`${output}.sha256`, `${hex}  ${output.split(/[\\/]/).pop()}\n`);
-console.log(`Built ${output} (${(bytes.length / 1048576).toFixed(1)} MiB), SHA-256 ${hex}`);
+console.log(
+  `Built ${testBuild ? "TEST build (test-only session controls; never ship it) " : ""}${output} (${
+    (bytes.length / 1048576).toFixed(1)
+  } MiB), SHA-256 ${hex}`,
+);

@@ -3,7 +3,8 @@
  * Wine starts (scripts/wine_test.sh runs it): a compiled winagentUSM.exe cannot be made here (no
  * denort, see scripts/compile.ts), so a development stand-in takes its place, the small launcher
  * scripts/msi/dev_launcher.c built with mingw-w64. It runs `<deno.exe> run <agent permissions>
- * <this checkout>\mod.ts <its arguments>` and returns deno.exe's exit code; the agent then sees
+ * <this checkout>\tests\windows\test_build.ts <its arguments>` (the test build: mod.ts plus
+ * the test-only session controls) and returns deno.exe's exit code; the agent then sees
  * deno.exe as its runtime and makes a development install (README "Development install").
  *
  * Output in `<checkout>/.dev/msi/`: winagentUSM.exe (the launcher), winagentUSM-<v>.msi and
@@ -43,7 +44,7 @@ async function compileLauncher(denoExe: string, output: string): Promise<void> {
     "-O2",
     "-s",
     `-DDENO_EXE=${wide(denoExe)}`,
-    `-DMOD_TS=${wide(winePath(join(root, "mod.ts")))}`,
+    `-DMOD_TS=${wide(winePath(join(root, "tests", "windows", "test_build.ts")))}`,
     `-DPERMISSIONS=${wide(AGENT_PERMISSIONS.join(" "))}`,
     join(root, "scripts", "msi", "dev_launcher.c"),
     "-o",

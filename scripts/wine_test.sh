@@ -9,9 +9,9 @@
 #   default arguments: tests/windows/ ffi/ src/windows/
 # Environment: WINE_ROOT (default /opt/usm-wine); USM_WINE_TIMEOUT (default 900 s for the run).
 #
-# USM_TEST_HOOKS=1 is set in the prefix's system environment for the duration of the run (and
-# removed after it): Wine's services see it, which enables the service's test-only session
-# controls (129..252, see src/windows/service_status.ts).
+# The service tests install a development agent from tests/windows/test_build.ts (its test-only
+# session controls exist only in that build); USM_DEV_INSTALL=test-machine lets that install go
+# ahead although Wine reports every folder as its one user's (see src/windows/dev_install.ts).
 set -euo pipefail
 
 WINE_ROOT="${WINE_ROOT:-/opt/usm-wine}"
@@ -43,20 +43,12 @@ log=$(mktemp /tmp/usm-wine-test.XXXXXX.log) # /tmp is bind-mounted into the chro
 set +e
 chroot "$WINE_ROOT" /usr/bin/env -i \
   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  HOME=/root WINEDEBUG=-all WINEPREFIX=/root/.wine-usm NO_COLOR=1 $ca_env \
+  HOME=/root WINEDEBUG=-all WINEPREFIX=/root/.wine-usm NO_COLOR=1 $ca_env USM_DEV_INSTALL=test-machine \
   bash -c "
     cleanup() { wineserver -k 2>/dev/null; wineserver -w 2>/dev/null; }
     trap cleanup EXIT
     cd '$REPO_DIR'
-    envkey='HKLM\\System\\CurrentControlSet\\Control\\Session Manager\\Environment'
-    # Wine's services.exe builds its services' environment once, from the registry
-    # (CreateEnvironmentBlock), not from the Unix environment and not from a service's own
-    # Environment value: set USM_TEST_HOOKS=1 there, then restart the Wine session.
     wineserver -p
-    wine reg add \"\$envkey\" /v USM_TEST_HOOKS /d 1 /f >/dev/null 2>&1
-    wineserver -k; wineserver -w
-    wineserver -p
-    trap 'wine reg delete \"\$envkey\" /v USM_TEST_HOOKS /f >/dev/null 2>&1; cleanup' EXIT
     # Into a file, not a pipe: Wine's service processes inherit the output handles and would
     # keep a pipe open after deno.exe exits.
     timeout --kill-after=10 $limit wine /opt/deno-win/deno.exe test --allow-all $args >'$log' 2>&1 </dev/null

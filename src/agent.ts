@@ -25,7 +25,7 @@ import { HostInfo, type HostProbe } from "./host_info.ts";
 import type { Journal } from "./journal.ts";
 import { AgentLogs, type Level } from "./log.ts";
 import { PeriodicTasks } from "./periodic.ts";
-import type { Platform, SessionChange } from "./platform.ts";
+import type { Platform, SessionChange, StartOptions } from "./platform.ts";
 import { lockFolder, openJournal } from "./startup.ts";
 import {
   type AgentStatus,
@@ -151,8 +151,8 @@ export class Agent {
    * A broken config.ini does not stop the start: events are recorded and nothing is sent until
    * it is fixed. Rejects only when the journal cannot be opened.
    */
-  async start(): Promise<void> {
-    const opening = this.#open();
+  async start(options: StartOptions = {}): Promise<void> {
+    const opening = this.#open(options);
     this.#held.waitFor(opening); // events recorded meanwhile are written once the journal is open
     try {
       await opening;
@@ -165,6 +165,16 @@ export class Agent {
     this.log("info", "Agent ready: recording session events");
     const { serverUrl } = this.#source.config;
     this.#events.started({ version: this.#options.version, serverUrl, installDir: this.dir });
+    if (!options.deferNetwork) await this.online();
+  }
+
+  /**
+   * The network part of the start: the route to the server (the IPv4 events carry) and the
+   * first health check. Called by `start` unless it was asked to defer it (the Windows service
+   * host calls it once RUNNING is reported).
+   */
+  async online(): Promise<void> {
+    await this.#refreshIp();
     this.#track(this.healthCheck("start"));
   }
 
@@ -267,7 +277,7 @@ export class Agent {
 
   // ---- start ----
 
-  async #open(): Promise<void> {
+  async #open(options: StartOptions): Promise<void> {
     const platform = this.#options.platform;
     this.#lock = await lockFolder(this.dir, (dir) => platform.secureDirectory(dir));
     await removeStatusTemporaries(this.dir);
@@ -305,8 +315,8 @@ export class Agent {
       });
       this.#watcher.start();
     }
+    options.progress?.("journal open");
     this.#tasks.every("ip", IP_REFRESH_MS, () => this.#track(this.#refreshIp()));
-    await this.#refreshIp();
   }
 
   // ---- config ----

@@ -149,8 +149,8 @@ async function hostAgent(
   let source: SimulatedSource | undefined;
   let feeding: Promise<void> | undefined;
   const hooks: ServiceHooks = {
-    start: async () => {
-      await agent.start();
+    start: async (options) => {
+      await agent.start(options);
       if (simulate !== undefined) {
         source = await SimulatedSource.open(simulate, agent.log);
         feeding = source.run((change) => agent.record(change)).catch((error) => {
@@ -165,6 +165,7 @@ async function hostAgent(
     },
     // Until the agent learns what shutdown means for open sessions (issue 10), a shutdown is a stop.
     shutdown: () => hooks.stop(),
+    online: () => agent.online(),
     reload: () => agent.reload("reload requested through the service manager"),
     sessionChange: (change) => agent.record(change),
     log: agent.log,

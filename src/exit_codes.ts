@@ -16,6 +16,10 @@ export const SERVICE_EXIT_CODES = {
   journalUnavailable: 3,
   /** Anything else (error.log says what). */
   unexpected: 10,
+  /** The start did not finish within the service host's cap (Windows service only). */
+  startTimedOut: 11,
+  /** The stop or shutdown did not finish within the service host's cap (Windows service only). */
+  stopTimedOut: 12,
 } as const;
 
 /** Why the agent could not start, with the service-specific exit code the service reports. */

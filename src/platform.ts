@@ -81,10 +81,27 @@ export interface ServiceActionOptions {
   print: (line: string) => void;
 }
 
+/** Options of `ServiceHooks.start`. */
+export interface StartOptions {
+  /** Resolve once the journal is open; leave the network to `ServiceHooks.online`. */
+  deferNetwork?: boolean;
+  /** Called at each real step of the start. */
+  progress?: (step: string) => void;
+}
+
 /** What the core hands the platform's service host for `--service run`. */
 export interface ServiceHooks {
-  /** Starts the agent (journal, config, health check, delivery). Rejects when it cannot start. */
-  start(): Promise<void>;
+  /**
+   * Starts the agent (journal, config, health check, delivery). Rejects when it cannot start.
+   * With `deferNetwork` (the Windows service host) it resolves once config.ini is read and the
+   * journal is open, without touching the network: the route probe, the health check and
+   * delivery wait for {@link ServiceHooks.online}, which the host calls once RUNNING is
+   * reported. `progress` is called at each real step of the start (the host reports a new
+   * checkpoint).
+   */
+  start(options?: StartOptions): Promise<void>;
+  /** The network part of the start, when `start` was asked to defer it (see there). */
+  online?(): Promise<void>;
   /** Stops the agent: finishes the write in progress, leaves pending events on disk. */
   stop(): Promise<void>;
   /**
@@ -103,6 +120,21 @@ export interface ServiceHooks {
   log: (level: "debug" | "info" | "warn" | "error", message: string) => void;
 }
 
+/** Options of `Platform.secureDirectory` and `Platform.secureFile`. */
+export interface SecureOptions {
+  /**
+   * Create the folder when it is missing (default true). Windows creates it with its final
+   * descriptor in the same call; the core passes false where it must not create a folder.
+   */
+  create?: boolean;
+  /**
+   * Where the administrator is told what was done to a folder or file that was not trusted
+   * (Windows: owned by someone other than SYSTEM, Administrators or TrustedInstaller: a folder
+   * is moved aside and made afresh, a file's owner and permissions are reset).
+   */
+  report?: (line: string) => void;
+}
+
 /**
  * The operating-system side of the agent. The Windows implementation is built on `ffi/`; the
  * POSIX one on Deno built-ins.
@@ -116,9 +148,9 @@ export interface Platform {
    * Restricts a folder (and what is later created in it) to the service account and the
    * administrators: Windows a protected DACL for SYSTEM and Administrators, POSIX mode 0700.
    */
-  secureDirectory(path: string): Promise<void>;
-  /** Restricts one file likewise (Windows: protected DACL; POSIX: mode 0600). */
-  secureFile(path: string): Promise<void>;
+  secureDirectory(path: string, options?: SecureOptions): Promise<void>;
+  /** Restricts one file likewise (Windows: owner and protected DACL; POSIX: mode 0600). */
+  secureFile(path: string, options?: SecureOptions): Promise<void>;
   /**
    * `--service install|start|stop|restart|remove`. Returns the process exit code. Platforms
    * without a service manager throw an Error that says the action is only on Windows.

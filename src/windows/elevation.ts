@@ -52,3 +52,17 @@ export function requireElevation(): void {
     throw new Error(ELEVATION_REQUIRED, { cause: error });
   }
 }
+
+/**
+ * True when this process may administer the machine's services and the install folder: its
+ * token is elevated (SYSTEM's is), or the service manager grants it full access (Wine, whose
+ * tokens never report elevation).
+ */
+export function mayAdminister(): boolean {
+  try {
+    requireElevation();
+    return true;
+  } catch {
+    return false;
+  }
+}

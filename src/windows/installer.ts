@@ -20,12 +20,29 @@ import type { Clock } from "../clock.ts";
 import { type ConfigKey, importedSettings, updateConfigFile } from "../config.ts";
 import { AGENT_PERMISSIONS } from "../permissions.ts";
 import { registerEventSourceReporting, unregisterEventSourceReporting } from "./event_log.ts";
-import { isReparsePoint, secureDirectory, secureFile } from "./file_security.ts";
+import { checkDevelopmentInstall } from "./dev_install.ts";
+import { secureFile } from "./file_security.ts";
+import {
+  EXE_NAME,
+  prepareInstallDir,
+  purgeInstallDir,
+  replaceExecutable,
+  writeUninstaller,
+} from "./install_files.ts";
+import { waitForProcessExit } from "./process_wait.ts";
+import { runningUnderWine } from "./wine.ts";
+import {
+  removeServiceEnvironment,
+  setFailureActionsOnNonCrash,
+  setPreshutdownTimeout,
+  setServiceDacl,
+} from "./service_config.ts";
 import {
   createOrUpdate,
   deleteService,
   describeStatus,
   openManager,
+  type ScHandle,
   setDescription,
   setFailureActions,
   startService,
@@ -33,8 +50,7 @@ import {
 } from "./scm.ts";
 import { SERVICE_DESCRIPTION, SERVICE_DISPLAY_NAME } from "./service_status.ts";
 
-/** The agent's executable name in the install folder. */
-export const EXE_NAME = "winagentUSM.exe";
+export { AGENT_FILE_PATTERN, EXE_NAME } from "./install_files.ts";
 /**
  * The permissions of the agent when the service runs it under deno.exe (development installs):
  * the agent's own, from src/permissions.ts (the same list as `deno task start` and the compiled
@@ -49,9 +65,8 @@ export const FAILURE_ACTIONS: readonly ScAction[] = [
 ];
 /** Failure count reset period (seconds). */
 export const FAILURE_RESET_SECONDS = 86_400;
-/** The files of the agent in its install folder, removed by `remove --purge`. */
-export const AGENT_FILE_PATTERN =
-  /^(config\.ini|status\.json|agent\.lock|winagentUSM\.exe|event_log\..*|error\.log.*|session_monitor\.log.*|\.config\.ini\..*\.tmp)$/i;
+/** How long an install or remove waits for the stopped service's process to exit. */
+export const PROCESS_EXIT_TIMEOUT_MS = 30_000;
 
 /**
  * Quotes one argument for a Windows command line so that CommandLineToArgvW (and the C runtime)
@@ -132,13 +147,15 @@ export function windowsInstallDir(
 
 /**
  * Creates the service, or updates its configuration when it exists, then sets the agent's
- * description and failure actions. Returns "created" or "updated".
+ * description, failure actions (also for a failed start), preshutdown timeout and DACL, and
+ * removes any `Environment` value of its key. Returns "created" or "updated", and whether an
+ * Environment value was removed.
  */
 export function createOrUpdateService(
   name: string,
   binaryPath: string,
   displayName = SERVICE_DISPLAY_NAME,
-): "created" | "updated" {
+): { outcome: "created" | "updated"; environmentRemoved: boolean } {
   using manager = openManager(SC_MANAGER_ALL_ACCESS);
   const { service, created } = createOrUpdate(manager, name, { binaryPath, displayName });
   try {
@@ -147,10 +164,26 @@ export function createOrUpdateService(
       actions: FAILURE_ACTIONS,
       resetPeriodSeconds: FAILURE_RESET_SECONDS,
     });
+    setFailureActionsFlag(service);
+    setPreshutdownTimeout(service);
+    setServiceDacl(service);
   } finally {
     service.close();
   }
-  return created ? "created" : "updated";
+  const environmentRemoved = removeServiceEnvironment(name);
+  return { outcome: created ? "created" : "updated", environmentRemoved };
+}
+
+/**
+ * SERVICE_CONFIG_FAILURE_ACTIONS_FLAG = TRUE. Wine 10 does not implement the level (it answers
+ * ERROR_INVALID_LEVEL, or a lost code): tolerated there only; real Windows must accept it.
+ */
+function setFailureActionsFlag(service: ScHandle): void {
+  try {
+    setFailureActionsOnNonCrash(service);
+  } catch (error) {
+    if (!runningUnderWine()) throw error;
+  }
 }
 
 /** Where the start and stop of the command line report, and the clock their waits read. */
@@ -196,9 +229,11 @@ export interface InstallOptions extends ServiceActionOptions {
 
 /**
  * `--service install`: installs (or upgrades) the agent and the service, then starts it. The
- * imported config.ini is checked first; then the folder is made and secured, a running service
- * stopped, the executable copied, config.ini written, the service created or updated and
- * started. Returns the exit code of the start.
+ * imported config.ini is checked first (and, for a development install, the folders of deno.exe
+ * and the checkout); then the folder is made or secured, a running service stopped and its
+ * process waited for (the install stops here when either fails: nothing is replaced), the
+ * executable replaced, config.ini and uninstall.bat written, the service created or updated
+ * and started. Returns the exit code of the start.
  */
 export async function installAgent(name: string, options: InstallOptions): Promise<number> {
   const print = options.print;
@@ -207,24 +242,53 @@ export async function installAgent(name: string, options: InstallOptions): Promi
   const settings = { ...imported, ...options.settings };
   const installDir = settings.install_dir ?? options.installDir;
   settings.install_dir = installDir;
+  const development = isDevelopmentRuntime(options.execPath);
+  if (development) {
+    checkDevelopmentInstall({ denoExe: options.execPath, modulePath: options.modulePath }, print);
+  }
   await prepareInstallDir(installDir, print);
-
-  // Stop a running service first (an upgrade replaces its executable).
-  await stopService(name, { clock: options.clock });
-  if (!isDevelopmentRuntime(options.execPath)) {
-    await copyExecutable(options.execPath, installDir, print);
+  await stopForReplacement(name, options);
+  if (!development) {
+    await replaceExecutable(options.execPath, installDir, print);
   }
   await writeConfig(installDir, settings, options);
+  if (!development) await writeUninstaller(installDir, print);
 
   const binaryPath = serviceBinaryPath({
     execPath: options.execPath,
     installDir,
     modulePath: options.modulePath,
   });
-  const outcome = createOrUpdateService(name, binaryPath);
+  const { outcome, environmentRemoved } = createOrUpdateService(name, binaryPath);
   print(`Service ${name} ${outcome}: ${binaryPath}`);
   registerEventSourceReporting(print);
+  if (environmentRemoved) {
+    print(`Removed the Environment value of the service's registry key (variables for it alone)`);
+  }
   return await startAndReport(name, options);
+}
+
+/**
+ * Stops a running service (an upgrade replaces its executable) and waits for its process to
+ * exit. Throws, so that nothing is replaced, when it does not stop or its process stays.
+ */
+async function stopForReplacement(name: string, options: InstallOptions): Promise<void> {
+  const status = await stopService(name, { clock: options.clock });
+  if (!status) return;
+  if (status.currentState !== SERVICE_STOPPED) {
+    throw new Error(
+      `Install aborted: the running service ${name} did not stop (${
+        describeStatus(status)
+      }); nothing was replaced. Stop it (sc stop ${name}) or restart Windows, then install again`,
+    );
+  }
+  if (!await waitForProcessExit(status.ranAsPid, PROCESS_EXIT_TIMEOUT_MS)) {
+    throw new Error(
+      `Install aborted: the service stopped but its process ${status.ranAsPid} has not exited after ${
+        PROCESS_EXIT_TIMEOUT_MS / 1000
+      } s; nothing was replaced. End it (taskkill /pid ${status.ranAsPid} /f), then install again`,
+    );
+  }
 }
 
 /** Reads and checks the config.ini to import; its settings. */
@@ -233,34 +297,6 @@ async function readImport(path: string): Promise<Partial<Record<ConfigKey, strin
     throw new Error(`Cannot read the config to import ${path}: ${error.message}`);
   });
   return importedSettings(text, path, { installDir: windowsInstallDir() });
-}
-
-/** The folder: never through a junction or link; its protected DACL before any file in it. */
-async function prepareInstallDir(
-  installDir: string,
-  print: (line: string) => void,
-): Promise<void> {
-  if (isReparsePoint(installDir)) {
-    throw new Error(
-      `Refusing to install into ${installDir}: it is a junction or symbolic link: remove it or choose another install_dir`,
-    );
-  }
-  await Deno.mkdir(installDir, { recursive: true });
-  await secureDirectory(installDir);
-  print(`Install folder ${installDir}: restricted to SYSTEM and Administrators`);
-}
-
-/** Copies the running executable into the folder (unless it runs from there) and secures it. */
-async function copyExecutable(
-  execPath: string,
-  installDir: string,
-  print: (line: string) => void,
-): Promise<void> {
-  const target = win32.join(installDir, EXE_NAME);
-  if (win32.resolve(execPath).toLowerCase() === win32.resolve(target).toLowerCase()) return;
-  await Deno.copyFile(execPath, target);
-  await secureFile(target);
-  print(`Copied ${execPath} to ${target}`);
 }
 
 /** Writes the folder's config.ini, or updates it with the imported settings. */
@@ -293,7 +329,11 @@ export interface RemoveOptions extends ServiceActionOptions {
  */
 export async function removeAgent(name: string, options: RemoveOptions): Promise<number> {
   const print = options.print;
-  const stopped = await stopAndReport(name, options);
+  const status = await stopService(name, { clock: options.clock });
+  if (status) print(`Service ${name}: ${describeStatus(status)}`);
+  else print(`Service ${name} is not installed`);
+  const stopped = status === undefined || status.currentState === SERVICE_STOPPED ? 0 : 1;
+  if (status && stopped === 0) await waitForProcessExit(status.ranAsPid, PROCESS_EXIT_TIMEOUT_MS);
   if (deleteService(name)) print(`Service ${name} removed`);
   unregisterEventSourceReporting(print);
   if (stopped !== 0) print("The service did not stop in time: it is removed once it stops");
@@ -303,32 +343,6 @@ export async function removeAgent(name: string, options: RemoveOptions): Promise
     print(`Kept config.ini and event_log.csv in ${installDir} (use --purge to delete them)`);
     return 0;
   }
-  await purgeInstallDir(installDir, print);
+  await purgeInstallDir(installDir, { print });
   return 0;
-}
-
-/** Deletes the agent's files in `installDir` (never through a link), and the folder once empty. */
-async function purgeInstallDir(installDir: string, print: (line: string) => void): Promise<void> {
-  if (isReparsePoint(installDir)) {
-    throw new Error(`Refusing to purge ${installDir}: it is a junction or symbolic link`);
-  }
-  let removed = 0;
-  const kept: string[] = [];
-  try {
-    for await (const entry of Deno.readDir(installDir)) {
-      if (entry.isFile && AGENT_FILE_PATTERN.test(entry.name)) {
-        await Deno.remove(win32.join(installDir, entry.name));
-        removed++;
-      } else {
-        kept.push(entry.name);
-      }
-    }
-    if (kept.length === 0) await Deno.remove(installDir);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  print(
-    `Purged ${removed} file(s) from ${installDir}` +
-      (kept.length > 0 ? `; kept what the agent did not create: ${kept.join(", ")}` : ""),
-  );
 }

@@ -30,14 +30,7 @@ import {
   SERVICE_STOPPED,
   SERVICE_WIN32_OWN_PROCESS,
 } from "../../ffi/advapi32.ts";
-import {
-  ERROR_SERVICE_ALREADY_RUNNING,
-  ERROR_SERVICE_DOES_NOT_EXIST,
-  ERROR_SERVICE_NOT_ACTIVE,
-  ERROR_SERVICE_SPECIFIC_ERROR,
-  unwrap,
-  Win32Error,
-} from "../../ffi/error.ts";
+import { ERROR_SERVICE_SPECIFIC_ERROR, unwrap, Win32Error } from "../../ffi/error.ts";
 import {
   decodeFailureActions,
   decodeScActions,
@@ -54,8 +47,10 @@ import {
   type ServiceStatus,
   type ServiceStatusProcess,
 } from "../../ffi/structs.ts";
+import { kernel32 } from "../../ffi/kernel32.ts";
 import { readWide, wide } from "../../ffi/wide.ts";
 import { type Clock, systemClock } from "../clock.ts";
+import { type ServiceOps, startWhenStable, stopWhenStable } from "./service_control.ts";
 
 /** How long start, stop and restart wait for the service's new state. */
 export const STATE_TIMEOUT_MS = 30_000;
@@ -124,34 +119,28 @@ export function openManager(access: number): ScHandle {
   );
 }
 
-/** Opens a service, or returns undefined when it is not installed. */
+/**
+ * Opens a service, or returns undefined when it is not installed. "Not installed" is decided by
+ * a direct look at the service's registry key, never by GetLastError alone: read through a
+ * second FFI call it can be 0, and any other failure (access denied, a service marked for
+ * deletion) must not read as "not installed".
+ */
 export function openService(name: string, access: number): ScHandle | undefined {
   using manager = openManager(SC_MANAGER_CONNECT);
-  try {
-    return new ScHandle(
-      unwrap("OpenServiceW", advapi32().OpenServiceW(manager.handle, wide(name), access)),
-    );
-  } catch (error) {
-    if (error instanceof Win32Error && error.code === ERROR_SERVICE_DOES_NOT_EXIST) {
-      return undefined;
-    }
-    // GetLastError read 0: the code was lost (Deno's FFI can clear it between the call and
-    // GetLastError). The service's registry key, read with a call that returns its status,
-    // tells whether the service exists.
-    if (error instanceof Win32Error && error.code === 0 && !serviceKeyExists(name)) {
-      return undefined;
-    }
-    throw error;
-  }
+  return openServiceThrough(manager, name, access);
 }
 
-/**
- * Opens a service through an open manager, or returns undefined when OpenServiceW fails for
- * any reason (the caller then creates it, and CreateServiceW says what is wrong).
- */
-function tryOpenService(manager: ScHandle, name: string, access: number): ScHandle | undefined {
+/** {@link openService} through an open manager. */
+export function openServiceThrough(
+  manager: ScHandle,
+  name: string,
+  access: number,
+): ScHandle | undefined {
   const handle = advapi32().OpenServiceW(manager.handle, wide(name), access);
-  return handle === null ? undefined : new ScHandle(handle);
+  if (handle !== null) return new ScHandle(handle);
+  const code = kernel32().GetLastError();
+  if (!serviceKeyExists(name)) return undefined;
+  throw new Win32Error(`OpenServiceW(${name})`, code);
 }
 
 /** True when HKLM\SYSTEM\CurrentControlSet\Services\<name> exists. */
@@ -224,9 +213,19 @@ export async function waitForState(
   return status;
 }
 
+/** The service manager calls of service_control.ts, for one open service. */
+export function serviceOps(service: ScHandle): ServiceOps {
+  return {
+    query: () => queryStatus(service),
+    stop: () => void controlService(service, SERVICE_CONTROL_STOP),
+    start: () => void unwrap("StartServiceW", advapi32().StartServiceW(service.handle, 0, null)),
+  };
+}
+
 /**
- * Starts a service (one already running is fine) and waits for RUNNING; returns the last
- * status. Throws when the service is not installed.
+ * Starts a service (one already running is fine) and waits for RUNNING; a pending state is
+ * waited out first and a refused start retried (service_control.ts). Returns the last status.
+ * Throws when the service is not installed.
  */
 export async function startService(
   name: string,
@@ -234,34 +233,30 @@ export async function startService(
 ): Promise<ServiceStatusProcess> {
   using service = openService(name, SERVICE_START | SERVICE_QUERY_STATUS);
   if (!service) throw new Error(`Service ${name} is not installed: run --service install`);
-  try {
-    unwrap("StartServiceW", advapi32().StartServiceW(service.handle, 0, null));
-  } catch (error) {
-    if (!(error instanceof Win32Error && error.code === ERROR_SERVICE_ALREADY_RUNNING)) {
-      throw error;
-    }
-  }
-  return await waitForState(service, SERVICE_RUNNING, options);
+  await startWhenStable(serviceOps(service), {
+    clock: options.clock ?? systemClock,
+    timeoutMs: options.timeoutMs ?? STATE_TIMEOUT_MS,
+  });
+  return queryStatus(service);
 }
 
 /**
- * Stops a service (one already stopped is fine) and waits for STOPPED; returns the last status,
- * or undefined when the service is not installed.
+ * Stops a service (one already stopped is fine) and waits for STOPPED; a pending state is
+ * waited out first and a refused stop retried (service_control.ts). Returns the last status
+ * with the pid of the process that ran the service (0 when none), or undefined when the
+ * service is not installed.
  */
 export async function stopService(
   name: string,
   options: WaitOptions = {},
-): Promise<ServiceStatusProcess | undefined> {
+): Promise<(ServiceStatusProcess & { ranAsPid: number }) | undefined> {
   using service = openService(name, SERVICE_STOP | SERVICE_QUERY_STATUS);
   if (!service) return undefined;
-  if (queryStatus(service).currentState !== SERVICE_STOPPED) {
-    try {
-      controlService(service, SERVICE_CONTROL_STOP);
-    } catch (error) {
-      if (!(error instanceof Win32Error && error.code === ERROR_SERVICE_NOT_ACTIVE)) throw error;
-    }
-  }
-  return await waitForState(service, SERVICE_STOPPED, options);
+  const { ranAsPid } = await stopWhenStable(serviceOps(service), {
+    clock: options.clock ?? systemClock,
+    timeoutMs: options.timeoutMs ?? STATE_TIMEOUT_MS,
+  });
+  return { ...queryStatus(service), ranAsPid };
 }
 
 /**
@@ -327,7 +322,7 @@ export function createOrUpdate(
   name: string,
   config: ServiceConfig,
 ): { service: ScHandle; created: boolean } {
-  const existing = tryOpenService(manager, name, SERVICE_ALL_ACCESS);
+  const existing = openServiceThrough(manager, name, SERVICE_ALL_ACCESS);
   if (!existing) return { service: createService(manager, name, config), created: true };
   try {
     updateServiceConfig(existing, config);

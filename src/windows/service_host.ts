@@ -2,20 +2,26 @@
  * The Windows service host of `--service run`. It calls StartServiceCtrlDispatcherW first thing
  * (on a worker thread: the call blocks for the service's lifetime). Started by the service
  * manager, the dispatcher calls ServiceMain, which registers HandlerEx and reports START_PENDING;
- * the agent starts and the host reports RUNNING. Started from a console, the dispatcher fails at
- * once (ERROR_FAILED_SERVICE_CONTROLLER_CONNECT) and the agent runs in the foreground until
- * Ctrl+C.
+ * from then on session changes are accepted and held (host_lifecycle.ts has the order of
+ * everything that follows: journal first, RUNNING, then the network; stop, preshutdown and
+ * their caps). Started from a console, the dispatcher fails at once
+ * (ERROR_FAILED_SERVICE_CONTROLLER_CONNECT) and the agent runs in the foreground until Ctrl+C.
  *
- * HandlerEx runs on the dispatcher's thread (Deno hands the call to the event loop and blocks
- * that thread until it returns): it copies what it needs (the session id, the time), queues the
- * work and returns at once. The queue runs one task at a time, in order, so a stop waits for the
- * session changes before it.
+ * HandlerEx runs on the dispatcher's thread, which Deno blocks until the JavaScript callback has
+ * run on the event loop. Its first statement takes the time of the event; it copies the session
+ * id, queues the rest (the user lookup, the journal) on a later turn of the event loop and
+ * returns at once.
+ *
+ * Control 128 (reload) is rate-limited. The test-only session controls are not part of this
+ * module: a test build registers them with {@link registerExtraControls}
+ * (tests/windows/test_controls.ts); a release build has none.
  *
  * @module
  */
 import {
   advapi32,
   SERVICE_CONTROL_INTERROGATE,
+  SERVICE_CONTROL_PRESHUTDOWN,
   SERVICE_CONTROL_SESSIONCHANGE,
   SERVICE_CONTROL_SHUTDOWN,
   SERVICE_CONTROL_STOP,
@@ -25,23 +31,21 @@ import {
   decodeSessionNotification,
   encodeServiceStatus,
   encodeServiceTable,
-  encodeSessionNotification,
   WTSSESSION_NOTIFICATION_SIZE,
 } from "../../ffi/structs.ts";
 import { wide } from "../../ffi/wide.ts";
-import { type Clock, systemClock, type Timer } from "../clock.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import { runInForeground } from "../foreground.ts";
 import type { ServiceHooks } from "../platform.ts";
 import { errorText } from "../text.ts";
+import { HostLifecycle } from "./host_lifecycle.ts";
 import { SessionMemory, type UserLookup, wtsCodeName } from "./session_map.ts";
 import {
-  decodeTestControl,
   type HostState,
   RELOAD_CONTROL,
   SERVICE_NAME,
   serviceExitCode,
   serviceStatusFor,
-  TEST_HOOKS_ENV,
 } from "./service_status.ts";
 import { enumerateWhenReady, querySessionUser, type WtsSession } from "./wts.ts";
 
@@ -57,7 +61,7 @@ const SERVICE_MAIN = {
 } as const;
 
 /** LPHANDLER_FUNCTION_EX. */
-const HANDLER_EX = {
+export const HANDLER_EX = {
   parameters: [
     "u32", // DWORD dwControl
     "u32", // DWORD dwEventType
@@ -71,8 +75,6 @@ const HANDLER_EX = {
 export interface ServiceHostOptions {
   /** Default {@link SERVICE_NAME}. */
   serviceName?: string;
-  /** Accept the test-only session controls; default: `USM_TEST_HOOKS=1` in the environment. */
-  testHooks?: boolean;
   /** How long to wait for Terminal Services before enumerating sessions (default 60 s). */
   termSrvTimeoutMs?: number;
   /** Replaces WTSQuerySessionInformationW. */
@@ -98,8 +100,22 @@ export interface HostTimings {
 
 /** How long the host waits for the dispatcher to return after it reported STOPPED. */
 const DISPATCHER_RETURN_MS = 5_000;
-/** How often a pending state is reported again (a new checkpoint) while the agent starts or stops. */
-const PENDING_REPORT_MS = 5_000;
+
+/**
+ * Extra user-defined controls (a test build's session controls): returns true when it took the
+ * control. `handlerEx` is the service's own HandlerEx, callable through its native pointer.
+ */
+export type ExtraControls = (
+  control: number,
+  handlerEx: Deno.UnsafeCallback<typeof HANDLER_EX>["pointer"],
+) => boolean;
+
+let extraControls: ExtraControls | undefined;
+
+/** Registers the extra controls of this process (tests/windows/test_controls.ts only). */
+export function registerExtraControls(controls: ExtraControls): void {
+  extraControls = controls;
+}
 
 /**
  * Everything the operating system holds a pointer to while the dispatcher runs: the service
@@ -145,33 +161,33 @@ class HostResources {
 export class ServiceHost {
   #hooks: ServiceHooks;
   #serviceName: string;
-  #testHooks: boolean;
   #termSrvTimeoutMs: number;
   #clock: Clock;
   #memory: SessionMemory;
   #enumerate: (signal: AbortSignal) => Promise<WtsSession[] | undefined>;
   #resources?: HostResources;
   #statusHandle: Deno.PointerValue = null;
-  #state: HostState = "start_pending";
-  #checkPoint = 0;
-  #pendingTimer?: Timer;
-  #queue: Promise<void> = Promise.resolve();
-  #stopRequested = false;
+  #lifecycle: HostLifecycle;
   #abort = new AbortController();
   #serviceMainCalled = Promise.withResolvers<void>();
-  #finished = Promise.withResolvers<number>();
+  #registrationFailed = Promise.withResolvers<number>();
   #priming?: Promise<void>;
   readonly timings: HostTimings = {};
 
   constructor(hooks: ServiceHooks, options: ServiceHostOptions = {}) {
     this.#hooks = hooks;
     this.#serviceName = options.serviceName ?? SERVICE_NAME;
-    this.#testHooks = options.testHooks ?? readTestHooksEnv();
     this.#termSrvTimeoutMs = options.termSrvTimeoutMs ?? 60_000;
     this.#clock = options.clock ?? systemClock;
     this.#memory = new SessionMemory(options.lookupUser ?? querySessionUser);
     this.#enumerate = options.enumerate ??
       ((signal) => enumerateWhenReady(this.#termSrvTimeoutMs, { signal, clock: this.#clock }));
+    this.#lifecycle = new HostLifecycle({
+      hooks,
+      clock: this.#clock,
+      report: (state, details) => this.#setStatus(state, details),
+      onRunning: () => this.#running(),
+    });
   }
 
   /**
@@ -201,7 +217,12 @@ export class ServiceHost {
       );
       return await runInForeground(this.#hooks);
     }
-    const code = await this.#finished.promise;
+    const code = await Promise.race([
+      this.#lifecycle.finished,
+      this.#registrationFailed.promise,
+    ]);
+    this.#abort.abort();
+    await this.#priming;
     // The dispatcher returns once STOPPED is reported; the OS holds the callbacks until then.
     const returned = await Promise.race([
       dispatcher.then(() => true),
@@ -213,6 +234,14 @@ export class ServiceHost {
     if (returned) resources.close();
     else this.#hooks.log("warn", "The service dispatcher did not return 5 s after STOPPED");
     return code;
+  }
+
+  /**
+   * The service's own HandlerEx, as the service manager calls it (tests synthesise session
+   * changes through it); null before `run`.
+   */
+  get handlerEx(): Deno.UnsafeCallback<typeof HANDLER_EX>["pointer"] | null {
+    return this.#resources?.handlerEx.pointer ?? null;
   }
 
   /** The memory of session users (for status and tests). */
@@ -231,41 +260,41 @@ export class ServiceHost {
           null,
         ),
       );
-      this.#report("start_pending");
     } catch (error) {
       this.#hooks.log("error", `The service could not register its handler: ${errorText(error)}`);
       this.#serviceMainCalled.resolve();
-      this.#finished.resolve(serviceExitCode(error));
+      this.#registrationFailed.resolve(serviceExitCode(error));
       return;
     }
     this.#serviceMainCalled.resolve();
-    this.#enqueue("start", () => this.#start());
+    // From here on session changes are accepted and held (START_PENDING accepts them).
+    this.#lifecycle.begin();
   }
 
   #handlerEx(control: number, eventType: number, eventData: Deno.PointerValue): number {
+    // The event's time, first: before anything else can delay it.
+    const at = this.#clock.wallNow();
     try {
       switch (control) {
         case SERVICE_CONTROL_INTERROGATE:
           return NO_ERROR;
         case SERVICE_CONTROL_STOP:
+          this.#later(() => this.#lifecycle.stop());
+          return NO_ERROR;
+        case SERVICE_CONTROL_PRESHUTDOWN:
         case SERVICE_CONTROL_SHUTDOWN:
-          this.#requestStop(control === SERVICE_CONTROL_STOP ? "STOP" : "SHUTDOWN");
+          this.#later(() => this.#lifecycle.shutdown());
           return NO_ERROR;
         case SERVICE_CONTROL_SESSIONCHANGE: {
-          const at = Temporal.Instant.fromEpochMilliseconds(this.#clock.wallNow());
           const session = readSessionId(eventData);
-          this.#enqueue("session change", () => this.#sessionChange(eventType, session, at));
+          this.#later(() => this.#sessionChange(eventType, session, at));
           return NO_ERROR;
         }
         case RELOAD_CONTROL:
-          this.#enqueue("reload", () => this.#hooks.reload());
+          this.#later(() => this.#lifecycle.reload());
           return NO_ERROR;
       }
-      const test = this.#testHooks ? decodeTestControl(control) : undefined;
-      if (test) {
-        this.#enqueue("test control", () => this.#synthesize(test.wtsCode, test.session));
-        return NO_ERROR;
-      }
+      if (extraControls?.(control, this.#resources!.handlerEx.pointer)) return NO_ERROR;
       return ERROR_CALL_NOT_IMPLEMENTED;
     } catch (error) {
       this.#hooks.log("error", `Service control ${control} failed: ${errorText(error)}`);
@@ -274,36 +303,31 @@ export class ServiceHost {
   }
 
   /**
-   * Test-only path (USM_TEST_HOOKS=1): calls the service's own HandlerEx through its native
-   * function pointer with a synthesised WTSSESSION_NOTIFICATION, as the service manager would.
+   * Runs `fn` on a later turn of the event loop: HandlerEx returns first. (Wine's service
+   * manager also waits for HandlerEx's answer before it takes a status report, so
+   * SetServiceStatus from inside HandlerEx would stall until ControlService times out.)
    */
-  #synthesize(wtsCode: number, session: number): Promise<void> {
-    const notification = encodeSessionNotification(session);
-    const handler = new Deno.UnsafeFnPointer(this.#resources!.handlerEx.pointer, HANDLER_EX);
-    handler.call(
-      SERVICE_CONTROL_SESSIONCHANGE,
-      wtsCode,
-      Deno.UnsafePointer.of(notification),
-      null,
-    );
-    return Promise.resolve();
+  #later(fn: () => void): void {
+    this.#clock.after(0, () => {
+      try {
+        fn();
+      } catch (error) {
+        this.#hooks.log("error", `Service control failed: ${errorText(error)}`);
+      }
+    });
   }
 
-  async #start(): Promise<void> {
-    try {
-      await this.#hooks.start();
-    } catch (error) {
-      const code = serviceExitCode(error);
-      this.#hooks.log(
-        "error",
-        `The agent could not start (service exit code ${code}): ${errorText(error)}`,
-      );
-      this.#report("stopped", code);
-      this.#finished.resolve(code);
+  #sessionChange(wtsCode: number, session: number, atMs: number): void {
+    const at = Temporal.Instant.fromEpochMilliseconds(atMs);
+    const change = this.#memory.resolve(wtsCode, session, at);
+    if (!change) {
+      this.#hooks.log("debug", `Ignored ${wtsCodeName(wtsCode)} for session ${session}`);
       return;
     }
-    if (this.#stopRequested) return; // the queued stop reports the rest
-    this.#report("running");
+    this.#lifecycle.sessionChange(change);
+  }
+
+  #running(): void {
     this.timings.runningMs = this.#clock.monotonic();
     const t = this.timings;
     this.#hooks.log(
@@ -336,77 +360,16 @@ export class ServiceHost {
     }
   }
 
-  async #sessionChange(wtsCode: number, session: number, at: Temporal.Instant): Promise<void> {
-    const change = this.#memory.resolve(wtsCode, session, at);
-    if (!change) {
-      this.#hooks.log("debug", `Ignored ${wtsCodeName(wtsCode)} for session ${session}`);
-      return;
-    }
-    await this.#hooks.sessionChange(change);
-  }
-
-  #requestStop(reason: string): void {
-    if (this.#stopRequested) return;
-    this.#stopRequested = true;
-    this.#abort.abort();
-    // Not from inside HandlerEx: Wine's service manager waits for HandlerEx's answer before it
-    // takes a status report, so SetServiceStatus there stalls until ControlService times out.
-    this.#clock.after(0, () => this.#stop(reason));
-  }
-
-  #stop(reason: string): void {
-    if (this.#state !== "stopped") this.#report("stop_pending");
-    this.#enqueue("stop", async () => {
-      if (this.#state === "stopped") return; // start failed and reported
-      this.#hooks.log("info", `Service ${reason} received: stopping`);
-      let code = 0;
-      try {
-        await this.#hooks.stop();
-      } catch (error) {
-        code = serviceExitCode(error);
-        this.#hooks.log("error", `The agent did not stop cleanly: ${errorText(error)}`);
-      }
-      await this.#priming;
-      this.#report("stopped", code);
-      this.#finished.resolve(code);
-    });
-  }
-
-  #enqueue(what: string, task: () => Promise<void>): void {
-    this.#queue = this.#queue.then(task).catch((error) => {
-      this.#hooks.log("error", `Service ${what} failed: ${errorText(error)}`);
-    });
-  }
-
-  #report(state: HostState, exitCode = 0): void {
-    this.#state = state;
-    this.#pendingTimer?.cancel();
-    this.#pendingTimer = undefined;
-    const pending = state === "start_pending" || state === "stop_pending";
-    this.#checkPoint = pending ? this.#checkPoint + 1 : 0;
-    this.#setStatus(exitCode);
-    if (pending) {
-      // Keep the service manager patient while the agent starts or stops.
-      this.#pendingTimer = this.#clock.every(PENDING_REPORT_MS, () => {
-        this.#checkPoint++;
-        this.#setStatus(0);
-      });
-    }
-  }
-
-  #setStatus(exitCode: number): void {
+  #setStatus(state: HostState, details: { checkPoint: number; exitCode: number }): void {
     if (this.#statusHandle === null) return;
     try {
-      const status = serviceStatusFor(this.#state, { checkPoint: this.#checkPoint, exitCode });
+      const status = serviceStatusFor(state, details);
       unwrap(
         "SetServiceStatus",
         advapi32().SetServiceStatus(this.#statusHandle, encodeServiceStatus(status)),
       );
     } catch (error) {
-      this.#hooks.log(
-        "error",
-        `Cannot report the service state ${this.#state}: ${errorText(error)}`,
-      );
+      this.#hooks.log("error", `Cannot report the service state ${state}: ${errorText(error)}`);
     }
   }
 }
@@ -417,14 +380,6 @@ function readSessionId(eventData: Deno.PointerValue): number {
   const copy = new Uint8Array(WTSSESSION_NOTIFICATION_SIZE);
   new Deno.UnsafePointerView(eventData).copyInto(copy);
   return decodeSessionNotification(copy).sessionId;
-}
-
-function readTestHooksEnv(): boolean {
-  try {
-    return Deno.env.get(TEST_HOOKS_ENV) === "1";
-  } catch {
-    return false;
-  }
 }
 
 /** Hosts the agent: `Platform.runService` on Windows. */

@@ -50,8 +50,7 @@ export class WindowsServiceManager {
     this.#name = options.serviceName ?? SERVICE_NAME;
     this.#installDir = options.installDir ?? windowsInstallDir();
     this.#execPath = options.execPath ?? Deno.execPath();
-    this.#modulePath = options.modulePath ??
-      fileURLToPath(new URL("../../mod.ts", import.meta.url));
+    this.#modulePath = options.modulePath ?? entryModulePath();
     this.#clock = options.clock;
   }
 
@@ -131,4 +130,15 @@ export class WindowsServiceManager {
     if (!service) throw new Error(`Service ${this.#name} is not installed`);
     controlService(service, code);
   }
+}
+
+/**
+ * The module a development install makes the service run: the entry this process was started
+ * with (mod.ts, or the test build's entry, whose test controls then exist in the service too),
+ * else mod.ts.
+ */
+function entryModulePath(): string {
+  const main = Deno.mainModule;
+  if (main.startsWith("file:") && /\.ts$/.test(main)) return fileURLToPath(main);
+  return fileURLToPath(new URL("../../mod.ts", import.meta.url));
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import {
+  SERVICE_ACCEPT_PRESHUTDOWN,
   SERVICE_ACCEPT_SESSIONCHANGE,
   SERVICE_ACCEPT_SHUTDOWN,
   SERVICE_ACCEPT_STOP,
@@ -29,15 +30,6 @@ export const SERVICE_DESCRIPTION =
 
 /** User-defined control: config.ini changed, reread it and run a health check. */
 export const RELOAD_CONTROL = 128;
-/** First and last user-defined control of the test-only session path (see {@link decodeTestControl}). */
-export const TEST_CONTROL_FIRST = 129;
-export const TEST_CONTROL_LAST = 252;
-/**
- * The environment variable that enables the test-only controls: they are accepted only when the
- * service process has `USM_TEST_HOOKS=1` in its environment.
- */
-export const TEST_HOOKS_ENV = "USM_TEST_HOOKS";
-
 /** The service-specific exit codes (they live in src/exit_codes.ts). */
 export { SERVICE_EXIT_CODES };
 
@@ -52,32 +44,6 @@ export function serviceExitCode(error: unknown): number {
   return typeof code === "number" ? code : SERVICE_EXIT_CODES.unexpected;
 }
 
-/**
- * Decodes a test-only control: code 129 + (wtsCode - 5) + 4 * (session - 1), for the session
- * changes WTS_SESSION_LOGON 5 .. WTS_SESSION_UNLOCK 8 and sessions 1..31. Returns undefined for
- * other codes.
- */
-export function decodeTestControl(
-  control: number,
-): { wtsCode: number; session: number } | undefined {
-  if (!Number.isInteger(control) || control < TEST_CONTROL_FIRST || control > TEST_CONTROL_LAST) {
-    return undefined;
-  }
-  const n = control - TEST_CONTROL_FIRST;
-  return { wtsCode: 5 + (n % 4), session: 1 + Math.floor(n / 4) };
-}
-
-/** Encodes a test-only control (the inverse of {@link decodeTestControl}). */
-export function encodeTestControl(wtsCode: number, session: number): number {
-  if (wtsCode < 5 || wtsCode > 8 || !Number.isInteger(wtsCode)) {
-    throw new RangeError(`Invalid WTS code for a test control: ${wtsCode} is not 5..8`);
-  }
-  if (session < 1 || session > 31 || !Number.isInteger(session)) {
-    throw new RangeError(`Invalid session for a test control: ${session} is not 1..31`);
-  }
-  return TEST_CONTROL_FIRST + (wtsCode - 5) + 4 * (session - 1);
-}
-
 /** The states the host reports. */
 export type HostState = "start_pending" | "running" | "stop_pending" | "stopped";
 
@@ -88,13 +54,31 @@ const STATE_CODES: Record<HostState, number> = {
   stopped: SERVICE_STOPPED,
 };
 
-/** Wait hint reported with the pending states (ms). */
+/** Wait hint reported with the pending states (ms): the longest a single real step may take. */
 export const PENDING_WAIT_HINT_MS = 30_000;
 
 /**
- * The SERVICE_STATUS for `state`: pending states carry a wait hint and a checkpoint; only
- * RUNNING accepts STOP, SHUTDOWN and SESSIONCHANGE (INTERROGATE is always accepted); STOPPED
- * with a nonzero `exitCode` reports ERROR_SERVICE_SPECIFIC_ERROR and that code.
+ * The controls accepted in each state (INTERROGATE always is). START_PENDING: SESSIONCHANGE
+ * (changes are held from the moment the handler is registered) and PRESHUTDOWN (a shutdown
+ * during the start still journals what is held); not STOP, as Microsoft advises for a start in
+ * progress. RUNNING: STOP, PRESHUTDOWN, SHUTDOWN, SESSIONCHANGE. Stopping: none.
+ */
+export function controlsAcceptedIn(state: HostState): number {
+  switch (state) {
+    case "start_pending":
+      return SERVICE_ACCEPT_SESSIONCHANGE | SERVICE_ACCEPT_PRESHUTDOWN;
+    case "running":
+      return SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_PRESHUTDOWN | SERVICE_ACCEPT_SHUTDOWN |
+        SERVICE_ACCEPT_SESSIONCHANGE;
+    default:
+      return 0;
+  }
+}
+
+/**
+ * The SERVICE_STATUS for `state`: pending states carry a wait hint and a checkpoint; the
+ * controls accepted are {@link controlsAcceptedIn}'s; STOPPED with a nonzero `exitCode` reports
+ * ERROR_SERVICE_SPECIFIC_ERROR and that code.
  */
 export function serviceStatusFor(
   state: HostState,
@@ -105,9 +89,7 @@ export function serviceStatusFor(
   return {
     serviceType: SERVICE_WIN32_OWN_PROCESS,
     currentState: STATE_CODES[state],
-    controlsAccepted: state === "running"
-      ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN | SERVICE_ACCEPT_SESSIONCHANGE
-      : 0,
+    controlsAccepted: controlsAcceptedIn(state),
     win32ExitCode: failed ? ERROR_SERVICE_SPECIFIC_ERROR : 0,
     serviceSpecificExitCode: failed ? options.exitCode! : 0,
     checkPoint: pending ? options.checkPoint ?? 1 : 0,

@@ -2,8 +2,7 @@
  * The agent as a Windows service, end to end under the real service control manager (Windows /
  * Wine), driven through the command line the README documents:
  * install with an imported config → RUNNING → session changes through the service's HandlerEx
- * (the test-only controls; USM_TEST_HOOKS=1 in the services' environment, set by
- * scripts/wine_test.sh) → rows in event_log.csv and events at a local reference server →
+ * (the test-only controls of the test build, tests/windows/test_build.ts) → rows in event_log.csv and events at a local reference server →
  * `--api-key` on the installed agent makes the service reload and run a health check → an event
  * while the server is down, then stop → start → the event is sent → reinstall (upgrade) →
  * remove (files kept) → remove --purge.
@@ -12,11 +11,12 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { DEV_PERMISSION_FLAGS } from "../../src/windows/installer.ts";
 import { WindowsServiceManager } from "../../src/windows/service_manager.ts";
-import { encodeTestControl } from "../../src/windows/service_status.ts";
+import { encodeTestControl } from "./test_controls.ts";
 import { ReferenceServer } from "../support/reference_server.ts";
 
 const ignore = Deno.build.os !== "windows";
-const MOD = fileURLToPath(new URL("../../mod.ts", import.meta.url));
+// The test build's entry: the development install then runs it, test controls included.
+const MOD = fileURLToPath(new URL("./test_build.ts", import.meta.url));
 const KEY_1 = "usm-e2e-key-one-0123456789";
 const KEY_2 = "usm-e2e-key-two-9876543210";
 

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { EVENT_SOURCE_KEY } from "../../src/windows/event_log.ts";
 import { DEV_PERMISSION_FLAGS } from "../../src/windows/installer.ts";
 import { WindowsServiceManager } from "../../src/windows/service_manager.ts";
-import { encodeTestControl } from "../../src/windows/service_status.ts";
+import { encodeTestControl } from "./test_controls.ts";
 import { ReferenceServer } from "../support/reference_server.ts";
 
 const ignore = Deno.build.os !== "windows";

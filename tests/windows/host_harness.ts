@@ -2,7 +2,10 @@
  * A service program for the Windows tests: hosts fake ServiceHooks in the real ServiceHost and
  * appends every hook call as a JSON line to the file given by `--out`, so a test can follow the
  * service from outside. `--fail-start <code>` makes start() throw an error carrying that
- * service-specific exit code.
+ * service-specific exit code; `--slow-start <ms>` makes it take that long;
+ * `--change-during-start <wts>:<session>` makes it call the service's HandlerEx with that session
+ * change first (as the service manager would during START_PENDING). The test controls
+ * are registered (test_controls.ts).
  *
  *   deno.exe run -A tests/windows/host_harness.ts --out C:\x\hooks.jsonl [--name Svc] [--fail-start 3]
  *
@@ -11,6 +14,9 @@
 import { parseArgs } from "node:util";
 import type { ServiceHooks } from "../../src/platform.ts";
 import { ServiceHost } from "../../src/windows/service_host.ts";
+import { registerTestControls, synthesizeSessionChange } from "./test_controls.ts";
+
+registerTestControls();
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -18,20 +24,37 @@ const { values } = parseArgs({
     out: { type: "string" },
     name: { type: "string" },
     "fail-start": { type: "string" },
+    "slow-start": { type: "string" },
+    "change-during-start": { type: "string" },
   },
 });
 if (!values.out) throw new TypeError("Missing --out <file>");
 const out = values.out;
 
 function record(entry: Record<string, unknown>): void {
-  Deno.writeTextFileSync(out, JSON.stringify({ ...entry, ms: performance.now() }) + "\n", {
-    append: true,
-  });
+  Deno.writeTextFileSync(
+    out,
+    JSON.stringify({ ...entry, ms: performance.now(), wall: Date.now() }) + "\n",
+    {
+      append: true,
+    },
+  );
 }
 
 const hooks: ServiceHooks = {
-  start() {
-    record({ hook: "start", env: Deno.env.get("USM_TEST_HOOKS") ?? null });
+  async start(options) {
+    record({ hook: "start", deferNetwork: options?.deferNetwork ?? false });
+    if (values["change-during-start"]) {
+      // A session change while the agent starts, through the service's own HandlerEx.
+      const [wts, session] = values["change-during-start"].split(":").map(Number);
+      synthesizeSessionChange(host.handlerEx!, wts, session);
+      record({ hook: "changeSent" });
+    }
+    if (values["slow-start"]) {
+      await new Promise((resolve) => setTimeout(resolve, Number(values["slow-start"])));
+      options?.progress?.("slow start done");
+      record({ hook: "startDone" });
+    }
     if (values["fail-start"]) {
       return Promise.reject(
         Object.assign(new Error("harness start failure"), {
@@ -39,6 +62,10 @@ const hooks: ServiceHooks = {
         }),
       );
     }
+    return Promise.resolve();
+  },
+  online() {
+    record({ hook: "online" });
     return Promise.resolve();
   },
   stop() {

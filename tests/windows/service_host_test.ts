@@ -4,118 +4,16 @@
  * test-only path, reloaded, interrogated, stopped and deleted.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import {
   SERVICE_CONTROL_INTERROGATE,
   SERVICE_RUNNING,
   SERVICE_STOPPED,
 } from "../../ffi/advapi32.ts";
 import { Win32Error } from "../../ffi/error.ts";
-import {
-  encodeTestControl,
-  RELOAD_CONTROL,
-  TEST_CONTROL_LAST,
-} from "../../src/windows/service_status.ts";
-import { createOrUpdateService, quotePath } from "../../src/windows/installer.ts";
-import {
-  controlService,
-  deleteService,
-  openService,
-  queryStatus,
-  waitForState,
-} from "../../src/windows/scm.ts";
-import { WindowsServiceManager } from "../../src/windows/service_manager.ts";
-
-const ignore = Deno.build.os !== "windows";
-const HARNESS = fileURLToPath(new URL("./host_harness.ts", import.meta.url));
-
-interface HookEntry {
-  hook: string;
-  [key: string]: unknown;
-}
-
-async function readHooks(path: string): Promise<HookEntry[]> {
-  const text = await Deno.readTextFile(path).catch(() => "");
-  return text.split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line));
-}
-
-async function waitForHook(
-  path: string,
-  predicate: (entry: HookEntry) => boolean,
-  timeoutMs = 20_000,
-): Promise<HookEntry> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const found = (await readHooks(path)).find(predicate);
-    if (found) return found;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(
-    `No hook entry matched in ${path} within ${timeoutMs} ms:\n${
-      JSON.stringify(await readHooks(path), null, 1)
-    }`,
-  );
-}
-
-function harnessCommand(out: string, name: string, extra: string[] = []): string {
-  return [
-    quotePath(Deno.execPath()),
-    "run",
-    "-A",
-    quotePath(HARNESS),
-    "--out",
-    quotePath(out),
-    "--name",
-    name,
-    ...extra,
-  ].join(" ");
-}
-
-/** Sets a service's environment (the REG_MULTI_SZ value Environment of its registry key). */
-export async function setServiceEnvironment(name: string, variables: string[]): Promise<void> {
-  const { success, stderr } = await new Deno.Command("reg", {
-    args: [
-      "add",
-      `HKLM\\SYSTEM\\CurrentControlSet\\Services\\${name}`,
-      "/v",
-      "Environment",
-      "/t",
-      "REG_MULTI_SZ",
-      "/d",
-      variables.join("\\0"),
-      "/f",
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.ok(success, `reg add failed: ${new TextDecoder().decode(stderr)}`);
-}
-
-async function withService(
-  name: string,
-  extra: string[],
-  body: (out: string, manager: WindowsServiceManager) => Promise<void>,
-): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "usm-host-" });
-  const out = `${dir}\\hooks.jsonl`;
-  const manager = new WindowsServiceManager({ serviceName: name });
-  createOrUpdateService(name, harnessCommand(out, name, extra), `USM test ${name}`);
-  await setServiceEnvironment(name, ["USM_TEST_HOOKS=1"]);
-  try {
-    await body(out, manager);
-  } catch (error) {
-    throw new Error(
-      `${(error as Error).message}\nhooks:\n${await Deno.readTextFile(out).catch(() => "")}`,
-      {
-        cause: error,
-      },
-    );
-  } finally {
-    await manager.action("stop", { print: () => {} }).catch(() => {});
-    deleteService(name);
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
-}
+import { HARNESS, ignore, readHooks, waitForHook, withService } from "./service_fixture.ts";
+import { RELOAD_CONTROL } from "../../src/windows/service_status.ts";
+import { encodeTestControl, TEST_CONTROL_LAST } from "./test_controls.ts";
+import { controlService, openService, queryStatus, waitForState } from "../../src/windows/scm.ts";
 
 Deno.test({
   name: "service host: SCM start, session controls through HandlerEx, reload, stop",
@@ -131,7 +29,8 @@ Deno.test({
       assert.equal(manager.state().state, "RUNNING");
       assert.ok(manager.state().pid! > 0);
       const started = await waitForHook(out, (e) => e.hook === "start");
-      assert.equal(started.env, "1", "USM_TEST_HOOKS=1 reaches the service's environment");
+      assert.equal(started.deferNetwork, true, "the host starts the agent without the network");
+      await waitForHook(out, (e) => e.hook === "online");
 
       // Session changes fed through the real HandlerEx (test-only controls).
       for (
@@ -166,6 +65,7 @@ Deno.test({
       const hooks = (await readHooks(out)).map((e) => e.hook).filter((h) => h !== "log");
       assert.deepEqual(hooks, [
         "start",
+        "online",
         "sessionChange",
         "sessionChange",
         "sessionChange",
