@@ -475,6 +475,6 @@ let eventLogLibrary: Deno.DynamicLibrary<typeof EVENTLOG_SYMBOLS> | undefined;
 
 /** advapi32.dll's event log symbols, opening the library on first use. */
 export function eventLogApi(): Deno.DynamicLibrary<typeof EVENTLOG_SYMBOLS>["symbols"] {
-  eventLogLibrary ??= Deno.dlopen("advapi32.dll", EVENTLOG_SYMBOLS);
+  eventLogLibrary ??= openSystemLibrary("advapi32.dll", EVENTLOG_SYMBOLS);
   return eventLogLibrary.symbols;
 }

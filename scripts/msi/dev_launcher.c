@@ -1,10 +1,10 @@
 /*
- * Development stand-in for winagentUSM.exe (tests only): runs this checkout's mod.ts with
- * deno.exe and the agent's permissions, passing its own arguments, standard handles and exit
+ * Development stand-in for winagentUSM.exe (tests only): runs this checkout's test build entry
+ * (MOD_TS: tests\windows\test_build.ts) with deno.exe and the agent's permissions, passing its own arguments, standard handles and exit
  * code through. Built by scripts/msi_dev_build.ts with mingw-w64:
  *   x86_64-w64-mingw32-gcc -municode -O2 -s -DDENO_EXE=L"..." -DMOD_TS=L"..." dev_launcher.c
  * The agent then sees deno.exe as its runtime, so `--service install` makes a development
- * install (the service runs deno.exe with mod.ts), exactly as README "Development install" says.
+ * install (the service runs deno.exe with that entry), as README "Development install" says.
  */
 #include <windows.h>
 #include <stdio.h>

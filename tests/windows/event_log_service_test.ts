@@ -18,7 +18,7 @@ import { encodeTestControl } from "./test_controls.ts";
 import { ReferenceServer } from "../support/reference_server.ts";
 
 const ignore = Deno.build.os !== "windows";
-const MOD = fileURLToPath(new URL("../../mod.ts", import.meta.url));
+const MOD = fileURLToPath(new URL("./test_build.ts", import.meta.url));
 const KEY = "usm-evlog-key-good-0123456789";
 const WRONG_KEY = "usm-evlog-key-wrong-9876543210";
 
