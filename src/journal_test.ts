@@ -331,11 +331,26 @@ Deno.test("journal accepts CRLF line ends and updates the digit before them", as
   });
 });
 
-Deno.test("journal refuses a file with another header and skips malformed rows", async () => {
+Deno.test("journal moves a file with another header aside and skips malformed rows", async () => {
   await withDir(async (dir) => {
     const path = join(dir, "event_log.csv");
-    await Deno.writeTextFile(path, "time,user\n1,2\n");
-    await assert.rejects(Journal.open(path, { rotationSizeBytes: 0 }), /Unrecognized header/);
+    await Deno.writeTextFile(path, "time,user\n1,2\n" + row(event("kept"), 0));
+    const moved: string[] = [];
+    const first = await Journal.open(path, {
+      rotationSizeBytes: 0,
+      now: () => Date.UTC(2026, 10, 25, 14, 0, 0),
+      onWarning: (w) => moved.push(w),
+    });
+    assert.deepEqual(first.pending().map((e) => e.event.userName), ["kept"]);
+    await first.close();
+    assert.match(
+      moved.join("\n"),
+      /Moved the unreadable journal .* to .*event_log\.unreadable-20261125T140000Z\.csv \(its first line is not the journal's header\)/,
+    );
+    assert.equal(
+      await Deno.readTextFile(join(dir, "event_log.unreadable-20261125T140000Z.csv")),
+      "time,user\n1,2\n" + row(event("kept"), 0),
+    );
     await Deno.writeTextFile(
       path,
       HEADER + "Logon,a,b\n" + row(event("ok"), 0) + "Nap,x,y,z,t,0\n",
@@ -397,4 +412,38 @@ Deno.test("journal oldestPending follows the queue across out-of-order settles, 
     assert.equal(journal.oldestPending(), undefined);
     await journal.close();
   });
+});
+
+Deno.test("journal notices a replaced, moved or truncated file before its next write", async (t) => {
+  const cases: Record<string, (path: string) => Promise<void>> = {
+    "replaced by an edited copy (sed -i)": async (path) => {
+      const text = await Deno.readTextFile(path);
+      await Deno.writeTextFile(path + ".sed", text.replace(/^Logon,a,.*\n/m, ""));
+      await Deno.rename(path + ".sed", path);
+    },
+    "moved away (mv)": (path) => Deno.rename(path, path + ".old"),
+    "truncated (: >)": (path) => Deno.truncate(path, 0),
+  };
+  for (const [name, change] of Object.entries(cases)) {
+    await t.step(name, async () => {
+      await withDir(async (dir) => {
+        const path = join(dir, "event_log.csv");
+        const warnings: string[] = [];
+        const journal = await Journal.open(path, {
+          rotationSizeBytes: 0,
+          onWarning: (w) => warnings.push(w),
+        });
+        const a = await journal.append(event("a", 1));
+        await journal.setStatus(a, SendStatus.Sent);
+        const b = await journal.append(event("b", 2));
+        await change(path);
+        await journal.append(event("c", 3));
+        await journal.setStatus(b, SendStatus.Sent);
+        await journal.close();
+        assert.match(warnings.join("\n"), /changed while the agent ran/);
+        const rows = (await readJournal(path)).entries.map((e) => `${e.event.userName}${e.status}`);
+        assert.ok(rows.includes("b1") && rows.includes("c0"), rows.join(" "));
+      });
+    });
+  }
 });
