@@ -14,9 +14,10 @@ export class NotRegularFileError extends Error {
   /** The path refused. */
   readonly path: string;
 
-  constructor(path: string, what: string) {
+  constructor(path: string, what: string, options?: ErrorOptions) {
     super(
       `Refusing to use ${path}: it is ${what}, not a regular file; remove it or move it aside`,
+      options,
     );
     this.path = path;
   }
@@ -124,4 +125,9 @@ export async function readRegularFile(path: string): Promise<Uint8Array> {
   const info = await Deno.stat(path);
   if (!info.isFile) throw new NotRegularFileError(path, describeKind(info));
   return await Deno.readFile(path);
+}
+
+/** {@linkcode readRegularFile} as UTF-8 text. */
+export async function readRegularTextFile(path: string): Promise<string> {
+  return new TextDecoder().decode(await readRegularFile(path));
 }
