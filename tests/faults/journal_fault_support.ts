@@ -9,11 +9,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { rowText } from "../../src/journal.ts";
 import { JOURNAL_HEADER } from "../../src/journal.ts";
-import { configureAgent } from "../support/agent_process.ts";
+import { AgentProcess, configureAgent } from "../support/agent_process.ts";
 import { agentDir, eventually, TEST_API_KEY } from "../support/files.ts";
 import { ReferenceServer } from "../support/reference_server.ts";
 
-export { AgentProcess, runCli } from "../support/agent_process.ts";
+export { AgentProcess };
+export { runCli } from "../support/agent_process.ts";
 export { eventually, journalRows, TEST_API_KEY } from "../support/files.ts";
 export { ReferenceServer };
 
@@ -95,4 +96,24 @@ export async function namesIn(dir: string, pattern: RegExp): Promise<string[]> {
   const names: string[] = [];
   for await (const entry of Deno.readDir(dir)) if (pattern.test(entry.name)) names.push(entry.name);
   return names;
+}
+
+/**
+ * Sends SIGTERM and waits for the exit; an agent still running after `boundMs` (a hang, not a
+ * slow stop: the agent's own grace period is a few seconds) is killed and the test fails.
+ */
+export async function stopOrFail(agent: AgentProcess, boundMs = 20_000): Promise<number> {
+  try {
+    agent.child.kill("SIGTERM");
+  } catch { /* already gone */ }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<"hung">((resolve) => timer = setTimeout(() => resolve("hung"), boundMs));
+  const result = await Promise.race([agent.close(), hung]);
+  clearTimeout(timer);
+  if (result === "hung") {
+    agent.child.kill("SIGKILL");
+    await agent.close();
+    assert.fail(`the agent did not stop on SIGTERM within ${boundMs} ms`);
+  }
+  return result.code;
 }
