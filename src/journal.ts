@@ -39,8 +39,6 @@
 import { basename } from "node:path";
 import { systemClock } from "./clock.ts";
 import {
-  EVENT_TYPES,
-  isEventType,
   SendStatus,
   type SendStatusValue,
   type SessionEvent,
@@ -48,9 +46,11 @@ import {
 } from "./event.ts";
 import { recoverRotation, syncFolder, writeAll, writeFileSynced } from "./journal_files.ts";
 import {
+  eventTypeError,
   HEADER_BYTES,
   journalFile,
   rowText,
+  settledStatusError,
   statusByte,
   statusOffsetOf,
 } from "./journal_format.ts";
@@ -59,7 +59,8 @@ import {
   type CarriedRow,
   changeOf,
   inspectJournal,
-  mergeRows,
+  type RebuildPlan,
+  rebuildPlan,
 } from "./journal_recovery.ts";
 import { openRegular } from "./no_follow.ts";
 import { archiveFile, archivePath, pruneArchives } from "./rotation.ts";
@@ -199,15 +200,9 @@ export class Journal {
    * @throws {TypeError} When the event type is not one of the four the server knows.
    */
   append(event: SessionEvent): Promise<JournalEntry> {
-    if (!isEventType(event.eventType)) {
-      // Such a row would be skipped as malformed at the next open, losing the event.
-      return Promise.reject(
-        new TypeError(
-          `Invalid event type for the journal: "${event.eventType}" is not ${eventTypeList()}`,
-        ),
-      );
-    }
-    return this.#enqueue(() => this.#append(event));
+    // A row of another type would be skipped as malformed at the next open, losing the event.
+    const invalid = eventTypeError(event);
+    return invalid ? Promise.reject(invalid) : this.#enqueue(() => this.#append(event));
   }
 
   /**
@@ -218,15 +213,10 @@ export class Journal {
    * @throws {Error} When the entry's row is no longer in the live file.
    */
   setStatus(entry: JournalEntry, status: SettledStatus): Promise<void> {
-    if (
-      status !== SendStatus.Sent && status !== SendStatus.SentOnRetry &&
-      status !== SendStatus.Rejected
-    ) {
-      return Promise.reject(
-        new RangeError(`Invalid send status for the journal: ${status} is not 1, 2 or 3`),
-      );
-    }
-    return this.#enqueue(() => this.#setStatus(entry.seq, status));
+    const invalid = settledStatusError(status);
+    return invalid
+      ? Promise.reject(invalid)
+      : this.#enqueue(() => this.#setStatus(entry.seq, status));
   }
 
   /** Closes the file after the operation in progress and those queued; idempotent. */
@@ -342,20 +332,15 @@ export class Journal {
 
   async #load(): Promise<void> {
     const found = await inspectJournal(this.#path);
-    if (found.kind === "unusable") {
-      await this.#setAside(mergeRows(pendingOnly(found.salvaged), []), found.reason);
-      return;
-    }
-    if (found.kind === "missing") { // removed since recoverRotation created it
-      await this.#replaceLive([]);
-      return;
-    }
+    if (found.kind !== "readable") return await this.#rebuild(rebuildPlan(found, []));
     for (const warning of found.warnings) this.#warn(warning);
     if (found.needsRewrite) {
       await this.#replaceLive(found.rows.map((row) => ({ row })));
-      this.#warn(
-        `Rewrote the journal ${this.#path}: a send status was not one unquoted digit (e.g. "0" in quotes), so it could not be updated in place; every row was kept`,
-      );
+      if (found.rows.some((row) => !row.inPlace)) {
+        this.#warn(
+          `Rewrote the journal ${this.#path}: a send status was not one unquoted digit (e.g. "0" in quotes), so it could not be updated in place; every row was kept`,
+        );
+      }
       return;
     }
     const file = await openRegular(this.#path, { read: true, write: true });
@@ -385,29 +370,27 @@ export class Journal {
       ? "it was not open after a failed rotation"
       : await changeOf(this.#file, this.#path, this.#size);
     if (reason === undefined) return;
-    const found = await inspectJournal(this.#path);
-    const onDisk = found.kind === "readable"
-      ? found.rows
-      : found.kind === "unusable"
-      ? pendingOnly(found.salvaged)
-      : [];
-    const merged = mergeRows(onDisk, [...this.#rows.values()]);
-    if (found.kind === "unusable") await this.#setAside(merged, found.reason);
-    else await this.#replaceLive(merged);
-    const own = merged.filter((entry) => entry.mine !== undefined).length;
+    const plan = rebuildPlan(await inspectJournal(this.#path), [...this.#rows.values()]);
+    await this.#rebuild(plan);
     this.#warn(
-      `The journal ${this.#path} changed while the agent ran (${reason}): rebuilt it from the ${onDisk.length} rows the file now holds and ${
-        merged.length - onDisk.length
-      } pending events of the agent it lacked (${own} rows in all are the agent's); no pending event was lost`,
+      `The journal ${this.#path} changed while the agent ran (${reason}): rebuilt it from the ${plan.fromFile} rows the file now holds and ${
+        plan.entries.length - plan.fromFile
+      } pending events of the agent it lacked; no pending event was lost`,
     );
+  }
+
+  async #rebuild(plan: RebuildPlan<Row>): Promise<void> {
+    if (plan.aside === undefined) await this.#replaceLive(plan.entries);
+    else await this.#setAside(plan.entries, plan.aside);
   }
 
   /** Replaces the live file by `entries`, the file at the path moved aside (see #replaceLive). */
   async #setAside(entries: { row: CarriedRow; mine?: Row }[], unusable: string): Promise<void> {
     const aside = await asidePath(this.#path, this.#now());
     await this.#replaceLive(entries, () => Deno.rename(this.#path, aside));
+    const pending = entries.filter((entry) => entry.row.status === SendStatus.Pending).length;
     this.#warn(
-      `Moved the unreadable journal ${this.#path} to ${aside} (${unusable}); carried its ${entries.length} readable pending events into a new ${
+      `Moved the unreadable journal ${this.#path} to ${aside} (${unusable}); carried its ${pending} readable pending events into a new ${
         basename(this.#path)
       } and went on recording`,
     );
@@ -460,11 +443,6 @@ export class Journal {
   }
 }
 
-/** The rows still to send, of a file that could not be read whole. */
-function pendingOnly(rows: readonly CarriedRow[]): CarriedRow[] {
-  return rows.filter((row) => row.status === SendStatus.Pending);
-}
-
 function entryOf(row: Row): JournalEntry {
   return Object.freeze({
     event: Object.freeze({ ...row.event }),
@@ -472,9 +450,4 @@ function entryOf(row: Row): JournalEntry {
     seq: row.seq,
     recovered: row.recovered,
   });
-}
-
-/** The event types as a message lists them: "Logon, Logoff, Lock or Unlock". */
-function eventTypeList(): string {
-  return `${EVENT_TYPES.slice(0, -1).join(", ")} or ${EVENT_TYPES.at(-1)}`;
 }

@@ -7,6 +7,7 @@
  */
 import { formatCsvRow, scanCsv } from "./csv.ts";
 import {
+  EVENT_TYPES,
   eventKeyFields,
   isEventType,
   SendStatus,
@@ -56,6 +57,20 @@ export interface ParsedJournal {
   /** Byte length of the file up to the end of its last complete line. */
   validEnd: number;
   warnings: string[];
+}
+
+/** Why `event` cannot be a row (its type is not one of the four the server knows), or undefined. */
+export function eventTypeError(event: SessionEvent): TypeError | undefined {
+  if (isEventType(event.eventType)) return undefined;
+  const types = `${EVENT_TYPES.slice(0, -1).join(", ")} or ${EVENT_TYPES.at(-1)}`;
+  return new TypeError(`Invalid event type for the journal: "${event.eventType}" is not ${types}`);
+}
+
+/** Why `status` cannot be set on a row (it is not 1, 2 or 3), or undefined. */
+export function settledStatusError(status: number): RangeError | undefined {
+  if (status === SendStatus.Sent || status === SendStatus.SentOnRetry) return undefined;
+  if (status === SendStatus.Rejected) return undefined;
+  return new RangeError(`Invalid send status for the journal: ${status} is not 1, 2 or 3`);
 }
 
 /** One line of event_log.csv (with its "\n"), as the journal writes it. */
@@ -139,9 +154,10 @@ export function isHeaderPrefix(bytes: Uint8Array): boolean {
 /**
  * Parses a journal file whose header was checked (a UTF-8 BOM before it is accepted): its
  * well-formed rows with their byte offsets, where its last complete line ends, and a warning for
- * each malformed row skipped. Only what follows the last line end can be a torn row (an append
- * writes a whole row, line end last, in one write); a quote left open before it is damage, not a
- * torn write, so it makes the file invalid rather than cutting every row after it.
+ * each malformed row skipped. Only what follows the last line end is a torn row (an append
+ * writes a whole row, line end last, in one write); a quote left open before it makes the file
+ * invalid (it is moved aside whole) rather than cutting every row after it. (A torn row whose
+ * name held a line break, which no Windows account name does, is treated the same way.)
  *
  * @throws {Error} When the file is not UTF-8 or not valid CSV.
  */
@@ -178,9 +194,8 @@ export function parseJournal(bytes: Uint8Array, path: string): ParsedJournal {
   for (const [index, record] of records.entries()) {
     const length = encoder.encode(text.slice(record.start, record.end)).length;
     if (!record.closed || record.lineEnd === 0) {
-      // A quote left open runs to the end: a torn last row (cut off) when no complete row
-      // follows its start, else damage (a stray quote) that must not swallow the rows after it.
-      if (salvageRows(bytes.subarray(position)).length === 0) break;
+      // A quote left open before the last line end: damage (a stray quote), never a torn append
+      // to cut off, which would swallow every row after it. The file is moved aside instead.
       throw new Error(
         `Invalid journal ${path}: a quoted field opened in row ${index + 1} is never closed`,
       );

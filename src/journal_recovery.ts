@@ -41,6 +41,8 @@ export type Inspection =
     validEnd: number;
     /** A status digit cannot be written in place (a quoted status, a header cut short). */
     needsRewrite: boolean;
+    /** Complete rows left out as malformed. */
+    ignoredRows: number;
     warnings: string[];
   }
   | { kind: "unusable"; reason: string; salvaged: CarriedRow[] };
@@ -67,6 +69,7 @@ export async function inspectJournal(path: string): Promise<Inspection> {
         rows: [],
         validEnd: 0,
         needsRewrite: true,
+        ignoredRows: 0,
         warnings: [`Rewrote the header of ${path}: the file held only ${bytes.length} bytes`],
       };
     }
@@ -85,6 +88,7 @@ export async function inspectJournal(path: string): Promise<Inspection> {
       bytes,
       ...parsed,
       needsRewrite: parsed.rows.some((row) => !row.inPlace),
+      ignoredRows: parsed.warnings.length, // its only warnings are rows left out
     };
   } catch (error) {
     return { kind: "unusable", reason: errorText(error), salvaged: salvageRows(bytes) };
@@ -121,6 +125,37 @@ export function mergeRows<T extends CarriedRow>(
     merged.push({ row: { event: own.event, status: own.status }, mine: own });
   }
   return merged;
+}
+
+/** How a journal is rebuilt: its rows, and why the file at the path is moved aside, if it is. */
+export interface RebuildPlan<T extends CarriedRow> {
+  entries: { row: CarriedRow; mine?: T }[];
+  /** Why the file at the path cannot simply be replaced (it is kept aside), or undefined. */
+  aside?: string;
+  /** How many rows were taken from the file at the path. */
+  fromFile: number;
+}
+
+/**
+ * The plan to rebuild a journal from what {@linkcode inspectJournal} found and the journal's
+ * own rows (`mine`; none at open): an unusable file gives its readable pending rows and is kept
+ * aside; a readable one gives every row, and is kept aside too when it has rows that could not be
+ * read (the rebuilt file would drop them); a missing one gives nothing.
+ */
+export function rebuildPlan<T extends CarriedRow>(
+  found: Inspection,
+  mine: readonly T[],
+): RebuildPlan<T> {
+  if (found.kind === "unusable") {
+    const pending = found.salvaged.filter((row) => row.status === 0);
+    return { entries: mergeRows(pending, mine), aside: found.reason, fromFile: pending.length };
+  }
+  if (found.kind === "missing") return { entries: mergeRows([], mine), fromFile: 0 };
+  return {
+    entries: mergeRows(found.rows, mine),
+    aside: found.ignoredRows > 0 ? `${found.ignoredRows} of its rows could not be read` : undefined,
+    fromFile: found.rows.length,
+  };
 }
 
 /** A free name beside `path` for an unusable journal: `event_log.unreadable-<time>[-n].csv`. */

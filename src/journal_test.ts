@@ -202,7 +202,6 @@ Deno.test("journal open truncates a torn last line and reports it", async (t) =>
   const torn: Record<string, Uint8Array> = {
     "no line end": encoder.encode("Logon,c,PC,10.0.0.1,2025-04-27T08:06:14Z,0"),
     "half a row": encoder.encode("Logon,c,PC"),
-    "open quote with a newline": encoder.encode('Logon,"c\nd'),
     "a partial multi-byte letter": Uint8Array.of(0x5a, 0x6f, 0xc3), // "Zo" and half of "ë"
   };
   for (const [name, tailBytes] of Object.entries(torn)) {
@@ -234,6 +233,24 @@ Deno.test("journal open truncates a torn last line and reports it", async (t) =>
       });
     });
   }
+});
+
+Deno.test("journal open moves aside a file with a quote left open before its last line end", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "event_log.csv");
+    const text = HEADER + row(event("a"), 1) + 'Logon,"c\n' + row(event("b"), 0);
+    await Deno.writeTextFile(path, text);
+    const warnings: string[] = [];
+    const journal = await Journal.open(path, {
+      rotationSizeBytes: 0,
+      onWarning: (w) => warnings.push(w),
+    });
+    assert.deepEqual(journal.pending().map((e) => e.event.userName), ["b"]);
+    await journal.close();
+    assert.match(warnings.join("\n"), /quoted field opened in row 3 is never closed/);
+    const aside = (await listDir(dir)).find((name) => name.includes("unreadable"))!;
+    assert.equal(await Deno.readTextFile(join(dir, aside)), text, "the damaged file is kept whole");
+  });
 });
 
 Deno.test("journal open finishes or undoes an interrupted rotation", async (t) => {
