@@ -37,7 +37,7 @@ export async function lockFolder(dir: string, options: FolderOptions): Promise<I
   let lock: InstanceLock | undefined;
   try {
     const created = await makeFolder(dir);
-    if (created || resolve(dir) === resolve(options.installDir)) {
+    if (created || samePath(dir, options.installDir)) {
       await options.secureDirectory(dir);
     } else {
       const who = await options.describeOpenAccess?.(dir).catch(() => undefined);
@@ -78,6 +78,12 @@ export async function lockFolder(dir: string, options: FolderOptions): Promise<I
 
 /** The files written with writeFileAtomic, whose temporaries a start removes. */
 const TEMPORARY_TARGETS = ["config.ini", "status.json"];
+
+/** Whether two paths name one folder (Windows paths compare without case). */
+function samePath(a: string, b: string): boolean {
+  const [x, y] = [resolve(a), resolve(b)];
+  return Deno.build.os === "windows" ? x.toLowerCase() === y.toLowerCase() : x === y;
+}
 
 /** Creates `dir` (and its parents); true when `dir` itself did not exist before. */
 async function makeFolder(dir: string): Promise<boolean> {
