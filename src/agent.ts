@@ -48,7 +48,10 @@ const PUBLIC_IP_REFRESH_MS = 15 * 60_000;
 export interface AgentOptions {
   /** The config.ini in use; the agent's other files live beside it. */
   configPath: string;
-  platform: Pick<Platform, "secureDirectory" | "secureFile" | "defaultInstallDir">;
+  platform: Pick<
+    Platform,
+    "secureDirectory" | "secureFile" | "defaultInstallDir" | "describeOpenAccess"
+  >;
   version: string;
   /** Also print log lines here (the console, in foreground mode). */
   echo?: (line: string) => void;
@@ -279,7 +282,12 @@ export class Agent {
 
   async #open(options: StartOptions): Promise<void> {
     const platform = this.#options.platform;
-    this.#lock = await lockFolder(this.dir, (dir) => platform.secureDirectory(dir));
+    this.#lock = await lockFolder(this.dir, {
+      secureDirectory: (dir) => platform.secureDirectory(dir),
+      describeOpenAccess: platform.describeOpenAccess?.bind(platform),
+      installDir: platform.defaultInstallDir(),
+      log: this.log,
+    });
     await removeStatusTemporaries(this.dir);
     await this.#source.read({ create: true });
     this.log(

@@ -12,6 +12,7 @@
  */
 
 import { basename, dirname, join } from "node:path";
+import { describeKind, NotRegularFileError } from "./no_follow.ts";
 
 /** Options of `writeFileAtomic`. */
 export interface AtomicWriteOptions {
@@ -19,6 +20,12 @@ export interface AtomicWriteOptions {
   mode?: number;
   /** Applied to the temporary file before the rename (Windows: its security descriptor). */
   secure?: (path: string) => Promise<void>;
+  /**
+   * When `path` is a symbolic link, write the file it leads to (the temporary beside that file)
+   * and keep the link; without it a link is refused. config.ini sets it: an administrator who
+   * keeps it elsewhere behind a link keeps that arrangement. Every other file refuses links.
+   */
+  throughLink?: boolean;
 }
 
 /** The temporary name used for `path`. */
@@ -33,6 +40,29 @@ export function isTemporaryName(name: string, target: string): boolean {
     /^[0-9a-f-]{36}$/.test(name.slice(prefix.length, -4));
 }
 
+/**
+ * Removes from `dir` the temporary files of `targets` (file names) that a killed write left
+ * behind (`.config.ini.<uuid>.tmp` may hold the API key). Returns the names removed; a folder that
+ * cannot be listed removes nothing. Only regular files and links are removed, never followed.
+ */
+export async function removeTemporaries(
+  dir: string,
+  targets: readonly string[],
+): Promise<string[]> {
+  const removed: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isDirectory) continue;
+      if (!targets.some((target) => isTemporaryName(entry.name, target))) continue;
+      try {
+        await Deno.remove(join(dir, entry.name));
+        removed.push(entry.name);
+      } catch { /* gone meanwhile, or not ours to remove */ }
+    }
+  } catch { /* the folder cannot be listed */ }
+  return removed;
+}
+
 /** Flushes a folder's entries (a rename in it) to disk; a no-op on Windows, where it cannot be. */
 export async function syncDirectory(dir: string): Promise<void> {
   if (Deno.build.os === "windows") return;
@@ -44,21 +74,55 @@ export async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/** Writes `data` to `path` atomically and durably. Throws the underlying error; leaves no temp. */
+/**
+ * Writes `data` to `path` atomically and durably. Throws the underlying error; leaves no temp.
+ * @throws {NotRegularFileError} When `path` is a link (unless `throughLink`), a folder or a
+ * special file.
+ */
 export async function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
   options: AtomicWriteOptions = {},
 ): Promise<void> {
-  let mode = options.mode;
-  if (mode === undefined) {
+  const target = await writableTarget(path, options.throughLink === true);
+  await writeTarget(target.path, data, options.mode ?? target.mode ?? 0o600, options);
+}
+
+/** The regular file a write of `path` replaces (the link's target when allowed), and its mode. */
+async function writableTarget(
+  path: string,
+  throughLink: boolean,
+): Promise<{ path: string; mode: number | null }> {
+  let info = await Deno.lstat(path).catch((error) => {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  });
+  let target = path;
+  if (info?.isSymlink) {
+    const link = await Deno.readLink(path).catch(() => undefined);
+    if (!throughLink) throw new NotRegularFileError(path, describeKind(info, link));
     try {
-      mode = (await Deno.stat(path)).mode ?? 0o600;
-    } catch {
-      mode = 0o600; // a new file: owner only
+      target = await Deno.realPath(path);
+    } catch (error) {
+      throw new NotRegularFileError(path, `a symbolic link to ${link}, which does not exist`, {
+        cause: error,
+      });
     }
+    info = await Deno.lstat(target);
   }
-  mode &= 0o777;
+  if (info !== undefined && !info.isFile) {
+    throw new NotRegularFileError(target, describeKind(info));
+  }
+  return { path: target, mode: info?.mode ?? null };
+}
+
+async function writeTarget(
+  path: string,
+  data: string | Uint8Array,
+  fileMode: number,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
+  const mode = fileMode & 0o777;
   const tmp = temporaryPath(path);
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   try {

@@ -11,6 +11,7 @@
  * @module
  */
 import { writeFileAtomic } from "./atomic_write.ts";
+import { readRegularFile } from "./no_follow.ts";
 import {
   checkSetting,
   type Config,
@@ -211,7 +212,7 @@ export function configProblems(config: Config): string[] {
 async function readText(path: string): Promise<string | undefined> {
   let bytes: Uint8Array;
   try {
-    bytes = await Deno.readFile(path);
+    bytes = await readRegularFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;
     throw new ConfigError(`Cannot read config file ${path}: ${errorText(e)}`, {
@@ -251,7 +252,7 @@ async function writeConfigText(
   secureFile?: (path: string) => Promise<void>,
 ): Promise<void> {
   try {
-    await writeFileAtomic(path, text, { secure: secureFile });
+    await writeFileAtomic(path, text, { secure: secureFile, throughLink: true });
   } catch (e) {
     throw new ConfigError(`Cannot write config file ${path}: ${errorText(e)}`, {
       path,

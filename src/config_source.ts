@@ -16,6 +16,7 @@ import {
 } from "./config.ts";
 import { describeTls } from "./connection.ts";
 import type { LogFn } from "./log.ts";
+import { readRegularTextFile } from "./no_follow.ts";
 
 /**
  * Settings used while config.ini has never been readable: the schema's defaults, in UTC (no
@@ -89,7 +90,7 @@ export class ConfigSource {
         create: options.create,
         secureFile: this.#options.secureFile,
       });
-      this.#text = await Deno.readTextFile(this.path);
+      this.#text = await readRegularTextFile(this.path);
       if (created) this.#options.log("info", `Created ${this.path} with the default settings`);
       this.#config = config;
       this.#loaded = true;
@@ -104,7 +105,7 @@ export class ConfigSource {
 
   /** Whether config.ini on disk differs from the one applied (or cannot be used). */
   async changedOnDisk(): Promise<boolean> {
-    const text = await Deno.readTextFile(this.path).catch(() => undefined);
+    const text = await readRegularTextFile(this.path).catch(() => undefined);
     return text === undefined || text !== this.#text || this.#error !== undefined;
   }
 

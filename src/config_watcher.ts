@@ -1,33 +1,53 @@
 /**
- * Watches the folder of config.ini and reports a change of the file once its writes have
- * settled (editors write in bursts).
+ * Notices a change of config.ini by polling it on the agent's clock: every few seconds the
+ * file's identity (device and inode, so a file renamed over it counts), size and modification
+ * time are compared with what was seen before. A change is reported once the file has stayed
+ * the same for one whole interval (an editor's burst of writes is reported once, complete).
+ *
+ * Polling replaced `Deno.watchFs` on the folder: that woke the agent on every write of its own
+ * journal and logs, and after file activity in the folder `FsWatcher.close()` blocked the
+ * runtime, so a SIGTERM never completed (issue 8, item 12). A poll is one `stat` of one file,
+ * holds no resource between ticks, and stops at once.
  *
  * @module
  */
-import { dirname } from "node:path";
 import type { Clock, Timer } from "./clock.ts";
 import type { LogFn } from "./log.ts";
+import { errorText } from "./text.ts";
 
-/** A config.ini change is reported this long after the last file event. */
-export const RELOAD_DEBOUNCE_MS = 300;
+/** How often config.ini is looked at. */
+export const CONFIG_POLL_MS = 2_000;
 
 /** Options of {@link ConfigWatcher}. */
 export interface ConfigWatcherOptions {
   clock: Clock;
   log: LogFn;
-  /** Called once the file's events have settled. */
+  /** Called once a change of the file has settled. */
   onChange: () => void;
-  /** Quiet time before a change is reported (default {@link RELOAD_DEBOUNCE_MS}). */
-  debounceMs?: number;
+  /** Time between two looks (default {@link CONFIG_POLL_MS}). */
+  pollMs?: number;
+}
+
+/** What one look at config.ini saw: identity, size and time, or why it could not be seen. */
+async function look(path: string): Promise<string> {
+  try {
+    const info = await Deno.stat(path);
+    return `${info.dev}:${info.ino}:${info.size}:${info.mtime?.getTime()}:${info.isFile}`;
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound ? "missing" : `error ${errorText(error)}`;
+  }
 }
 
 /** A watcher of one config.ini. */
 export class ConfigWatcher {
   #path: string;
   #options: ConfigWatcherOptions;
-  #watcher: Deno.FsWatcher | undefined;
-  #watching: Promise<void> | undefined;
   #timer: Timer | undefined;
+  #looking: Promise<void> | undefined;
+  /** What the last reported (or first) look saw. */
+  #reported: string | undefined;
+  /** What the previous look saw. */
+  #previous: string | undefined;
   #closed = false;
 
   constructor(path: string, options: ConfigWatcherOptions) {
@@ -35,47 +55,35 @@ export class ConfigWatcher {
     this.#options = options;
   }
 
-  /** Starts watching; a folder that cannot be watched is logged, not thrown. */
+  /** Starts polling; the file as it is now is the baseline. */
   start(): void {
-    const dir = dirname(this.#path);
-    try {
-      this.#watcher = Deno.watchFs(dir, { recursive: false });
-    } catch (error) {
-      this.#options.log(
-        "warn",
-        `Cannot watch ${dir} for config changes: ${(error as Error).message}`,
-      );
-      return;
-    }
-    this.#watching = this.#watch(this.#watcher);
+    this.#looking = look(this.#path).then((seen) => {
+      this.#reported ??= seen;
+      this.#previous ??= seen;
+    }).finally(() => this.#looking = undefined);
+    this.#timer = this.#options.clock.every(this.#options.pollMs ?? CONFIG_POLL_MS, () => {
+      if (this.#closed || this.#looking !== undefined) return;
+      this.#looking = this.#tick().finally(() => this.#looking = undefined);
+    });
   }
 
-  /** Stops watching; a change not yet reported is dropped. Idempotent. */
+  /** Stops polling; a change not yet reported is dropped. Idempotent; never blocks. */
   async close(): Promise<void> {
     this.#closed = true;
     this.#timer?.cancel();
-    try {
-      this.#watcher?.close();
-    } catch { /* already closed */ }
-    await this.#watching;
+    await this.#looking;
   }
 
-  async #watch(watcher: Deno.FsWatcher): Promise<void> {
-    const name = this.#path.split(/[\\/]/).pop()!;
+  async #tick(): Promise<void> {
+    const seen = await look(this.#path);
+    const settled = seen === this.#previous;
+    this.#previous = seen;
+    if (this.#closed || !settled || seen === this.#reported) return;
+    this.#reported = seen;
     try {
-      for await (const event of watcher) {
-        if (this.#closed) break;
-        if (!event.paths.some((p) => p.split(/[\\/]/).pop() === name)) continue;
-        this.#timer?.cancel();
-        this.#timer = this.#options.clock.after(
-          this.#options.debounceMs ?? RELOAD_DEBOUNCE_MS,
-          () => this.#options.onChange(),
-        );
-      }
+      this.#options.onChange();
     } catch (error) {
-      if (!this.#closed) {
-        this.#options.log("warn", `Stopped watching config.ini: ${(error as Error).message}`);
-      }
+      this.#options.log("warn", `Cannot reload config.ini after a change: ${errorText(error)}`);
     }
   }
 }

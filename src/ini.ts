@@ -3,7 +3,7 @@
  * config.ini) writes and what an administrator types by hand.
  *
  * - Parsing then {@linkcode IniDocument.toString} gives back the text byte for byte: the UTF-8
- *   BOM (if any), CRLF or LF line endings, comments, blank lines, spacing, unknown sections and
+ *   BOM (if any), CRLF, LF or CR line endings, comments, blank lines, spacing, unknown sections and
  *   keys, and a missing final newline are all kept.
  * - {@linkcode IniDocument.set} rewrites only the value part of one line, or inserts one line.
  *
@@ -30,7 +30,7 @@
  * @module
  */
 
-/** One physical line: its text without the terminator, and the terminator ("", "\n", "\r\n"). */
+/** One physical line: its text without the terminator, and the terminator ("", "\n", "\r\n", "\r"). */
 interface RawLine {
   text: string;
   eol: string;
@@ -115,7 +115,8 @@ export class IniDocument {
     const bom = text.startsWith("\uFEFF") ? "\uFEFF" : "";
     const body = text.slice(bom.length);
     const raws: RawLine[] = [];
-    const re = /\r\n|\n/g;
+    // CR alone ends a line too (classic Mac OS, some editors): else the file is one long line.
+    const re = /\r\n|\n|\r/g;
     let start = 0;
     for (let m = re.exec(body); m !== null; m = re.exec(body)) {
       raws.push({ text: body.slice(start, m.index), eol: m[0] });

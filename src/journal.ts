@@ -6,8 +6,9 @@
  * the original Go agent most likely used; Excel and every CSV reader accept them; "\r\n" is
  * accepted on reading), header `eventtype,username,hostname,ipaddress,timestamp,send_status`,
  * one row per event. send_status is 0 pending (not sent yet or failed), 1 sent, 2 sent on retry,
- * 3 rejected for good (never resent). It is always one digit and the last byte before the line end, so a status update is a one-byte
- * positional write: a SIGKILL cannot leave it half done.
+ * 3 rejected for good (never resent). It is always one digit and the last byte before the line
+ * end, so a status update is a one-byte positional write: a SIGKILL cannot leave it half done. A
+ * UTF-8 BOM before the header (Excel's "CSV UTF-8") is accepted.
  *
  * Crash safety: an append writes the whole row with one positional write and resolves after
  * fdatasync; a torn last line (a crash during that write) was never acknowledged, so open() cuts
@@ -22,31 +23,46 @@
  * while `.next` must wait until the live file is archived, and open() must find it by its fixed
  * name. The archives are shifted by src/rotation.ts; carrying pending rows over is the journal's.
  *
+ * A file the journal did not write as it is (journal_recovery.ts): one that cannot be read at
+ * open is moved aside (`event_log.unreadable-<time>.csv`) and its readable pending rows are
+ * carried into a new one; one whose status cannot be written in place (`,"0"`) is rewritten
+ * whole; before every write the open file is compared with the path (identity and size), and a
+ * file replaced, moved, truncated or extended meanwhile is rebuilt from what the path holds plus
+ * every pending row of the journal. Each of these goes through `.next` like a rotation.
+ *
  * Only the live file is the queue: a pending row carried into the new live file keeps status 0
  * there, and its copy in the archive keeps the 0 it had when archived; the archive copy is history
  * and is never updated nor resent.
  *
  * @module
  */
-import { dirname } from "node:path";
-import { syncDirectory } from "./atomic_write.ts";
+import { basename } from "node:path";
+import { systemClock } from "./clock.ts";
 import {
-  EVENT_TYPES,
-  isEventType,
   SendStatus,
   type SendStatusValue,
   type SessionEvent,
   type SettledStatus,
 } from "./event.ts";
+import { recoverRotation, syncFolder, writeAll, writeFileSynced } from "./journal_files.ts";
 import {
+  eventTypeError,
   HEADER_BYTES,
-  openRepaired,
-  pendingFile,
+  journalFile,
   rowText,
-  startsWithHeader,
+  settledStatusError,
   statusByte,
   statusOffsetOf,
 } from "./journal_format.ts";
+import {
+  asidePath,
+  type CarriedRow,
+  changeOf,
+  inspectJournal,
+  type RebuildPlan,
+  rebuildPlan,
+} from "./journal_recovery.ts";
+import { openRegular } from "./no_follow.ts";
 import { archiveFile, archivePath, pruneArchives } from "./rotation.ts";
 import { errorText } from "./text.ts";
 
@@ -71,6 +87,10 @@ export interface JournalOptions {
   keep?: number;
   /** Receives what recovery and rotation had to repair or skip. */
   onWarning?: (message: string) => void;
+  /** The wall clock, for the name of a file moved aside (default: the system clock's). */
+  now?: () => number;
+  /** An unreadable event_log.csv was moved aside (the agent reports it: Event Log 301). */
+  onSetAside?: (details: { path: string; asidePath: string; reason: string }) => void;
 }
 
 const encoder = new TextEncoder();
@@ -95,6 +115,8 @@ export class Journal {
   readonly #rotationSizeBytes: number;
   readonly #keep: number;
   readonly #warn: (message: string) => void;
+  readonly #onSetAside: NonNullable<JournalOptions["onSetAside"]>;
+  readonly #now: () => number;
   #file: Deno.FsFile | null = null;
   #size = 0;
   /** Rows of the live file, in file order, by seq. */
@@ -121,13 +143,17 @@ export class Journal {
     this.#rotationSizeBytes = options.rotationSizeBytes;
     this.#keep = keep;
     this.#warn = options.onWarning ?? (() => {});
+    this.#onSetAside = options.onSetAside ?? (() => {});
+    this.#now = options.now ?? systemClock.wallNow;
   }
 
   /**
    * Opens the journal at `path`: creates it with its header if missing, finishes or undoes an
-   * interrupted rotation, and cuts off a torn last line (reported through `onWarning`).
+   * interrupted rotation, cuts off a torn last line, rewrites a file whose status digits cannot
+   * be written in place, and moves an unusable file aside carrying its readable pending rows
+   * into a new one (each reported through `onWarning`; see journal_recovery.ts).
    *
-   * @throws {Error} When the file has another header, is not UTF-8 or is not valid CSV.
+   * @throws {Error} Only when the folder refuses the files (permissions, a full disk).
    */
   static async open(path: string, options: JournalOptions): Promise<Journal> {
     const journal = new Journal(path, options);
@@ -178,15 +204,9 @@ export class Journal {
    * @throws {TypeError} When the event type is not one of the four the server knows.
    */
   append(event: SessionEvent): Promise<JournalEntry> {
-    if (!isEventType(event.eventType)) {
-      // Such a row would be skipped as malformed at the next open, losing the event.
-      return Promise.reject(
-        new TypeError(
-          `Invalid event type for the journal: "${event.eventType}" is not ${eventTypeList()}`,
-        ),
-      );
-    }
-    return this.#enqueue(() => this.#append(event));
+    // A row of another type would be skipped as malformed at the next open, losing the event.
+    const invalid = eventTypeError(event);
+    return invalid ? Promise.reject(invalid) : this.#enqueue(() => this.#append(event));
   }
 
   /**
@@ -197,15 +217,10 @@ export class Journal {
    * @throws {Error} When the entry's row is no longer in the live file.
    */
   setStatus(entry: JournalEntry, status: SettledStatus): Promise<void> {
-    if (
-      status !== SendStatus.Sent && status !== SendStatus.SentOnRetry &&
-      status !== SendStatus.Rejected
-    ) {
-      return Promise.reject(
-        new RangeError(`Invalid send status for the journal: ${status} is not 1, 2 or 3`),
-      );
-    }
-    return this.#enqueue(() => this.#setStatus(entry.seq, status));
+    const invalid = settledStatusError(status);
+    return invalid
+      ? Promise.reject(invalid)
+      : this.#enqueue(() => this.#setStatus(entry.seq, status));
   }
 
   /** Closes the file after the operation in progress and those queued; idempotent. */
@@ -227,6 +242,7 @@ export class Journal {
   }
 
   async #append(event: SessionEvent): Promise<JournalEntry> {
+    await this.#checkFile();
     const bytes = encoder.encode(rowText(event, SendStatus.Pending));
     if (
       this.#rotationSizeBytes > 0 && this.#size + bytes.length > this.#rotationSizeBytes &&
@@ -238,6 +254,7 @@ export class Journal {
       // would copy the backlog on every append without making the file smaller. The live file then
       // grows past the rotation size until the backlog is sent.
       await this.#rotate();
+      await this.#checkFile(); // a failed rotation closed the file: rebuild it from the disk
     }
     const file = this.#openFile();
     try {
@@ -267,21 +284,22 @@ export class Journal {
   }
 
   async #setStatus(seq: number, status: SettledStatus): Promise<void> {
-    const row = this.#rows.get(seq);
-    if (row === undefined) {
+    await this.#checkFile();
+    const current = this.#rows.get(seq);
+    if (current === undefined) {
       throw new Error(
         `Cannot set the send status of journal entry ${seq}: its row is no longer in ${this.#path} (it was settled and rotated out)`,
       );
     }
     const file = this.#openFile();
-    await file.seek(row.statusOffset, Deno.SeekMode.Start);
+    await file.seek(current.statusOffset, Deno.SeekMode.Start);
     await writeAll(file, Uint8Array.of(statusByte(status)));
     await file.syncData();
-    if (row.status === SendStatus.Pending) {
+    if (current.status === SendStatus.Pending) {
       this.#pendingCount--;
-      this.#pendingBytes -= row.length;
+      this.#pendingBytes -= current.length;
     }
-    row.status = status;
+    current.status = status;
   }
 
   #openFile(): Deno.FsFile {
@@ -292,80 +310,135 @@ export class Journal {
   }
 
   async #rotate(): Promise<void> {
-    const next = this.#path + ".next";
     const carried = [...this.#rows.values()].filter((row) => row.status === SendStatus.Pending);
-    const { content, layout } = pendingFile(carried.map((row) => row.event));
-    let rotated = false;
     try {
-      await writeFileSynced(next, content);
-      // Closed before any rename: Windows cannot rename an open file.
-      this.#file?.close();
-      this.#file = null;
-      await archiveFile(this.#path, { keep: this.#keep });
-      rotated = true;
-      await Deno.rename(next, this.#path);
-      if (this.#keep === 0) await Deno.remove(archivePath(this.#path, 1));
-      await syncFolder(this.#path);
+      await this.#replaceLive(carried.map((row) => ({ row, mine: row })), async () => {
+        await archiveFile(this.#path, { keep: this.#keep });
+        if (this.#keep === 0) await Deno.remove(archivePath(this.#path, 1));
+      });
     } catch (error) {
       this.#warn(`Rotation of the journal ${this.#path} failed: ${errorText(error)}`);
-      // Put the files back into a state open() would accept, then carry on with the live file.
-      if (rotated) {
-        await Deno.rename(next, this.#path).catch(() => {});
-      } else {
-        await Deno.remove(next).catch(() => {});
-      }
+      // Put the files back into a state open() would accept; the next write rebuilds the journal
+      // from them (#checkFile), whichever step failed.
+      const next = this.#path + ".next";
+      const live = await Deno.lstat(this.#path).then(() => true, () => false);
+      if (live) await Deno.remove(next).catch(() => {});
+      else await Deno.rename(next, this.#path).catch(() => {});
+      this.#file?.close();
+      this.#file = null;
     }
-    this.#file ??= await Deno.open(this.#path, { read: true, write: true });
-    if (!rotated) return;
-    this.#rows = new Map();
-    for (const [i, row] of carried.entries()) {
-      // The rewritten row can be shorter than the loaded one (a "\r\n" file is rewritten "\n").
-      Object.assign(row, layout[i]);
-      this.#rows.set(row.seq, row);
-    }
-    this.#size = content.length;
-    this.#pendingBytes = content.length - HEADER_BYTES.length; // the new file holds only pending rows
   }
 
   async #recoverFiles(): Promise<void> {
-    const next = this.#path + ".next";
-    const liveExists = await exists(this.#path);
-    const nextExists = await exists(next);
-    if (nextExists && liveExists) {
-      await Deno.remove(next);
-      this.#warn(
-        `Removed ${next}: a rotation of ${this.#path} was interrupted before the live file was archived, which is intact`,
-      );
-      return;
-    }
-    if (nextExists) {
-      // .next is renamed only once complete, but a crash while creating a new journal leaves a
-      // .next that may be incomplete: its header tells.
-      const head = await readHead(next, HEADER_BYTES.length + 1);
-      if (startsWithHeader(head)) {
-        await Deno.rename(next, this.#path);
-        await syncFolder(this.#path);
-        this.#warn(
-          `Finished an interrupted rotation of ${this.#path}: the live file was archived, ${next} became the live file`,
-        );
-        return;
-      }
-      await Deno.remove(next);
-    }
-    if (!liveExists) {
-      await writeFileSynced(next, HEADER_BYTES);
-      await Deno.rename(next, this.#path);
-      await syncFolder(this.#path);
-    }
+    await recoverRotation(this.#path, this.#warn);
     await pruneArchives(this.#path, { keep: this.#keep });
   }
 
   async #load(): Promise<void> {
-    const { file, rows, size } = await openRepaired(this.#path, this.#warn);
+    const found = await inspectJournal(this.#path);
+    if (found.kind !== "readable") return await this.#rebuild(rebuildPlan(found, []));
+    for (const warning of found.warnings) this.#warn(warning);
+    if (found.needsRewrite) {
+      await this.#replaceLive(found.rows.map((row) => ({ row })));
+      if (found.rows.some((row) => !row.inPlace)) {
+        this.#warn(
+          `Rewrote the journal ${this.#path}: a send status was not one unquoted digit (e.g. "0" in quotes), so it could not be updated in place; every row was kept`,
+        );
+      }
+      return;
+    }
+    const file = await openRegular(this.#path, { read: true, write: true });
+    if (found.validEnd < found.bytes.length) {
+      await file.truncate(found.validEnd);
+      await file.syncData();
+      this.#warn(
+        `Truncated a torn last line of the journal ${this.#path}: removed ${
+          found.bytes.length - found.validEnd
+        } bytes of a row that was never acknowledged`,
+      );
+    }
     this.#file = file;
-    this.#size = size;
-    for (const parsedRow of rows) {
-      const row: Row = { ...parsedRow, seq: this.#nextSeq++, recovered: true };
+    this.#setRows(found.rows.map((row) => ({ row })), found.rows);
+    this.#size = found.validEnd;
+  }
+
+  /**
+   * Before every write: the file open must still be the one at the path, with the size this
+   * journal wrote. Otherwise (`sed -i`, an editor or `mv` replaced it, `: >` or copytruncate cut
+   * it, another program appended to it) the journal is rebuilt from what the path holds now and
+   * every pending event of its own (journal_recovery.ts, mergeRows), so nothing is written into
+   * a deleted file or at an offset past the end.
+   */
+  async #checkFile(): Promise<void> {
+    const reason = this.#file === null
+      ? "it was not open after a failed rotation"
+      : await changeOf(this.#file, this.#path, this.#size);
+    if (reason === undefined) return;
+    const plan = rebuildPlan(await inspectJournal(this.#path), [...this.#rows.values()]);
+    await this.#rebuild(plan);
+    this.#warn(
+      `The journal ${this.#path} changed while the agent ran (${reason}): rebuilt it from the ${plan.fromFile} rows the file now holds and ${
+        plan.entries.length - plan.fromFile
+      } pending events of the agent it lacked; no pending event was lost`,
+    );
+  }
+
+  async #rebuild(plan: RebuildPlan<Row>): Promise<void> {
+    if (plan.aside === undefined) await this.#replaceLive(plan.entries);
+    else await this.#setAside(plan.entries, plan.aside);
+  }
+
+  /** Replaces the live file by `entries`, the file at the path moved aside (see #replaceLive). */
+  async #setAside(entries: { row: CarriedRow; mine?: Row }[], unusable: string): Promise<void> {
+    const aside = await asidePath(this.#path, this.#now());
+    await this.#replaceLive(entries, () => Deno.rename(this.#path, aside));
+    const pending = entries.filter((entry) => entry.row.status === SendStatus.Pending).length;
+    this.#warn(
+      `Moved the unreadable journal ${this.#path} to ${aside} (${unusable}); carried its ${pending} readable pending events into a new ${
+        basename(this.#path)
+      } and went on recording`,
+    );
+    this.#onSetAside({ path: this.#path, asidePath: aside, reason: unusable });
+  }
+
+  /**
+   * Makes `entries` the live file through the journal's safe path: they are written to `.next`
+   * and fdatasynced, the file at the path is moved away when `moveLive` is given (archived by a
+   * rotation, set aside when unusable), and `.next` is renamed to the live name, so a crash at
+   * any step leaves what open() recovers (recoverRotation). Without `moveLive` the rename
+   * replaces the file at the path.
+   */
+  async #replaceLive(
+    entries: { row: CarriedRow; mine?: Row }[],
+    moveLive?: () => Promise<void>,
+  ): Promise<void> {
+    const next = this.#path + ".next";
+    const { content, layout } = journalFile(entries.map((entry) => entry.row));
+    await writeFileSynced(next, content);
+    // Closed before any rename: Windows cannot rename an open file.
+    this.#file?.close();
+    this.#file = null;
+    await moveLive?.();
+    await Deno.rename(next, this.#path);
+    await syncFolder(this.#path);
+    this.#file = await openRegular(this.#path, { read: true, write: true });
+    this.#setRows(entries, layout);
+    this.#size = content.length;
+  }
+
+  #setRows(
+    entries: { row: CarriedRow; mine?: Row }[],
+    layout: readonly { statusOffset: number; length: number }[],
+  ): void {
+    this.#rows = new Map();
+    this.#pendingCount = 0;
+    this.#pendingBytes = 0;
+    this.#pendingHint = 1;
+    for (const [i, { row: carried, mine }] of entries.entries()) {
+      const { statusOffset, length } = layout[i];
+      const row: Row = mine !== undefined
+        ? Object.assign(mine, { status: carried.status, statusOffset, length })
+        : { ...carried, seq: this.#nextSeq++, recovered: true, statusOffset, length };
       this.#rows.set(row.seq, row);
       if (row.status === SendStatus.Pending) {
         this.#pendingCount++;
@@ -382,50 +455,4 @@ function entryOf(row: Row): JournalEntry {
     seq: row.seq,
     recovered: row.recovered,
   });
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await file.write(bytes.subarray(written));
-}
-
-async function writeFileSynced(path: string, bytes: Uint8Array): Promise<void> {
-  using file = await Deno.open(path, { write: true, create: true, truncate: true });
-  await writeAll(file, bytes);
-  await file.syncData();
-}
-
-async function readHead(path: string, length: number): Promise<Uint8Array> {
-  using file = await Deno.open(path, { read: true });
-  const buffer = new Uint8Array(length);
-  let filled = 0;
-  while (filled < length) {
-    const n = await file.read(buffer.subarray(filled));
-    if (n === null) break;
-    filled += n;
-  }
-  return buffer.subarray(0, filled);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-/**
- * Makes the renames beside `path` durable (not on Windows). A file system that refuses fsync on a
- * folder does not fail the journal: the renames still happened.
- */
-async function syncFolder(path: string): Promise<void> {
-  await syncDirectory(dirname(path)).catch(() => {});
-}
-
-/** The event types as a message lists them: "Logon, Logoff, Lock or Unlock". */
-function eventTypeList(): string {
-  return `${EVENT_TYPES.slice(0, -1).join(", ")} or ${EVENT_TYPES.at(-1)}`;
 }

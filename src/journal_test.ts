@@ -202,7 +202,6 @@ Deno.test("journal open truncates a torn last line and reports it", async (t) =>
   const torn: Record<string, Uint8Array> = {
     "no line end": encoder.encode("Logon,c,PC,10.0.0.1,2025-04-27T08:06:14Z,0"),
     "half a row": encoder.encode("Logon,c,PC"),
-    "open quote with a newline": encoder.encode('Logon,"c\nd'),
     "a partial multi-byte letter": Uint8Array.of(0x5a, 0x6f, 0xc3), // "Zo" and half of "ë"
   };
   for (const [name, tailBytes] of Object.entries(torn)) {
@@ -234,6 +233,24 @@ Deno.test("journal open truncates a torn last line and reports it", async (t) =>
       });
     });
   }
+});
+
+Deno.test("journal open moves aside a file with a quote left open before its last line end", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "event_log.csv");
+    const text = HEADER + row(event("a"), 1) + 'Logon,"c\n' + row(event("b"), 0);
+    await Deno.writeTextFile(path, text);
+    const warnings: string[] = [];
+    const journal = await Journal.open(path, {
+      rotationSizeBytes: 0,
+      onWarning: (w) => warnings.push(w),
+    });
+    assert.deepEqual(journal.pending().map((e) => e.event.userName), ["b"]);
+    await journal.close();
+    assert.match(warnings.join("\n"), /quoted field opened in row 3 is never closed/);
+    const aside = (await listDir(dir)).find((name) => name.includes("unreadable"))!;
+    assert.equal(await Deno.readTextFile(join(dir, aside)), text, "the damaged file is kept whole");
+  });
 });
 
 Deno.test("journal open finishes or undoes an interrupted rotation", async (t) => {
@@ -331,11 +348,26 @@ Deno.test("journal accepts CRLF line ends and updates the digit before them", as
   });
 });
 
-Deno.test("journal refuses a file with another header and skips malformed rows", async () => {
+Deno.test("journal moves a file with another header aside and skips malformed rows", async () => {
   await withDir(async (dir) => {
     const path = join(dir, "event_log.csv");
-    await Deno.writeTextFile(path, "time,user\n1,2\n");
-    await assert.rejects(Journal.open(path, { rotationSizeBytes: 0 }), /Unrecognized header/);
+    await Deno.writeTextFile(path, "time,user\n1,2\n" + row(event("kept"), 0));
+    const moved: string[] = [];
+    const first = await Journal.open(path, {
+      rotationSizeBytes: 0,
+      now: () => Date.UTC(2026, 10, 25, 14, 0, 0),
+      onWarning: (w) => moved.push(w),
+    });
+    assert.deepEqual(first.pending().map((e) => e.event.userName), ["kept"]);
+    await first.close();
+    assert.match(
+      moved.join("\n"),
+      /Moved the unreadable journal .* to .*event_log\.unreadable-20261125T140000Z\.csv \(its first line is not the journal's header\)/,
+    );
+    assert.equal(
+      await Deno.readTextFile(join(dir, "event_log.unreadable-20261125T140000Z.csv")),
+      "time,user\n1,2\n" + row(event("kept"), 0),
+    );
     await Deno.writeTextFile(
       path,
       HEADER + "Logon,a,b\n" + row(event("ok"), 0) + "Nap,x,y,z,t,0\n",
@@ -397,4 +429,38 @@ Deno.test("journal oldestPending follows the queue across out-of-order settles, 
     assert.equal(journal.oldestPending(), undefined);
     await journal.close();
   });
+});
+
+Deno.test("journal notices a replaced, moved or truncated file before its next write", async (t) => {
+  const cases: Record<string, (path: string) => Promise<void>> = {
+    "replaced by an edited copy (sed -i)": async (path) => {
+      const text = await Deno.readTextFile(path);
+      await Deno.writeTextFile(path + ".sed", text.replace(/^Logon,a,.*\n/m, ""));
+      await Deno.rename(path + ".sed", path);
+    },
+    "moved away (mv)": (path) => Deno.rename(path, path + ".old"),
+    "truncated (: >)": (path) => Deno.truncate(path, 0),
+  };
+  for (const [name, change] of Object.entries(cases)) {
+    await t.step(name, async () => {
+      await withDir(async (dir) => {
+        const path = join(dir, "event_log.csv");
+        const warnings: string[] = [];
+        const journal = await Journal.open(path, {
+          rotationSizeBytes: 0,
+          onWarning: (w) => warnings.push(w),
+        });
+        const a = await journal.append(event("a", 1));
+        await journal.setStatus(a, SendStatus.Sent);
+        const b = await journal.append(event("b", 2));
+        await change(path);
+        await journal.append(event("c", 3));
+        await journal.setStatus(b, SendStatus.Sent);
+        await journal.close();
+        assert.match(warnings.join("\n"), /changed while the agent ran/);
+        const rows = (await readJournal(path)).entries.map((e) => `${e.event.userName}${e.status}`);
+        assert.ok(rows.includes("b1") && rows.includes("c0"), rows.join(" "));
+      });
+    });
+  }
 });

@@ -9,6 +9,7 @@
 import { join } from "node:path";
 import { systemClock } from "./clock.ts";
 import { maskSecret } from "./config.ts";
+import { openRegularSync } from "./no_follow.ts";
 import { archiveFileSync } from "./rotation.ts";
 import { errorText } from "./text.ts";
 
@@ -76,8 +77,9 @@ class RotatingFile {
     if (bytes === 0) this.close();
   }
 
-  write(line: string): void {
-    if (this.#limit === 0) return;
+  /** Appends `line`; returns why it cannot, the first time it cannot (else undefined). */
+  write(line: string): string | undefined {
+    if (this.#limit === 0) return undefined;
     const bytes = new TextEncoder().encode(line);
     try {
       this.#open();
@@ -93,13 +95,16 @@ class RotatingFile {
       if (!this.#failed) {
         this.#failed = true;
         console.error(`Cannot write ${this.#path}: ${errorText(error)}`);
+        return `Cannot write ${this.#path}: ${errorText(error)}`;
       }
     }
+    return undefined;
   }
 
   #open(): void {
     if (this.#file) return;
-    this.#file = Deno.openSync(this.#path, { append: true, create: true, mode: 0o600 });
+    // Never through a link or into a special file planted under the log's name.
+    this.#file = openRegularSync(this.#path, { append: true, create: true, mode: 0o600 });
     this.#size = this.#file.statSync().size;
   }
 
@@ -146,8 +151,13 @@ export class AgentLogs {
     const line = `${this.#stamp()} ${level.toUpperCase().padEnd(5)} ${
       this.redactor.apply(message)
     }\n`;
-    this.#session.write(line);
-    if (level === "warn" || level === "error") this.#errors.write(line);
+    const failed = this.#session.write(line);
+    const errorsFailed = level === "warn" || level === "error"
+      ? this.#errors.write(line)
+      : undefined;
+    // A log that refuses its file (a link planted under its name) is reported in the other.
+    if (failed) this.#errors.write(`${this.#stamp()} ERROR ${failed}\n`);
+    if (errorsFailed) this.#session.write(`${this.#stamp()} ERROR ${errorsFailed}\n`);
     this.#echo?.(line.trimEnd());
   };
 

@@ -152,6 +152,15 @@ export interface Platform {
   /** Restricts one file likewise (Windows: owner and protected DACL; POSIX: mode 0600). */
   secureFile(path: string, options?: SecureOptions): Promise<void>;
   /**
+   * Who besides the owner, the service account and the administrators can create, replace or
+   * delete files in the folder `path`, as a message says it ("group and others (mode 0777)"), or
+   * undefined when nobody. The core asks it for a folder it uses but did not create and that is
+   * not the install folder: it never changes that folder's permissions, and warns instead.
+   * Windows: read the folder's DACL for write or add-file rights of Everyone, Users, Authenticated
+   * Users and the like. Optional: a platform without it gives no warning.
+   */
+  describeOpenAccess?(path: string): Promise<string | undefined>;
+  /**
    * `--service install|start|stop|restart|remove`. Returns the process exit code. Platforms
    * without a service manager throw an Error that says the action is only on Windows.
    */

@@ -21,6 +21,14 @@ export function posixInstallDir(
   return join(state, "UserSessionMon");
 }
 
+/** `Platform.describeOpenAccess` on POSIX: group or other write bits of the folder's mode. */
+export async function describePosixOpenAccess(path: string): Promise<string | undefined> {
+  const mode = (await Deno.stat(path)).mode;
+  if (mode === null || (mode & 0o022) === 0) return undefined;
+  const who = (mode & 0o022) === 0o022 ? "group and others" : mode & 0o020 ? "its group" : "others";
+  return `${who} (mode ${(mode & 0o7777).toString(8).padStart(4, "0")})`;
+}
+
 /** Creates the POSIX platform. */
 export function createPosixPlatform(): Platform {
   return {
@@ -32,6 +40,7 @@ export function createPosixPlatform(): Platform {
     async secureFile(path) {
       await Deno.chmod(path, 0o600);
     },
+    describeOpenAccess: describePosixOpenAccess,
     serviceAction(action) {
       return Promise.reject(
         new Error(

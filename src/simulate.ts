@@ -20,6 +20,10 @@ import { errorText, readLines } from "./text.ts";
 /** The accepted values of "type": the event types in lower case, as the session changes spell them. */
 const TYPES: readonly string[] = EVENT_TYPES.map((type) => type.toLowerCase());
 
+/** The first instant an `at` may name (0002-01-01T00:00:00Z) and the one after the last. */
+const FIRST_INSTANT_MS = Temporal.Instant.from("0002-01-01T00:00:00Z").epochMilliseconds;
+const AFTER_LAST_INSTANT_MS = Temporal.Instant.from("9999-01-01T00:00:00Z").epochMilliseconds;
+
 /**
  * Parses one line of simulated input. Throws a TypeError whose message says what is wrong.
  * `now` is the instant used when the line has no `at`.
@@ -57,6 +61,14 @@ export function parseSimulatedLine(line: string, now: Temporal.Instant): Session
     } catch {
       throw new TypeError(
         `"at" is not an RFC 3339 instant with an offset: ${JSON.stringify(record.at)}`,
+      );
+    }
+    if (at.epochMilliseconds < FIRST_INSTANT_MS || at.epochMilliseconds >= AFTER_LAST_INSTANT_MS) {
+      // Temporal holds ±273,790 years, but a timestamp in any time zone must keep four digits.
+      throw new RangeError(
+        `"at" is outside the years 0002 to 9998 that an event timestamp can hold: ${
+          JSON.stringify(record.at)
+        }`,
       );
     }
   }
@@ -115,7 +127,12 @@ export class SimulatedSource implements SessionSource {
           log("error", `Skipped line ${lineNo} of ${name}: ${errorText(error)}`);
           continue;
         }
-        await sink(change);
+        try {
+          await sink(change);
+        } catch (error) {
+          // One change the agent cannot take must not end the input: say so and go on.
+          log("error", `Skipped line ${lineNo} of ${name}: ${errorText(error)}`);
+        }
       }
     } catch (error) {
       if (!stopped.aborted) throw error; // closing aborts the read in progress

@@ -4,25 +4,51 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { removeTemporaries } from "./atomic_write.ts";
 import type { JournalSetAside } from "./event_log.ts";
 import { SERVICE_EXIT_CODES, StartError } from "./exit_codes.ts";
 import { Journal } from "./journal.ts";
 import type { LogFn } from "./log.ts";
 import { InstanceLock } from "./status.ts";
 
+/** What {@link lockFolder} needs of the platform and the agent. */
+export interface FolderOptions {
+  /** Restricts a folder to the service account and the administrators. */
+  secureDirectory: (dir: string) => Promise<void>;
+  /** Who else can write in a folder, or undefined (see `Platform.describeOpenAccess`). */
+  describeOpenAccess?: (dir: string) => Promise<string | undefined>;
+  /** The platform's default folder of the agent, whose permissions are always set. */
+  installDir: string;
+  log: LogFn;
+}
+
 /**
- * Creates and secures the agent's folder and takes its lock.
+ * Makes sure the agent's folder exists, sets its permissions only when the agent owns it (it
+ * creates it now, or it is the install folder) and otherwise leaves them and warns when others can
+ * write in it, takes the folder's lock and removes temporary files a killed write left behind.
+ *
+ * `--config X/config.ini` may name any folder (`/tmp`, `/etc`, a share): changing its mode or
+ * giving it the protected DACL would damage what else lives there, so a folder that existed and is
+ * not the install folder keeps its permissions (issue 8, item 13).
+ *
  * @throws {StartError} when the folder cannot be made or secured, or another agent holds it.
  */
-export async function lockFolder(
-  dir: string,
-  secureDirectory: (dir: string) => Promise<void>,
-): Promise<InstanceLock> {
+export async function lockFolder(dir: string, options: FolderOptions): Promise<InstanceLock> {
   let lock: InstanceLock | undefined;
   try {
-    await Deno.mkdir(dir, { recursive: true });
-    await secureDirectory(dir);
+    const created = await makeFolder(dir);
+    if (created || samePath(dir, options.installDir)) {
+      await options.secureDirectory(dir);
+    } else {
+      const who = await options.describeOpenAccess?.(dir).catch(() => undefined);
+      if (who !== undefined) {
+        options.log(
+          "warn",
+          `The folder ${dir} that holds config.ini and the agent's files can be written by ${who}: the agent did not create it, so it leaves its permissions alone; restrict it to the agent's account and the administrators, or keep the agent's files in a folder of their own (such as ${options.installDir})`,
+        );
+      }
+    }
     lock = InstanceLock.acquire(dir);
   } catch (error) {
     throw new StartError(
@@ -39,7 +65,37 @@ export async function lockFolder(
       SERVICE_EXIT_CODES.alreadyRunning,
     );
   }
+  const removed = await removeTemporaries(dir, TEMPORARY_TARGETS);
+  if (removed.length > 0) {
+    options.log(
+      "info",
+      `Removed temporary files a write interrupted before this start left in ${dir}: ${
+        removed.join(", ")
+      }`,
+    );
+  }
   return lock;
+}
+
+/** The files written with writeFileAtomic, whose temporaries a start removes. */
+const TEMPORARY_TARGETS = ["config.ini", "status.json"];
+
+/** Whether two paths name one folder (Windows paths compare without case). */
+function samePath(a: string, b: string): boolean {
+  const [x, y] = [resolve(a), resolve(b)];
+  return Deno.build.os === "windows" ? x.toLowerCase() === y.toLowerCase() : x === y;
+}
+
+/** Creates `dir` (and its parents); true when `dir` itself did not exist before. */
+async function makeFolder(dir: string): Promise<boolean> {
+  await Deno.mkdir(dirname(dir), { recursive: true });
+  try {
+    await Deno.mkdir(dir);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) return false;
+    throw error;
+  }
 }
 
 /**
@@ -51,10 +107,7 @@ export async function openJournal(
   options: {
     rotationSizeBytes: number;
     log: LogFn;
-    /**
-     * The journal set an unreadable event_log.csv aside (Event Log 301). The journal's set-aside
-     * recovery (being added to src/journal*.ts) is to call it: pass it on to Journal.open.
-     */
+    /** The journal set an unreadable event_log.csv aside (Event Log 301). */
     onSetAside?: (details: JournalSetAside) => void;
   },
 ): Promise<Journal> {
@@ -63,6 +116,7 @@ export async function openJournal(
     return await Journal.open(eventLog, {
       rotationSizeBytes: options.rotationSizeBytes,
       onWarning: (message) => options.log("warn", message),
+      onSetAside: options.onSetAside,
     });
   } catch (error) {
     throw new StartError(

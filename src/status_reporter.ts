@@ -10,6 +10,7 @@ import { type Config, configProblems, describeInterval, maskSecret } from "./con
 import type { DeliveryState } from "./delivery.ts";
 import type { LogFn } from "./log.ts";
 import { type AgentStatus, type HealthResult, writeStatus } from "./status.ts";
+import { NotRegularFileError } from "./no_follow.ts";
 
 /** Changes within this time after the first go into one write of status.json. */
 export const STATUS_DELAY_MS = 200;
@@ -100,11 +101,18 @@ export class StatusReporter {
     });
   }
 
+  #refused: string | undefined;
+
   /** Writes status.json after the write in progress; a failure is logged (debug), not thrown. */
   write(): Promise<void> {
     this.#writing = this.#writing.then(async () => {
       const error = await writeStatus(this.#options.dir, this.#options.status());
-      if (error) this.#options.log("debug", `Cannot write status.json: ${error.message}`);
+      // A link planted as status.json is refused (never written through): said once as a warning.
+      const refused = error instanceof NotRegularFileError && error.message !== this.#refused;
+      if (error) {
+        this.#options.log(refused ? "warn" : "debug", `Cannot write status.json: ${error.message}`);
+      }
+      this.#refused = error instanceof NotRegularFileError ? error.message : undefined;
     });
     return this.#writing;
   }
