@@ -283,7 +283,7 @@ export class Agent {
   async #open(options: StartOptions): Promise<void> {
     const platform = this.#options.platform;
     this.#lock = await lockFolder(this.dir, {
-      secureDirectory: (dir) => platform.secureDirectory(dir),
+      secureDirectory: (dir, options) => platform.secureDirectory(dir, options),
       describeOpenAccess: platform.describeOpenAccess?.bind(platform),
       installDir: platform.defaultInstallDir(),
       log: this.log,

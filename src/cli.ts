@@ -226,8 +226,10 @@ async function changeSettings(
   try {
     const dir = dirname(configPath);
     if (!(await Deno.stat(dir).catch(() => undefined))) {
-      await Deno.mkdir(dir, { recursive: true });
-      await platform.secureDirectory(dir);
+      // The platform creates the folder with its final permissions in the same step (Windows:
+      // CreateDirectoryW with the descriptor; a command that is not elevated is refused there).
+      await Deno.mkdir(dirname(dir), { recursive: true });
+      await platform.secureDirectory(dir, { create: true, report: print });
     }
     await updateConfigFile(configPath, changes, { installDir, secureFile: platform.secureFile });
   } catch (error) {

@@ -34,7 +34,8 @@ export function createPosixPlatform(): Platform {
   return {
     name: Deno.build.os,
     defaultInstallDir: () => posixInstallDir(),
-    async secureDirectory(path) {
+    async secureDirectory(path, options = {}) {
+      if (options.create !== false) await Deno.mkdir(path, { recursive: true, mode: 0o700 });
       await Deno.chmod(path, 0o700);
     },
     async secureFile(path) {

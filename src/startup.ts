@@ -10,12 +10,13 @@ import type { JournalSetAside } from "./event_log.ts";
 import { SERVICE_EXIT_CODES, StartError } from "./exit_codes.ts";
 import { Journal } from "./journal.ts";
 import type { LogFn } from "./log.ts";
+import type { SecureOptions } from "./platform.ts";
 import { InstanceLock } from "./status.ts";
 
 /** What {@link lockFolder} needs of the platform and the agent. */
 export interface FolderOptions {
   /** Restricts a folder to the service account and the administrators. */
-  secureDirectory: (dir: string) => Promise<void>;
+  secureDirectory: (dir: string, options?: SecureOptions) => Promise<void>;
   /** Who else can write in a folder, or undefined (see `Platform.describeOpenAccess`). */
   describeOpenAccess?: (dir: string) => Promise<string | undefined>;
   /** The platform's default folder of the agent, whose permissions are always set. */
@@ -37,9 +38,16 @@ export interface FolderOptions {
 export async function lockFolder(dir: string, options: FolderOptions): Promise<InstanceLock> {
   let lock: InstanceLock | undefined;
   try {
-    const created = await makeFolder(dir);
-    if (created || samePath(dir, options.installDir)) {
-      await options.secureDirectory(dir);
+    const existed = await Deno.lstat(dir).then(() => true, () => false);
+    if (!existed || samePath(dir, options.installDir)) {
+      // The platform creates a missing folder with its final permissions in the same step
+      // (Windows: CreateDirectoryW with the protected descriptor, refused when not elevated):
+      // the core never makes the folder first and secures it after.
+      await Deno.mkdir(dirname(dir), { recursive: true });
+      await options.secureDirectory(dir, {
+        create: true,
+        report: (line) => options.log("warn", line),
+      });
     } else {
       const who = await options.describeOpenAccess?.(dir).catch(() => undefined);
       if (who !== undefined) {
@@ -84,18 +92,6 @@ const TEMPORARY_TARGETS = ["config.ini", "status.json"];
 function samePath(a: string, b: string): boolean {
   const [x, y] = [resolve(a), resolve(b)];
   return Deno.build.os === "windows" ? x.toLowerCase() === y.toLowerCase() : x === y;
-}
-
-/** Creates `dir` (and its parents); true when `dir` itself did not exist before. */
-async function makeFolder(dir: string): Promise<boolean> {
-  await Deno.mkdir(dirname(dir), { recursive: true });
-  try {
-    await Deno.mkdir(dir);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.AlreadyExists) return false;
-    throw error;
-  }
 }
 
 /**
