@@ -166,3 +166,30 @@ export function sameDescriptor(actual: string, expected: string): boolean {
   };
   return norm(actual) === norm(expected);
 }
+
+/** Names of the well-known SDDL trustee abbreviations an administrator meets in a folder's DACL. */
+const TRUSTEE_NAMES: Readonly<Record<string, string>> = {
+  WD: "Everyone",
+  BU: "Users",
+  AU: "Authenticated Users",
+  IU: "INTERACTIVE",
+  BG: "Guests",
+  DU: "Domain Users",
+  AN: "ANONYMOUS LOGON",
+  NU: "NETWORK",
+  PU: "Power Users",
+};
+
+/**
+ * Who besides SYSTEM, the Administrators and TrustedInstaller may write in the folder whose
+ * descriptor is `sddl` (its writers, and an owner outside those, who may change the DACL at
+ * will), in words; undefined when nobody.
+ */
+export function describeOpenAccess(sddl: string): string | undefined {
+  const parts = ordinaryWriters(sddl).map((trustee) => TRUSTEE_NAMES[trustee] ?? trustee);
+  const owner = parseOwner(sddl);
+  if (owner !== undefined && !isTrustedOwner(owner)) {
+    parts.push(`its owner ${TRUSTEE_NAMES[owner] ?? owner} (who may change its permissions)`);
+  }
+  return parts.length > 0 ? parts.join(", ") : undefined;
+}

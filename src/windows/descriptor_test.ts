@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   AGENT_FILE_SDDL,
+  describeOpenAccess,
   INSTALL_DIR_SDDL,
   isRestrictedDacl,
   isTrustedOwner,
@@ -142,4 +143,20 @@ Deno.test("descriptors read back compare equal when only Windows' own AI flag or
     !sameDescriptor("O:BAD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;FR;;;BU)", INSTALL_DIR_SDDL),
   );
   assert.ok(!sameDescriptor("D:(A;;CCLCSWLORPRC;;;AU)", "D:(A;;CCLCSWLORC;;;AU)"), "start right");
+});
+
+Deno.test("describeOpenAccess names who else may write in a folder, in words", async (t) => {
+  const table: [string, string | undefined][] = [
+    ["O:BAD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)", undefined],
+    ["O:BAD:(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1301bf;;;BU)", "Users"],
+    ["O:SYD:(A;;FA;;;WD)(A;OICIIO;FA;;;AU)", "Everyone"],
+    [
+      "O:S-1-5-21-1-2-3-1001D:P(A;OICI;FA;;;SY)",
+      "its owner S-1-5-21-1-2-3-1001 (who may change its permissions)",
+    ],
+    ["O:BAD:(A;OICI;FR;;;BU)", undefined],
+  ];
+  for (const [sddl, expected] of table) {
+    await t.step(sddl, () => assert.equal(describeOpenAccess(sddl), expected));
+  }
 });

@@ -6,7 +6,9 @@
  */
 import type { Platform } from "../platform.ts";
 import { WindowsEventLog } from "./event_log.ts";
-import { secureDirectory, secureFile } from "./file_security.ts";
+import { describeOpenAccess } from "./descriptor.ts";
+import { readDescriptor, secureDirectory, secureFile } from "./file_security.ts";
+import { runningUnderWine } from "./wine.ts";
 import { windowsInstallDir } from "./installer.ts";
 import { runWindowsService } from "./service_host.ts";
 import { WindowsServiceManager } from "./service_manager.ts";
@@ -20,6 +22,16 @@ export function createWindowsPlatform(): Platform {
     defaultInstallDir: () => windowsInstallDir(),
     secureDirectory,
     secureFile,
+    // Wine stores no owner or DACL (it reports a made-up descriptor): nothing to read there.
+    describeOpenAccess: (path) => {
+      try {
+        return Promise.resolve(
+          runningUnderWine() ? undefined : describeOpenAccess(readDescriptor(path)),
+        );
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
     serviceAction: (action, options) => services().action(action, options),
     serviceState: () => {
       try {
