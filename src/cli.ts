@@ -20,7 +20,7 @@ import { checkHealth } from "./health.ts";
 import { readJournal } from "./journal.ts";
 import { SendStatus } from "./event.ts";
 import type { Platform, ServiceHooks } from "./platform.ts";
-import { SimulatedSource } from "./simulate.ts";
+import { SimulatedClock, type SimulatedEnd, SimulatedSource } from "./simulate.ts";
 import { agentRunning, readStatus } from "./status.ts";
 import { errorText, readLines } from "./text.ts";
 import { fetchServerCertificate } from "./server_certificate.ts";
@@ -114,10 +114,13 @@ async function runAgent(
   simulate: string | undefined,
   deps: CliDeps,
 ): Promise<number> {
+  // A simulated run's wall clock follows its input (src/simulate.ts).
+  const clock = simulate === undefined ? undefined : new SimulatedClock();
   const agent = new Agent({
     configPath,
     platform: deps.platform,
     version: deps.version,
+    clock,
     echo: (line) => {
       try {
         Deno.stderr.writeSync(new TextEncoder().encode(line + "\n"));
@@ -126,28 +129,58 @@ async function runAgent(
   });
   let source: SimulatedSource | undefined;
   let feeding: Promise<void> | undefined;
+  let presenting: Promise<void> | undefined;
+  let advancing: Promise<void> = Promise.resolve();
+  const ended = Promise.withResolvers<number>();
   const hooks: ServiceHooks = {
     start: async () => {
       await agent.start();
+      const since = agent.sessionsGeneration;
       if (simulate !== undefined) {
-        source = await SimulatedSource.open(simulate, agent.log);
+        if (clock) clock.onAdvance = (ms) => advancing = agent.clockAdvanced(ms);
+        source = await SimulatedSource.open(simulate, agent.log, {
+          simulatedClock: clock,
+          // A power cut comes after the sessions.json write its clock line called for.
+          onEnd: (end) => ended.resolve(advancing.then(() => endSimulatedRun(end, hooks))),
+        });
+        await agent.sessionsPresent(await source.presentSessions(), since);
         feeding = source.run((change) => agent.record(change)).catch((error) => {
           agent.log("error", `Simulated input stopped: ${errorText(error)}`);
+        });
+      } else if (hooks.presentSessions) {
+        // Not awaited: the platform may wait for its session service (Windows: up to 60 s).
+        presenting = hooks.presentSessions().then(
+          (present) => present ? agent.sessionsPresent(present, since) : undefined,
+        ).catch((error) => {
+          agent.log("warn", `Sessions present at start not read: ${errorText(error)}`);
         });
       }
     },
     stop: async () => {
       source?.close();
       await agent.stop();
-      await feeding;
+      await Promise.all([feeding, presenting]);
     },
-    // Until the agent learns what shutdown means for open sessions (issue 10), a shutdown is a stop.
-    shutdown: () => hooks.stop(),
+    shutdown: async () => {
+      source?.close();
+      await agent.shutdown();
+      await Promise.all([feeding, presenting]);
+    },
     reload: () => agent.reload("reload requested through the service manager"),
     sessionChange: (change) => agent.record(change),
     log: agent.log,
   };
-  return await deps.platform.runService(hooks);
+  return await Promise.race([deps.platform.runService(hooks), ended.promise]);
+}
+
+/** Ends a simulated run as its last line says; returns the exit code. */
+async function endSimulatedRun(end: SimulatedEnd, hooks: ServiceHooks): Promise<number> {
+  if (end === "power-loss") {
+    // A power cut: nothing is closed, flushed or recorded (what a SIGKILL leaves).
+    Deno.exit(137);
+  }
+  await (end === "shutdown" ? hooks.shutdown() : hooks.stop());
+  return ExitCode.Ok;
 }
 
 /**
