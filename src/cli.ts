@@ -129,7 +129,6 @@ async function runAgent(
   });
   let source: SimulatedSource | undefined;
   let feeding: Promise<void> | undefined;
-  let presenting: Promise<void> | undefined;
   let advancing: Promise<void> = Promise.resolve();
   const ended = Promise.withResolvers<number>();
   const hooks: ServiceHooks = {
@@ -149,22 +148,24 @@ async function runAgent(
         });
       } else if (hooks.presentSessions) {
         // Not awaited: the platform may wait for its session service (Windows: up to 60 s).
-        presenting = hooks.presentSessions().then(
+        void hooks.presentSessions().then(
           (present) => present ? agent.sessionsPresent(present, since) : undefined,
         ).catch((error) => {
           agent.log("warn", `Sessions present at start not read: ${errorText(error)}`);
         });
       }
     },
+    // A snapshot still waiting for the platform (`presenting`) is not awaited: once the agent
+    // has stopped it records nothing.
     stop: async () => {
       source?.close();
       await agent.stop();
-      await Promise.all([feeding, presenting]);
+      await feeding;
     },
     shutdown: async () => {
       source?.close();
       await agent.shutdown();
-      await Promise.all([feeding, presenting]);
+      await feeding;
     },
     reload: () => agent.reload("reload requested through the service manager"),
     sessionChange: (change) => agent.record(change),
