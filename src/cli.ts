@@ -142,7 +142,8 @@ async function runAgent(
           // A power cut comes after the sessions.json write its clock line called for.
           onEnd: (end) => ended.resolve(advancing.then(() => endSimulatedRun(end, hooks))),
         });
-        await agent.sessionsPresent(await source.presentSessions(), since);
+        const present = await source.presentSessions();
+        if (present) await agent.sessionsPresent(present, since);
         feeding = source.run((change) => agent.record(change)).catch((error) => {
           agent.log("error", `Simulated input stopped: ${errorText(error)}`);
         });

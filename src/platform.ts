@@ -69,8 +69,11 @@ export interface SessionSource {
   run(sink: SessionSink): Promise<void>;
   /** Stops delivering; idempotent. */
   close(): void;
-  /** The user sessions present now (asked once when the agent starts); absent where unknown. */
-  presentSessions?(): Promise<PresentSession[]>;
+  /**
+   * The user sessions present now (asked once when the agent starts); absent, or resolving to
+   * undefined, where unknown (then nothing is inferred at start).
+   */
+  presentSessions?(): Promise<PresentSession[] | undefined>;
 }
 
 /** The service actions of `--service`. */

@@ -97,7 +97,8 @@ export type SimulatedEnd = "stop" | "shutdown" | "power-loss";
 /** One line of simulated input, parsed. */
 export type SimulatedLine =
   | { kind: "change"; change: SessionChange }
-  | { kind: "present"; session: PresentSession }
+  /** `session` is absent for `{"type":"present","none":true}`: a snapshot without sessions. */
+  | { kind: "present"; session?: PresentSession }
   | { kind: "clock"; at: Temporal.Instant }
   | { kind: "end"; end: SimulatedEnd; at?: Temporal.Instant };
 
@@ -143,6 +144,12 @@ export function parseSimulatedInput(line: string, now: Temporal.Instant): Simula
         [...TYPES, "present", "clock", "stop", "shutdown", "power-loss"].join(", ")
       } (got ${JSON.stringify(record.type)})`,
     );
+  }
+  if (record.none === true) {
+    if (record.user !== undefined) {
+      throw new TypeError(`a "present" line with "none" has no "user"`);
+    }
+    return { kind: "present" };
   }
   const { user, session, domain } = parseSimulatedLine(
     JSON.stringify({ ...record, type: "logon", at: undefined }),
@@ -270,18 +277,22 @@ export class SimulatedSource implements SessionSource {
 
   /**
    * The sessions of the leading `present` lines (the snapshot ends at the first line of another
-   * kind, or at the end of the input). `clock` lines among them set the clock.
+   * kind, or at the end of the input); undefined when the input has none (no snapshot: nothing
+   * is inferred). `{"type":"present","none":true}` gives a snapshot without sessions. `clock`
+   * lines among them set the clock.
    */
-  async presentSessions(): Promise<PresentSession[]> {
-    const present: PresentSession[] = [];
+  async presentSessions(): Promise<PresentSession[] | undefined> {
+    let present: PresentSession[] | undefined;
     while (true) {
       const line = await this.#read();
-      if (line === undefined) return present;
-      if (line.kind === "clock") {
+      if (line?.kind === "clock") {
         this.#options.simulatedClock?.set(line.at);
-      } else if (line.kind === "present") {
-        present.push(line.session);
-        this.#users.set(line.session.session, line.session.user);
+      } else if (line?.kind === "present") {
+        present ??= [];
+        if (line.session) {
+          present.push(line.session);
+          this.#users.set(line.session.session, line.session.user);
+        }
       } else {
         this.#next = line;
         return present;

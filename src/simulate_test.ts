@@ -157,6 +157,7 @@ Deno.test("parseSimulatedInput reads present sessions, the clock, and the end of
     ],
     ['{"type":"present","user":"a","logonAt":"8am"}', /"logonAt" is not an RFC 3339 instant/],
     ['{"type":"clock"}', /"clock" line needs "at"/],
+    ['{"type":"present","none":true,"user":"a"}', /with "none" has no "user"/],
     ['{"type":"reboot"}', /"type" must be one of .*present, clock, stop, shutdown, power-loss/],
   ];
   for (const [text, message] of bad) {
@@ -185,7 +186,7 @@ Deno.test("SimulatedSource: leading present lines are the snapshot; the clock fo
     onEnd: (end) => ends.push(end),
   });
   const present = await source.presentSessions();
-  assert.deepEqual(present.map((p) => p.user), ["bob"]);
+  assert.deepEqual(present?.map((p) => p.user), ["bob"]);
   const wall = clock.wallNow();
   assert.ok(
     wall >= Date.UTC(2025, 0, 14, 9) && wall < Date.UTC(2025, 0, 14, 9, 1),
@@ -200,4 +201,11 @@ Deno.test("SimulatedSource: leading present lines are the snapshot; the clock fo
   assert.ok(clock.wallNow() >= Date.UTC(2025, 0, 14, 10), "a later at moved the clock on");
   assert.deepEqual(ends, ["stop"], "the stop line ends the run; the line after it is not read");
   assert.ok(logged.some((l) => /^error Skipped line 4 .*"present" lines must come first/.test(l)));
+});
+
+Deno.test("SimulatedSource: no present line is no snapshot; present none is an empty one", async () => {
+  const open = (text: string) =>
+    new SimulatedSource({ input: new Blob([text]).stream(), name: "t", log: () => {} });
+  assert.equal(await open('{"type":"logon","user":"a"}').presentSessions(), undefined);
+  assert.deepEqual(await open('{"type":"present","none":true}\n').presentSessions(), []);
 });

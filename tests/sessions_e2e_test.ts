@@ -141,6 +141,7 @@ Deno.test("power loss, then a start the next day: the logoff is inferred from se
     await first.ready();
     await first.feed(
       { type: "clock", at: at(D1, "08:00:00") },
+      { type: "present", none: true },
       { type: "logon", user: "alice", session: 2, at: at(D1, "08:00:00") },
       { type: "clock", at: at(D1, "12:00:00") },
     );
@@ -154,6 +155,7 @@ Deno.test("power loss, then a start the next day: the logoff is inferred from se
     await first.stop("SIGKILL");
     const second = await run(config, server, [
       { type: "clock", at: at(D2, "08:30:00") },
+      { type: "present", none: true }, // the machine rebooted: nobody is logged on yet
       { type: "logon", user: "alice", session: 1, at: at(D2, "09:00:00") },
       { type: "logoff", user: "alice", session: 1, at: at(D2, "17:00:00") },
     ], { storedAfter: 4, end: { type: "stop" } });
@@ -180,7 +182,10 @@ Deno.test("shutdown with two users logged on: both get a Logoff at the shutdown 
       { type: "unlock", user: "bob", session: 2, at: at(D1, "13:00:00") },
     ], { storedAfter: 4, end: { type: "shutdown", at: at(D1, "17:30:00") } });
     // The next boot sends what the shutdown recorded; nobody is logged on yet.
-    await run(config, server, [{ type: "clock", at: at(D2, "07:00:00") }], {
+    await run(config, server, [
+      { type: "clock", at: at(D2, "07:00:00") },
+      { type: "present", none: true },
+    ], {
       storedAfter: 6,
       end: { type: "stop" },
     });
