@@ -45,6 +45,8 @@ export class SessionTracker {
   #previous: AliveRecord | undefined;
   #timer: Timer | undefined;
   #keeping = false;
+  /** Events noted before the journal was read (held while the agent starts), noted again after. */
+  #early: { event: SessionEvent; session: number }[] | undefined = [];
   #writing: Promise<void> = Promise.resolve();
 
   constructor(options: SessionTrackerOptions) {
@@ -69,6 +71,9 @@ export class SessionTracker {
       }
     }
     this.#view = OpenSessions.fromEvents(events);
+    const early = this.#early ?? [];
+    this.#early = undefined;
+    for (const { event, session } of early) this.noted(event, session);
     this.#previous = await readAlive(this.#options.dir, (m) => this.#options.log("warn", m));
     for (const user of this.#previous?.disconnected ?? []) {
       const state = this.#view.get(user);
@@ -95,6 +100,7 @@ export class SessionTracker {
 
   /** Notes an event the agent records (call in recording order). */
   noted(event: SessionEvent, session: number): void {
+    this.#early?.push({ event, session });
     const at = instantMs(event.timestamp);
     if (at !== undefined) this.#view.note(event.eventType, event.userName, at, session);
   }
