@@ -100,3 +100,17 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "the real enumeration and session queries answer (Wine: no sessions)",
+  ignore: Deno.build.os !== "windows",
+  async fn() {
+    const present = await readPresentSessions();
+    assert.ok(Array.isArray(present));
+    for (const session of present) {
+      assert.notEqual(session.session, 0, "session 0 is never a user's");
+      assert.ok(session.user.trim() !== "");
+      assert.ok(session.state === "active" || session.state === "disconnected");
+    }
+  },
+});
