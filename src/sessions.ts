@@ -250,99 +250,136 @@ export function planAtStart(
   present: readonly PresentSession[],
   options: StartPlanOptions,
 ): InferredChange[] {
-  const { settings, alive, now } = options;
   const since = options.since ?? view.generation;
   const planned: InferredChange[] = [];
   const users = byUser(present);
   for (const [user, sessions] of users) {
     if (view.changedSince(user, since)) continue;
-    const first = sessions[0];
-    const state = view.get(user);
-    for (const s of sessions) state?.sessions.add(s.session);
-    const working = first.state === "active" || settings.disconnectEvents === "none";
-    if (!working) {
-      // Present but disconnected: not working now; a reconnect reports the start.
-      if (state && START_TYPES.has(state.last)) {
-        // Working when the agent last saw it: the disconnect happened while it was not running.
-        const type = settings.disconnectEvents === "lock" ? "lock" : "logoff";
-        const lastKnown = alive ? Math.max(alive.aliveAt, state.at) : state.at;
-        const at = view.freeInstant(type === "lock" ? "Lock" : "Logoff", user, lastKnown);
-        planned.push({
-          change: change(type, first.user, first.session, at, first.domain),
-          reason:
-            `inferred: session ${first.session} was disconnected at start (disconnect_events = ${settings.disconnectEvents}); time: the agent last knew it connected then`,
-        });
-        view.note(type === "lock" ? "Lock" : "Logoff", user, at, first.session);
-      }
-      view.setDisconnected(user, true);
-      continue;
-    }
-    if (state?.last === "Lock" && (first.locked === false || view.isDisconnected(user))) {
-      // Locked or disconnected when last seen, working now: the unlock or reconnect was missed.
-      const connected = first.connectedAt?.epochMilliseconds;
-      const time = connected !== undefined && connected > state.at && connected <= now
-        ? connected
-        : now;
-      const at = view.freeInstant("Unlock", user, time);
-      planned.push({
-        change: change("unlock", first.user, first.session, at, first.domain),
-        reason:
-          `learnt late: session ${first.session} was locked or disconnected when last seen and is in use at start; time: ${
-            time === now ? "the start" : "the time the session was last connected"
-          }`,
-      });
-      view.note("Unlock", user, at, first.session);
-      continue;
-    }
-    if (state && isOpenType(state.last)) continue; // already recorded: a restart adds nothing
-    if (!settings.logonAtStart) continue;
-    const latest = state?.at ?? -Infinity;
-    const known = [first.logonAt, first.connectedAt]
-      .map((t) => t?.epochMilliseconds)
-      .find((t): t is number => t !== undefined && t > latest && t <= now);
-    const from = known === undefined
-      ? "its logon time is not known or not later than the user's last recorded event"
-      : known === first.logonAt?.epochMilliseconds
-      ? "the session's logon time"
-      : "the time the session was last connected";
-    const at = view.freeInstant("Logon", user, known ?? now);
-    planned.push({
-      change: change("logon", first.user, first.session, at, first.domain),
-      reason:
-        `learnt late: session ${first.session} was present when the agent started; time: ${from}`,
-    });
-    view.note("Logon", user, at, first.session);
-    if (first.locked === true) {
-      const lockAt = view.freeInstant("Lock", user, Math.max(now, at));
-      planned.push({
-        change: change("lock", first.user, first.session, lockAt, first.domain),
-        reason: "learnt late: the session was locked when the agent started (time: the start)",
-      });
-      view.note("Lock", user, lockAt, first.session);
-    }
+    planned.push(...planPresentUser(view, user, sessions, options));
   }
-  if (settings.logoffAfterUncleanStop) {
+  if (options.settings.logoffAfterUncleanStop) {
     for (const [user, state] of view.open()) {
       if (users.has(user) || view.changedSince(user, since)) continue;
-      const lastKnown = alive ? Math.max(alive.aliveAt, state.at) : state.at;
-      const at = view.freeInstant("Logoff", user, lastKnown);
-      const source = alive && alive.aliveAt >= state.at
-        ? `the agent last knew it alive at ${iso(alive.aliveAt)} (sessions.json)`
-        : alive
-        ? `the user's last recorded event (${state.last} at ${
-          iso(state.at)
-        }) is later than sessions.json (${iso(alive.aliveAt)})`
-        : `no sessions.json: the user's last recorded event (${state.last} at ${iso(state.at)})`;
-      const session = state.sessions.values().next().value ?? 0;
-      planned.push({
-        change: change("logoff", user, session, at),
-        reason:
-          `inferred: the session was open in event_log.csv but no longer exists at start; time: ${source}`,
-      });
-      view.note("Logoff", user, at);
+      planned.push(planGoneUser(view, user, state, options.alive));
     }
   }
   return planned;
+}
+
+/** Records `type` for the user of `session` at `at` in the view and returns it with `reason`. */
+function inferred(
+  view: OpenSessions,
+  type: ReportedChange["type"],
+  session: PresentSession,
+  at: number,
+  reason: string,
+): InferredChange {
+  const eventType = (type[0].toUpperCase() + type.slice(1)) as EventType;
+  view.note(eventType, session.user, at, session.session);
+  return { change: change(type, session.user, session.session, at, session.domain), reason };
+}
+
+/** The events for one user present at start (`sessions`, the active one first). */
+function planPresentUser(
+  view: OpenSessions,
+  user: string,
+  sessions: PresentSession[],
+  { settings, alive, now }: StartPlanOptions,
+): InferredChange[] {
+  const first = sessions[0];
+  const state = view.get(user);
+  for (const s of sessions) state?.sessions.add(s.session);
+  if (first.state !== "active" && settings.disconnectEvents !== "none") {
+    // Present but disconnected: not working now; a reconnect reports the start.
+    view.setDisconnected(user, true);
+    if (!state || !START_TYPES.has(state.last)) return [];
+    // Working when the agent last saw it: the disconnect happened while it was not running.
+    const type = settings.disconnectEvents === "lock" ? "lock" : "logoff";
+    const lastKnown = alive ? Math.max(alive.aliveAt, state.at) : state.at;
+    const at = view.freeInstant(type === "lock" ? "Lock" : "Logoff", user, lastKnown);
+    const planned = inferred(
+      view,
+      type,
+      first,
+      at,
+      `inferred: session ${first.session} was disconnected at start (disconnect_events = ${settings.disconnectEvents}); time: the last time the agent knew it connected`,
+    );
+    view.setDisconnected(user, true);
+    return [planned];
+  }
+  if (state?.last === "Lock" && (first.locked === false || view.isDisconnected(user))) {
+    // Locked or disconnected when last seen, working now: the unlock or reconnect was missed.
+    const connected = first.connectedAt?.epochMilliseconds;
+    const time = connected !== undefined && connected > state.at && connected <= now
+      ? connected
+      : now;
+    const at = view.freeInstant("Unlock", user, time);
+    return [inferred(
+      view,
+      "unlock",
+      first,
+      at,
+      `learnt late: session ${first.session} was locked or disconnected when last seen and is in use at start; time: ${
+        time === now ? "the start" : "the time the session was last connected"
+      }`,
+    )];
+  }
+  if (state && isOpenType(state.last)) return []; // already recorded: a restart adds nothing
+  if (!settings.logonAtStart) return [];
+  const latest = state?.at ?? -Infinity;
+  const known = [first.logonAt, first.connectedAt]
+    .map((t) => t?.epochMilliseconds)
+    .find((t): t is number => t !== undefined && t > latest && t <= now);
+  const from = known === undefined
+    ? "its logon time is not known or not later than the user's last recorded event"
+    : known === first.logonAt?.epochMilliseconds
+    ? "the session's logon time"
+    : "the time the session was last connected";
+  const at = view.freeInstant("Logon", user, known ?? now);
+  const planned = [inferred(
+    view,
+    "logon",
+    first,
+    at,
+    `learnt late: session ${first.session} was present when the agent started; time: ${from}`,
+  )];
+  if (first.locked === true) {
+    const lockAt = view.freeInstant("Lock", user, Math.max(now, at));
+    planned.push(inferred(
+      view,
+      "lock",
+      first,
+      lockAt,
+      "learnt late: the session was locked when the agent started (time: the start)",
+    ));
+  }
+  return planned;
+}
+
+/** The inferred Logoff of a user open in the journal who has no session at start. */
+function planGoneUser(
+  view: OpenSessions,
+  user: string,
+  state: UserState,
+  alive: AliveFacts | undefined,
+): InferredChange {
+  const lastKnown = alive ? Math.max(alive.aliveAt, state.at) : state.at;
+  const at = view.freeInstant("Logoff", user, lastKnown);
+  const source = alive && alive.aliveAt >= state.at
+    ? `the agent last knew it alive at ${iso(alive.aliveAt)} (sessions.json)`
+    : alive
+    ? `the user's last recorded event (${state.last} at ${
+      iso(state.at)
+    }) is later than sessions.json (${iso(alive.aliveAt)})`
+    : `no sessions.json: the user's last recorded event (${state.last} at ${iso(state.at)})`;
+  const session = state.sessions.values().next().value ?? 0;
+  return inferred(
+    view,
+    "logoff",
+    { user, session, state: "active" },
+    at,
+    `inferred: the session was open in event_log.csv but no longer exists at start; time: ${source}`,
+  );
 }
 
 /**

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { AgentProcess, configureAgent } from "./support/agent_process.ts";
-import { agentDir, eventually, TEST_API_KEY } from "./support/files.ts";
+import { agentDir, eventually, journalRows, TEST_API_KEY } from "./support/files.ts";
 import { ReferenceServer } from "./support/reference_server.ts";
 import { userSeconds } from "./support/time_report.ts";
 import { eventKey, type EventType } from "../src/event.ts";
@@ -146,6 +146,13 @@ Deno.test("power loss, then a start the next day: the logoff is inferred from se
       { type: "clock", at: at(D1, "12:00:00") },
     );
     await server.waitFor((s) => s.length === 1, 20_000);
+    // (Killed before it marks the Logon sent, the agent would resend it: the server's 200
+    // "already recorded" is then right, but not what this test looks at.)
+    await eventually(
+      "the Logon marked sent",
+      () => journalRows(dir),
+      (rows) => rows[0]?.status === 1,
+    );
     // The agent ran until 12:00, then the power went: a real SIGKILL, nothing closed.
     await eventually(
       "sessions.json written at 12:00",
