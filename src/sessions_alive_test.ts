@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { aliveText, parseAlive, readAlive, writeAlive } from "./sessions_alive.ts";
+import {
+  aliveText,
+  parseAlive,
+  readAlive,
+  removeAliveTemporaries,
+  writeAlive,
+} from "./sessions_alive.ts";
 
 Deno.test("sessions.json round-trips through a real file", async () => {
   const dir = await Deno.makeTempDir();
@@ -48,5 +54,19 @@ Deno.test("parseAlive names what is wrong", async (t) => {
   ];
   for (const [text, message] of cases) {
     await t.step(text, () => assert.throws(() => parseAlive(text), message));
+  }
+});
+
+Deno.test("temporaries of a sessions.json write that a kill interrupted are removed", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const left = join(dir, `.sessions.json.${crypto.randomUUID()}.tmp`);
+    await Deno.writeTextFile(left, "{");
+    await Deno.writeTextFile(join(dir, "other.tmp"), "x");
+    await removeAliveTemporaries(dir);
+    await assert.rejects(() => Deno.stat(left), Deno.errors.NotFound);
+    await Deno.stat(join(dir, "other.tmp"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

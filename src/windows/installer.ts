@@ -50,7 +50,7 @@ export const FAILURE_ACTIONS: readonly ScAction[] = [
 export const FAILURE_RESET_SECONDS = 86_400;
 /** The files of the agent in its install folder, removed by `remove --purge`. */
 export const AGENT_FILE_PATTERN =
-  /^(config\.ini|status\.json|agent\.lock|winagentUSM\.exe|event_log\..*|error\.log.*|session_monitor\.log.*|\.config\.ini\..*\.tmp)$/i;
+  /^(config\.ini|status\.json|sessions\.json|agent\.lock|winagentUSM\.exe|event_log\..*|error\.log.*|session_monitor\.log.*|\.(config\.ini|sessions\.json)\..*\.tmp)$/i;
 
 /**
  * Quotes one argument for a Windows command line so that CommandLineToArgvW (and the C runtime)
