@@ -235,8 +235,8 @@ export interface PresentSessionsOptions {
  * system calls, and HandlerEx's controls run on this same event loop: once {@link YIELD_AFTER_MS}
  * of calls have run, the loop yields to it (a timer turn) before the next session, so a stop or a
  * session change is answered while hundreds of Remote Desktop sessions are read. Throws when a
- * session cannot be read: an incomplete
- * snapshot would make the core infer Logoffs for users who are still there.
+ * session cannot be read: an incomplete snapshot would make the core infer Logoffs for users
+ * who are still there.
  */
 export async function readPresentSessions(
   options: PresentSessionsOptions = {},
