@@ -388,9 +388,9 @@ function planGoneUser(
  */
 export function planAtShutdown(
   view: OpenSessions,
-  now: number,
-  settings: Pick<InferenceSettings, "logoffAtShutdown">,
+  options: { now: number; settings: Pick<InferenceSettings, "logoffAtShutdown"> },
 ): InferredChange[] {
+  const { now, settings } = options;
   if (!settings.logoffAtShutdown) return [];
   return view.open().map(([user, state]) => {
     const at = view.freeInstant("Logoff", user, now);
@@ -412,8 +412,9 @@ export function planAtShutdown(
 export function translateChange(
   view: OpenSessions,
   incoming: SessionChange,
-  policy: DisconnectPolicy,
+  options: { policy: DisconnectPolicy },
 ): ReportedChange | undefined {
+  const { policy } = options;
   if (incoming.type !== "disconnect" && incoming.type !== "reconnect") {
     if (incoming.type === "logoff") view.setDisconnected(incoming.user, false);
     return incoming as ReportedChange;

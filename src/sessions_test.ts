@@ -155,12 +155,18 @@ Deno.test("at shutdown every open user, locked ones too, gets a Logoff; turned o
     event("Logon", "carol", "09:00:00"),
     event("Logoff", "carol", "11:00:00"),
   ];
-  assert.deepEqual(summary(planAtShutdown(OpenSessions.fromEvents(events), ms("17:30:00"), ON)), [
-    "logoff alice 2025-01-14T17:30:00Z",
-    "logoff bob 2025-01-14T17:30:00Z",
-  ]);
   assert.deepEqual(
-    planAtShutdown(OpenSessions.fromEvents(events), ms("17:30:00"), { logoffAtShutdown: false }),
+    summary(planAtShutdown(OpenSessions.fromEvents(events), { now: ms("17:30:00"), settings: ON })),
+    [
+      "logoff alice 2025-01-14T17:30:00Z",
+      "logoff bob 2025-01-14T17:30:00Z",
+    ],
+  );
+  assert.deepEqual(
+    planAtShutdown(OpenSessions.fromEvents(events), {
+      now: ms("17:30:00"),
+      settings: { logoffAtShutdown: false },
+    }),
     [],
   );
 });
@@ -171,7 +177,7 @@ Deno.test("an inferred event never has the five fields of one already recorded",
     event("Logoff", "alice", "17:30:00"),
     event("Logon", "alice", "17:30:00"),
   ]);
-  const [logoff] = planAtShutdown(view, ms("17:30:00"), ON);
+  const [logoff] = planAtShutdown(view, { now: ms("17:30:00"), settings: ON });
   assert.equal(logoff.change.at.toString(), "2025-01-14T17:30:01Z");
   assert.equal(
     view.freeInstant("Logon", "alice", ms("07:00:00")),
@@ -217,7 +223,7 @@ Deno.test("disconnect and reconnect per policy", async (t) => {
         before.map((type, i) => event(type, "alice", `08:0${i}:00`)),
       );
       const got = changes.map((type) => {
-        const out = translateChange(view, c(type), policy);
+        const out = translateChange(view, c(type), { policy });
         if (out) {
           view.note(
             (out.type[0].toUpperCase() + out.type.slice(1)) as EventType,
@@ -233,7 +239,7 @@ Deno.test("disconnect and reconnect per policy", async (t) => {
   await t.step("the four real types pass unchanged", () => {
     const view = new OpenSessions();
     for (const type of ["logon", "logoff", "lock", "unlock"] as const) {
-      assert.deepEqual(translateChange(view, c(type), "lock"), c(type));
+      assert.deepEqual(translateChange(view, c(type), { policy: "lock" }), c(type));
     }
   });
 });

@@ -102,7 +102,9 @@ export class SessionTracker {
 
   /** The change to record for `change` per the disconnect policy, or undefined for none. */
   translate(change: SessionChange): ReportedChange | undefined {
-    return translateChange(this.#view, change, this.#options.settings().disconnectEvents);
+    return translateChange(this.#view, change, {
+      policy: this.#options.settings().disconnectEvents,
+    });
   }
 
   /** Notes an event the agent records (call in recording order). */
@@ -129,7 +131,10 @@ export class SessionTracker {
 
   /** The Logoffs a shutdown calls for; see `planAtShutdown`. */
   planShutdown(): InferredChange[] {
-    return planAtShutdown(this.#view, this.#options.clock.wallNow(), this.#options.settings());
+    return planAtShutdown(this.#view, {
+      now: this.#options.clock.wallNow(),
+      settings: this.#options.settings(),
+    });
   }
 
   /** Starts rewriting sessions.json every minute (and once now). */
