@@ -278,8 +278,8 @@ export class SimulatedSource implements SessionSource {
   /**
    * The sessions of the leading `present` lines (the snapshot ends at the first line of another
    * kind, or at the end of the input); undefined when the input has none (no snapshot: nothing
-   * is inferred). `{"type":"present","none":true}` gives a snapshot without sessions. `clock`
-   * lines among them set the clock.
+   * is inferred). `{"type":"present","none":true}` ends it at once: no (other) session is
+   * present, and no further line is waited for. `clock` lines among them set the clock.
    */
   async presentSessions(): Promise<PresentSession[] | undefined> {
     let present: PresentSession[] | undefined;
@@ -289,10 +289,9 @@ export class SimulatedSource implements SessionSource {
         this.#options.simulatedClock?.set(line.at);
       } else if (line?.kind === "present") {
         present ??= [];
-        if (line.session) {
-          present.push(line.session);
-          this.#users.set(line.session.session, line.session.user);
-        }
+        if (!line.session) return present; // "none": the snapshot is complete (and empty)
+        present.push(line.session);
+        this.#users.set(line.session.session, line.session.user);
       } else {
         this.#next = line;
         return present;

@@ -247,3 +247,28 @@ Deno.test("fast user switching between two users counts each one's own time", as
     assertWorked(server, "bob", 2 * HOUR);
   });
 });
+
+Deno.test("a power-loss line ends the process at once, after the minute write its time calls for", async () => {
+  await withSetup(async ({ server, dir, config }) => {
+    const agent = AgentProcess.start(config);
+    await agent.ready();
+    await agent.feed(
+      { type: "clock", at: at(D1, "08:00:00") },
+      { type: "present", user: "alice", session: 2, logonAt: at(D1, "07:55:00") },
+      { type: "power-loss", at: at(D1, "12:00:00") },
+    );
+    const status = await agent.close();
+    assert.equal(status.code, 137);
+    const alive = JSON.parse(await Deno.readTextFile(join(dir, "sessions.json")));
+    assert.match(alive.aliveAt, /^2025-01-14T12:00:00/);
+    assert.deepEqual(alive.open, ["alice"]);
+    // The next day: alice is gone; her Logon (recorded, perhaps not yet sent) and the inferred
+    // Logoff reach the server.
+    await run(config, server, [
+      { type: "clock", at: at(D2, "08:00:00") },
+      { type: "present", none: true },
+    ], { storedAfter: 2, end: { type: "stop" } });
+    assertNoEventTwice(server);
+    assertWorked(server, "alice", 4 * HOUR + 5 * 60);
+  });
+});
