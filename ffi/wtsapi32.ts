@@ -45,3 +45,10 @@ export function wtsapi32(): Deno.DynamicLibrary<typeof WTSAPI32_SYMBOLS>["symbol
   library ??= openSystemLibrary("wtsapi32.dll", WTSAPI32_SYMBOLS);
   return library.symbols;
 }
+
+// ---- Sessions present at start (issue 10): WTSQuerySessionInformationW's session records ----
+
+/** WTS_INFO_CLASS WTSSessionInfo: a WTSINFOW (ffi/wts_structs.ts). */
+export const WTSSessionInfo = 24;
+/** WTS_INFO_CLASS WTSSessionInfoEx: a WTSINFOEXW, level 1 (Windows 7 / 2008 R2 and later). */
+export const WTSSessionInfoEx = 25;

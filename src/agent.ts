@@ -25,7 +25,14 @@ import { HostInfo, type HostProbe } from "./host_info.ts";
 import type { Journal } from "./journal.ts";
 import { AgentLogs, type Level } from "./log.ts";
 import { PeriodicTasks } from "./periodic.ts";
-import type { Platform, SessionChange, StartOptions } from "./platform.ts";
+import type {
+  Platform,
+  PresentSession,
+  ReportedChange,
+  SessionChange,
+  StartOptions,
+} from "./platform.ts";
+import { SessionTracker } from "./sessions_tracker.ts";
 import { lockFolder, openJournal } from "./startup.ts";
 import {
   type AgentStatus,
@@ -79,6 +86,7 @@ export class Agent {
   #status: StatusReporter;
   #tasks: PeriodicTasks;
   #events: SystemEvents;
+  #sessions: SessionTracker;
   #watcher: ConfigWatcher | undefined;
   #journal: Journal | undefined;
   #delivery: Delivery | undefined;
@@ -137,6 +145,13 @@ export class Agent {
         this.#events.journalRefused({ path: join(this.dir, "event_log.csv"), error, held }),
     });
     this.#tasks = new PeriodicTasks(clock);
+    this.#sessions = new SessionTracker({
+      dir: this.dir,
+      clock,
+      log: this.log,
+      settings: () => this.#source.config,
+      secure: options.platform.secureFile,
+    });
   }
 
   /** Writes a line to the agent's logs (bound). */
@@ -185,15 +200,74 @@ export class Agent {
    * Records one session change: the event is captured with the values that will be sent (user,
    * computer, primary IPv4, time of the change in the configured zone), written to event_log.csv
    * and flushed, then handed to delivery. Resolves once the event is on disk, or held in memory
-   * when the disk refuses it (it is written as soon as the disk allows).
+   * when the disk refuses it (it is written as soon as the disk allows). A disconnect or
+   * reconnect is recorded per `disconnect_events` (src/sessions.ts), or not at all.
    */
   record(change: SessionChange): Promise<void> {
+    const reported = this.#sessions.translate(change);
+    if (!reported) {
+      this.log(
+        "debug",
+        `${change.type} of ${
+          describeUser(change)
+        } (session ${change.session}) not recorded (disconnect_events = ${this.#source.config.disconnectEvents})`,
+      );
+      return Promise.resolve();
+    }
+    const how = reported.type === change.type
+      ? ""
+      : ` (a ${change.type}, disconnect_events = ${this.#source.config.disconnectEvents})`;
+    return this.#record(reported, how);
+  }
+
+  /**
+   * Records the events the sessions present now call for (`present`: the platform's snapshot,
+   * asked for after {@link start}): Logons learnt late and Logoffs inferred for sessions gone,
+   * each logged with why and from what. Then sessions.json is kept once a minute.
+   */
+  async sessionsPresent(present: readonly PresentSession[], since: number): Promise<void> {
+    if (this.#state !== "running") return;
+    for (const { change, reason } of this.#sessions.planStart(present, since)) {
+      if (this.#state !== "running") return;
+      await this.#record(change, ` (${reason})`);
+    }
+    this.#sessions.keepAlive();
+  }
+
+  /**
+   * The wall clock moved forward by `ms` at once (a simulated run's clock line): the minute
+   * write of sessions.json that would have fallen in between is made now.
+   */
+  clockAdvanced(ms: number): Promise<void> {
+    return ms >= 60_000 ? this.#sessions.refresh() : Promise.resolve();
+  }
+
+  /** The open-sessions view's generation: pass it to {@link sessionsPresent}. */
+  get sessionsGeneration(): number {
+    return this.#sessions.generation;
+  }
+
+  /**
+   * The machine shuts down: records a Logoff at this time for every user still logged on
+   * (`logoff_at_shutdown`), without waiting for delivery, then stops.
+   */
+  async shutdown(): Promise<void> {
+    if (this.#state === "running") {
+      for (const { change, reason } of this.#sessions.planShutdown()) {
+        await this.#record(change, ` (${reason})`);
+      }
+    }
+    await this.stop();
+  }
+
+  #record(change: ReportedChange, how: string): Promise<void> {
     const event = captureEvent(change, this.#host, this.#source.config.timeZone);
+    this.#sessions.noted(event, change.session);
     const who = describeUser(change);
     return this.#held.append(event, who, () => {
       this.log(
         "info",
-        `${event.eventType} of ${who} (session ${change.session}) at ${event.timestamp} recorded`,
+        `${event.eventType} of ${who} (session ${change.session}) at ${event.timestamp} recorded${how}`,
       );
       this.#delivery!.kick();
     });
@@ -263,6 +337,7 @@ export class Agent {
     await this.#delivery?.stop();
     this.#connection.close();
     await this.#held.close();
+    await this.#sessions.close();
     await Promise.allSettled([...this.#background]);
     const pending = this.#journal?.pendingCount ?? 0;
     await this.#journal?.close();
@@ -315,6 +390,7 @@ export class Agent {
     });
     this.#applyConfig();
     this.log("info", `event_log.csv holds ${this.#journal.pendingCount} events not yet sent`);
+    await this.#sessions.load(this.#journal.path);
     if (this.#options.watchConfig !== false) {
       this.#watcher = new ConfigWatcher(this.configPath, {
         clock: this.#clock,

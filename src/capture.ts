@@ -6,7 +6,7 @@
  * @module
  */
 import { eventTypeOf, formatTimestamp, type SessionEvent, UNKNOWN_USER } from "./event.ts";
-import type { SessionChange } from "./platform.ts";
+import type { ReportedChange, SessionChange } from "./platform.ts";
 
 /** The server's column limits for the values the agent captures (REFERENCE.md §1). */
 export const COLUMN_LIMITS = { userName: 50, computerName: 50 } as const;
@@ -24,7 +24,7 @@ export interface CapturedHost {
 
 /** The event for `change`: its values as they will be sent. */
 export function captureEvent(
-  change: SessionChange,
+  change: ReportedChange,
   host: CapturedHost,
   timeZone: string,
 ): SessionEvent {

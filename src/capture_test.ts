@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { captureEvent, clip, COLUMN_LIMITS, describeUser } from "./capture.ts";
-import type { SessionChange } from "./platform.ts";
+import type { ReportedChange } from "./platform.ts";
 
 const at = Temporal.Instant.from("2026-11-25T10:20:30.900Z");
 
@@ -20,7 +20,7 @@ Deno.test("capture clips user and computer names to the server's column limits",
 });
 
 Deno.test("capture marks a user that could not be resolved and keeps the domain local", () => {
-  const change: SessionChange = { type: "lock", user: "  ", session: 2, at };
+  const change: ReportedChange = { type: "lock", user: "  ", session: 2, at };
   const event = captureEvent(change, { computerName: "PC", ipv4: "0.0.0.0" }, "UTC");
   assert.equal(event.userName, "(unknown)");
   assert.equal(describeUser({ ...change, user: "" }), "(unknown)");

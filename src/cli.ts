@@ -20,7 +20,7 @@ import {
 import type { SystemEventLog } from "./event_log.ts";
 import { checkHealth } from "./health.ts";
 import type { Platform, ServiceHooks } from "./platform.ts";
-import { SimulatedSource } from "./simulate.ts";
+import { SimulatedClock, type SimulatedEnd, SimulatedSource } from "./simulate.ts";
 import { pendingLines, pendingReport, statusLines, statusReport } from "./status_command.ts";
 import { errorText, readLines } from "./text.ts";
 import { fetchServerCertificate } from "./server_certificate.ts";
@@ -135,11 +135,14 @@ async function hostAgent(
   deps: CliDeps,
   eventLog: SystemEventLog | undefined,
 ): Promise<number> {
+  // A simulated run's wall clock follows its input (src/simulate.ts).
+  const clock = simulate === undefined ? undefined : new SimulatedClock();
   const agent = new Agent({
     configPath,
     platform: deps.platform,
     version: deps.version,
     eventLog,
+    clock,
     echo: (line) => {
       try {
         Deno.stderr.writeSync(new TextEncoder().encode(line + "\n"));
@@ -148,29 +151,61 @@ async function hostAgent(
   });
   let source: SimulatedSource | undefined;
   let feeding: Promise<void> | undefined;
+  let advancing: Promise<void> = Promise.resolve();
+  const ended = Promise.withResolvers<number>();
   const hooks: ServiceHooks = {
     start: async (options) => {
       await agent.start(options);
+      const since = agent.sessionsGeneration;
       if (simulate !== undefined) {
-        source = await SimulatedSource.open(simulate, agent.log);
+        if (clock) clock.onAdvance = (ms) => advancing = agent.clockAdvanced(ms);
+        source = await SimulatedSource.open(simulate, agent.log, {
+          simulatedClock: clock,
+          // A power cut comes after the sessions.json write its clock line called for.
+          onEnd: (end) => ended.resolve(advancing.then(() => endSimulatedRun(end, hooks))),
+        });
+        const present = await source.presentSessions();
+        if (present) await agent.sessionsPresent(present, since);
         feeding = source.run((change) => agent.record(change)).catch((error) => {
           agent.log("error", `Simulated input stopped: ${errorText(error)}`);
         });
+      } else if (hooks.presentSessions) {
+        // Not awaited: the platform may wait for its session service (Windows: up to 60 s).
+        void hooks.presentSessions().then(
+          (present) => present ? agent.sessionsPresent(present, since) : undefined,
+        ).catch((error) => {
+          agent.log("warn", `Sessions present at start not read: ${errorText(error)}`);
+        });
       }
     },
+    // A snapshot still waiting for the platform (`presenting`) is not awaited: once the agent
+    // has stopped it records nothing.
     stop: async () => {
       source?.close();
       await agent.stop();
       await feeding;
     },
-    // Until the agent learns what shutdown means for open sessions (issue 10), a shutdown is a stop.
-    shutdown: () => hooks.stop(),
+    shutdown: async () => {
+      source?.close();
+      await agent.shutdown();
+      await feeding;
+    },
     online: () => agent.online(),
     reload: () => agent.reload("reload requested through the service manager"),
     sessionChange: (change) => agent.record(change),
     log: agent.log,
   };
-  return await deps.platform.runService(hooks);
+  return await Promise.race([deps.platform.runService(hooks), ended.promise]);
+}
+
+/** Ends a simulated run as its last line says; returns the exit code. */
+async function endSimulatedRun(end: SimulatedEnd, hooks: ServiceHooks): Promise<number> {
+  if (end === "power-loss") {
+    // A power cut: nothing is closed, flushed or recorded (what a SIGKILL leaves).
+    Deno.exit(137);
+  }
+  await (end === "shutdown" ? hooks.shutdown() : hooks.stop());
+  return ExitCode.Ok;
 }
 
 /**

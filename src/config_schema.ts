@@ -54,6 +54,27 @@ export interface Config {
   errorLogRotationBytes: number;
   /** 0 = event_log.csv never rotates (it is never disabled). */
   eventLogRotationBytes: number;
+  /** A Logon for sessions present at start whose logon is not in event_log.csv (issue 10). */
+  logonAtStart: boolean;
+  /** A Logoff for every user still logged on when the machine shuts down. */
+  logoffAtShutdown: boolean;
+  /** A Logoff, at the last time known alive, for sessions that ended while the agent was not running. */
+  logoffAfterUncleanStop: boolean;
+  /** How a disconnect and a reconnect are reported: "lock", "logoff" or "none". */
+  disconnectEvents: "lock" | "logoff" | "none";
+}
+
+/** `disconnect_events`: one of lock, logoff, none (any case). */
+function checkDisconnectEvents(key: string, value: string): string {
+  const v = value.toLowerCase();
+  if (v !== "lock" && v !== "logoff" && v !== "none") {
+    throw new TypeError(
+      `${key} ${
+        JSON.stringify(value)
+      } is not lock, logoff or none (lock reports a disconnect as Lock and a reconnect as Unlock)`,
+    );
+  }
+  return v;
 }
 
 /** The sections of config.ini, in file order. */
@@ -299,6 +320,71 @@ export const CONFIG_SCHEMA = [
       default: "`false`",
       accepted:
         "`true` accepts any certificate, with a warning at every start: use `tls_server_sha256` instead",
+    },
+  }),
+  spec({
+    key: "logon_at_start",
+    section: "API",
+    default: "true",
+    check: checkBoolean,
+    field: "logonAtStart",
+    value: bool,
+    comment: [
+      "true records a Logon, at its real logon time, for each session already logged on when the",
+      "agent starts whose logon is not in event_log.csv (installed or started mid-session).",
+    ],
+    doc: {
+      default: "`true`",
+      accepted:
+        "boolean; `true` records a Logon at the session's own logon time for each user logged on when the agent starts whose logon event_log.csv lacks",
+    },
+  }),
+  spec({
+    key: "logoff_at_shutdown",
+    section: "API",
+    default: "true",
+    check: checkBoolean,
+    field: "logoffAtShutdown",
+    value: bool,
+    comment: ["true records a Logoff for every user still logged on when Windows shuts down."],
+    doc: {
+      default: "`true`",
+      accepted:
+        "boolean; `true` records a Logoff at the shutdown time for every user still logged on when the machine shuts down (a plain service stop records nothing)",
+    },
+  }),
+  spec({
+    key: "logoff_after_unclean_stop",
+    section: "API",
+    default: "true",
+    check: checkBoolean,
+    field: "logoffAfterUncleanStop",
+    value: bool,
+    comment: [
+      "true records, at the next start, a Logoff for a session that ended while the agent was",
+      "not running (power loss, crash), at the last time the agent knew it alive (sessions.json).",
+    ],
+    doc: {
+      default: "`true`",
+      accepted:
+        "boolean; `true` records at start a Logoff, at the last time the agent knew it alive (sessions.json, rewritten every minute), for a session open in event_log.csv that no longer exists",
+    },
+  }),
+  spec({
+    key: "disconnect_events",
+    section: "API",
+    default: "lock",
+    check: checkDisconnectEvents,
+    field: "disconnectEvents",
+    value: (v) => v as "lock" | "logoff" | "none",
+    comment: [
+      "How a Remote Desktop or fast-user-switching disconnect and reconnect are reported: lock",
+      "(as Lock and Unlock), logoff (as Logoff and Logon) or none (not reported).",
+    ],
+    doc: {
+      default: "`lock`",
+      accepted:
+        "`lock` reports a disconnect (Remote Desktop client closed, switched away from) as Lock and the reconnect as Unlock; `logoff` as Logoff and Logon; `none` reports neither",
     },
   }),
   spec({

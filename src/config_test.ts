@@ -49,6 +49,10 @@ Deno.test("config reads the server-generated file", () => {
       sessionLogRotationBytes: 5 * MIB,
       errorLogRotationBytes: 5 * MIB,
       eventLogRotationBytes: 5 * MIB,
+      logonAtStart: true,
+      logoffAtShutdown: true,
+      logoffAfterUncleanStop: true,
+      disconnectEvents: "lock",
     } satisfies Config,
   );
   assert.deepEqual(warnings, []);
@@ -73,6 +77,10 @@ Deno.test("config applies defaults for missing and empty keys", () => {
     sessionLogRotationBytes: 5 * MIB,
     errorLogRotationBytes: 5 * MIB,
     eventLogRotationBytes: 5 * MIB,
+    logonAtStart: true,
+    logoffAtShutdown: true,
+    logoffAfterUncleanStop: true,
+    disconnectEvents: "lock",
   };
   for (const text of ["", "[API]\n", "[API]\napi_key =\nserver_url=\ntimezone =\n[Logging]\n"]) {
     assert.deepEqual(parseConfig(text, "/x/config.ini", DEFAULTS), {

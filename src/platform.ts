@@ -11,9 +11,16 @@ import type { SystemEventLog } from "./event_log.ts";
 /** The four session changes the agent reports, as the core names them. */
 export type SessionChangeType = "logon" | "logoff" | "lock" | "unlock";
 
+/**
+ * A session's client went away ("disconnect": Remote Desktop client closed, fast user switching
+ * away) or came back ("reconnect"). The server knows no such event: the core reports it per the
+ * `disconnect_events` policy (src/sessions.ts) as Lock/Unlock, Logoff/Logon or not at all.
+ */
+export type ConnectionChangeType = "disconnect" | "reconnect";
+
 /** One session change, as a session source hands it to the agent. */
 export interface SessionChange {
-  type: SessionChangeType;
+  type: SessionChangeType | ConnectionChangeType;
   /** The user of the session; "" when it could not be resolved (the core substitutes a marker). */
   user: string;
   /** The user's domain, for the local log only (never sent). */
@@ -22,6 +29,13 @@ export interface SessionChange {
   session: number;
   /** When the change happened: taken when the notification arrived, not when it is processed. */
   at: Temporal.Instant;
+  /** For a disconnect or reconnect: a Remote Desktop client rather than the console. */
+  remote?: boolean;
+}
+
+/** A change of one of the four types the server knows, as the core records it. */
+export interface ReportedChange extends SessionChange {
+  type: SessionChangeType;
 }
 
 /**
@@ -37,6 +51,8 @@ export interface PresentSession {
   state: "active" | "disconnected";
   /** When the user logged on, where the platform reports it. */
   logonAt?: Temporal.Instant;
+  /** When a client last connected to the session, where the platform reports it. */
+  connectedAt?: Temporal.Instant;
   /** Whether the session is locked, only where the platform reports it reliably. */
   locked?: boolean;
   /** A Remote Desktop session rather than the console. */
@@ -55,8 +71,11 @@ export interface SessionSource {
   run(sink: SessionSink): Promise<void>;
   /** Stops delivering; idempotent. */
   close(): void;
-  /** The user sessions present now (asked once when the agent starts); absent where unknown. */
-  presentSessions?(): Promise<PresentSession[]>;
+  /**
+   * The user sessions present now (asked once when the agent starts); absent, or resolving to
+   * undefined, where unknown (then nothing is inferred at start).
+   */
+  presentSessions?(): Promise<PresentSession[] | undefined>;
 }
 
 /** The service actions of `--service`. */
@@ -110,8 +129,13 @@ export interface ServiceHooks {
    * without waiting for delivery, then stop. Must finish well within the preshutdown budget.
    */
   shutdown(): Promise<void>;
-  /** The user sessions present now (Windows: the WTS enumeration), for the agent's start. */
-  presentSessions?(): Promise<PresentSession[]>;
+  /**
+   * The user sessions present now (Windows: the WTS enumeration), for the agent's start. The
+   * core's hooks leave it unset; a platform's service host that can enumerate sessions sets it
+   * before it calls `start` (src/windows/platform.ts). The core asks once, after `start`, and
+   * does not wait for it to start (it may wait for Terminal Services).
+   */
+  presentSessions?(): Promise<PresentSession[] | undefined>;
   /** config.ini changed (service control or file change): reread it and run a health check. */
   reload(): Promise<void>;
   /** A session change from the platform's own source (Windows: SERVICE_CONTROL_SESSIONCHANGE). */

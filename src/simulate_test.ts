@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import type { SessionChange } from "./platform.ts";
-import { parseSimulatedLine, SimulatedSource } from "./simulate.ts";
+import {
+  parseSimulatedInput,
+  parseSimulatedLine,
+  SimulatedClock,
+  SimulatedSource,
+} from "./simulate.ts";
 
 const NOW = Temporal.Instant.from("2026-01-01T00:00:00Z");
 
@@ -118,4 +123,102 @@ Deno.test("the end of simulated input counts its lines in good English", async (
   const source = new SimulatedSource({ input, name: "t", log: (_, m) => logged.push(m) });
   await source.run(() => Promise.resolve());
   assert.ok(logged.some((l) => l.includes("ended after 1 line;")), logged.join("\n"));
+});
+
+Deno.test("parseSimulatedInput reads present sessions, the clock, and the end of a run", async (t) => {
+  await t.step("present", () => {
+    assert.deepEqual(
+      parseSimulatedInput(
+        '{"type":"present","user":"bob","session":3,"state":"disconnected","logonAt":"2025-01-14T08:00:00Z","locked":true,"remote":true}',
+        NOW,
+      ),
+      {
+        kind: "present",
+        session: {
+          session: 3,
+          user: "bob",
+          state: "disconnected",
+          logonAt: Temporal.Instant.from("2025-01-14T08:00:00Z"),
+          locked: true,
+          remote: true,
+        },
+      },
+    );
+  });
+  await t.step("clock, ends, disconnect", () => {
+    assert.deepEqual(parseSimulatedInput('{"type":"clock","at":"2025-01-14T08:00:00Z"}', NOW), {
+      kind: "clock",
+      at: Temporal.Instant.from("2025-01-14T08:00:00Z"),
+    });
+    assert.deepEqual(parseSimulatedInput('{"type":"power-loss"}', NOW), {
+      kind: "end",
+      end: "power-loss",
+      at: undefined,
+    });
+    const line = parseSimulatedInput(
+      '{"type":"disconnect","user":"a","session":2,"remote":true}',
+      NOW,
+    );
+    assert.equal(line.kind === "change" && line.change.type, "disconnect");
+    assert.equal(line.kind === "change" && line.change.remote, true);
+  });
+  const bad: [string, RegExp][] = [
+    ['{"type":"present","session":3}', /"present" line needs "user"/],
+    [
+      '{"type":"present","user":"a","state":"asleep"}',
+      /"state" must be "active" or "disconnected"/,
+    ],
+    ['{"type":"present","user":"a","logonAt":"8am"}', /"logonAt" is not an RFC 3339 instant/],
+    ['{"type":"clock"}', /"clock" line needs "at"/],
+    ['{"type":"present","none":true,"user":"a"}', /with "none" has no "user"/],
+    ['{"type":"reboot"}', /"type" must be one of .*present, clock, stop, shutdown, power-loss/],
+  ];
+  for (const [text, message] of bad) {
+    await t.step(text, () => assert.throws(() => parseSimulatedInput(text, NOW), message));
+  }
+});
+
+Deno.test("SimulatedSource: leading present lines are the snapshot; the clock follows the input", async () => {
+  const text = [
+    '{"type":"clock","at":"2025-01-14T09:00:00Z"}',
+    '{"type":"present","user":"bob","session":3}',
+    '{"type":"logon","user":"alice","session":2,"at":"2025-01-14T10:00:00Z"}',
+    '{"type":"present","user":"late","session":4}',
+    '{"type":"disconnect","session":2}',
+    '{"type":"stop"}',
+    '{"type":"lock","user":"alice","session":2}',
+  ].join("\n");
+  const logged: string[] = [];
+  const ends: string[] = [];
+  const clock = new SimulatedClock();
+  const source = new SimulatedSource({
+    input: new Blob([text]).stream(),
+    name: "t.jsonl",
+    log: (level, message) => logged.push(`${level} ${message}`),
+    simulatedClock: clock,
+    onEnd: (end) => ends.push(end),
+  });
+  const present = await source.presentSessions();
+  assert.deepEqual(present?.map((p) => p.user), ["bob"]);
+  const wall = clock.wallNow();
+  assert.ok(
+    wall >= Date.UTC(2025, 0, 14, 9) && wall < Date.UTC(2025, 0, 14, 9, 1),
+    "the clock line set it",
+  );
+  const seen: SessionChange[] = [];
+  await source.run((change) => {
+    seen.push(change);
+    return Promise.resolve();
+  });
+  assert.deepEqual(seen.map((c) => `${c.type} ${c.user}`), ["logon alice", "disconnect alice"]);
+  assert.ok(clock.wallNow() >= Date.UTC(2025, 0, 14, 10), "a later at moved the clock on");
+  assert.deepEqual(ends, ["stop"], "the stop line ends the run; the line after it is not read");
+  assert.ok(logged.some((l) => /^error Skipped line 4 .*"present" lines must come first/.test(l)));
+});
+
+Deno.test("SimulatedSource: no present line is no snapshot; present none is an empty one", async () => {
+  const open = (text: string) =>
+    new SimulatedSource({ input: new Blob([text]).stream(), name: "t", log: () => {} });
+  assert.equal(await open('{"type":"logon","user":"a"}').presentSessions(), undefined);
+  assert.deepEqual(await open('{"type":"present","none":true}\n').presentSessions(), []);
 });

@@ -35,7 +35,7 @@ export const FROM_UNINSTALL_BAT_ENV = "USM_FROM_UNINSTALL_BAT";
 
 /** The files of the agent in its install folder, removed by `remove --purge`. */
 export const AGENT_FILE_PATTERN =
-  /^(config\.ini|status\.json|agent\.lock|winagentUSM\.exe|uninstall\.bat|event_log\..*|error\.log.*|session_monitor\.log.*|\.config\.ini\..*\.tmp|winagentUSM\.exe\..*\.tmp)$/i;
+  /^(config\.ini|status\.json|sessions\.json|agent\.lock|winagentUSM\.exe|uninstall\.bat|event_log\..*|error\.log.*|session_monitor\.log.*|\.(config\.ini|status\.json|sessions\.json)\..*\.tmp|winagentUSM\.exe\..*\.tmp)$/i;
 
 /**
  * uninstall.bat: removes the service and the agent's files, then deletes the executable (which

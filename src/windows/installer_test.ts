@@ -79,6 +79,7 @@ Deno.test("service defaults: install folder, failure actions, states, purge patt
       "session_monitor.log.2",
       "winagentUSM.exe",
       "status.json",
+      "sessions.json",
       "agent.lock",
     ]
   ) assert.ok(AGENT_FILE_PATTERN.test(name), name);

@@ -12,6 +12,10 @@ import { runningUnderWine } from "./wine.ts";
 import { windowsInstallDir } from "./installer.ts";
 import { runWindowsService } from "./service_host.ts";
 import { WindowsServiceManager } from "./service_manager.ts";
+import { enumerateWhenReady, readPresentSessions } from "./wts.ts";
+
+/** How long the start-up snapshot waits for Terminal Services. */
+const TERMSRV_WAIT_MS = 60_000;
 
 /** Creates the Windows platform. Opens no library until a method needs one. */
 export function createWindowsPlatform(): Platform {
@@ -41,7 +45,12 @@ export function createWindowsPlatform(): Platform {
       }
     },
     notifyReload: () => Promise.resolve(services().notifyReload()),
-    runService: (hooks) => runWindowsService(hooks),
+    runService: (hooks) => {
+      // The sessions present at start (issue 10), read in the background after start.
+      hooks.presentSessions ??= () =>
+        readPresentSessions({ enumerate: () => enumerateWhenReady(TERMSRV_WAIT_MS) });
+      return runWindowsService(hooks);
+    },
     systemEventLog: () => {
       try {
         return WindowsEventLog.open();

@@ -350,7 +350,10 @@ export class ServiceHost {
         }
         return;
       }
-      for (const session of sessions) this.#memory.learn(session.sessionId);
+      for (const session of sessions) {
+        this.#memory.learn(session.sessionId);
+        await this.#clock.sleep(0); // let HandlerEx's controls in between (issue 9 item 11)
+      }
       this.#hooks.log(
         "debug",
         `Sessions at start: ${sessions.length} enumerated, ${this.#memory.size} with a user`,

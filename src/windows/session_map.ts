@@ -4,7 +4,12 @@
  *
  * @module
  */
-import type { SessionChange, SessionChangeType } from "../platform.ts";
+import type {
+  ConnectionChangeType,
+  PresentSession,
+  SessionChange,
+  SessionChangeType,
+} from "../platform.ts";
 
 /** dwEventType values of SERVICE_CONTROL_SESSIONCHANGE (WtsApi32.h). */
 export const WTS_CODES = {
@@ -21,7 +26,16 @@ export const WTS_CODES = {
   WTS_SESSION_TERMINATE: 11,
 } as const;
 
-const REPORTED: Readonly<Record<number, SessionChangeType>> = {
+/**
+ * The codes the agent reports. A console or remote connect and disconnect (codes 1 to 4: a
+ * Remote Desktop client closed or back, fast user switching away from or back to a session)
+ * become the core's "disconnect" and "reconnect", which it reports per `disconnect_events`.
+ */
+const REPORTED: Readonly<Record<number, SessionChangeType | ConnectionChangeType>> = {
+  [WTS_CODES.WTS_CONSOLE_CONNECT]: "reconnect",
+  [WTS_CODES.WTS_CONSOLE_DISCONNECT]: "disconnect",
+  [WTS_CODES.WTS_REMOTE_CONNECT]: "reconnect",
+  [WTS_CODES.WTS_REMOTE_DISCONNECT]: "disconnect",
   [WTS_CODES.WTS_SESSION_LOGON]: "logon",
   [WTS_CODES.WTS_SESSION_LOGOFF]: "logoff",
   [WTS_CODES.WTS_SESSION_LOCK]: "lock",
@@ -29,7 +43,9 @@ const REPORTED: Readonly<Record<number, SessionChangeType>> = {
 };
 
 /** The session change a WTS code stands for, or undefined for codes the agent ignores. */
-export function sessionChangeType(wtsCode: number): SessionChangeType | undefined {
+export function sessionChangeType(
+  wtsCode: number,
+): SessionChangeType | ConnectionChangeType | undefined {
   return REPORTED[wtsCode];
 }
 
@@ -109,6 +125,73 @@ export class SessionMemory {
     }
     const change: SessionChange = { type, user: found?.user ?? "", session, at };
     if (found?.domain) change.domain = found.domain;
+    if (wtsCode === WTS_CODES.WTS_REMOTE_CONNECT || wtsCode === WTS_CODES.WTS_REMOTE_DISCONNECT) {
+      change.remote = true;
+    }
     return change;
   }
+}
+
+/** WTS_CONNECTSTATE_CLASS values the snapshot reads. */
+export const WTS_STATE = { WTSActive: 0, WTSConnected: 1, WTSDisconnected: 4 } as const;
+
+/** One session as WTSQuerySessionInformationW(WTSSessionInfoEx or WTSSessionInfo) describes it. */
+export interface SessionDetails {
+  sessionId: number;
+  state: number;
+  /** SessionFlags: 0 WTS_SESSIONSTATE_LOCK, 1 WTS_SESSIONSTATE_UNLOCK, -1 unknown. */
+  flags: number;
+  winStationName: string;
+  userName: string;
+  domainName: string;
+  /** Epoch milliseconds, 0 when not set. */
+  logonTime: number;
+  connectTime: number;
+}
+
+/**
+ * Whether SessionFlags' lock values are reversed on this Windows: Microsoft documents that on
+ * Windows 7 and Windows Server 2008 R2 (version 6.1), "due to a code defect, the usage of the
+ * WTS_SESSIONSTATE_LOCK and WTS_SESSIONSTATE_UNLOCK flags is reversed". `osRelease` is
+ * `Deno.osRelease()` ("6.1.7601", "10.0.19045").
+ */
+export function lockFlagsReversed(osRelease: string): boolean {
+  const [major, minor] = osRelease.split(".").map(Number);
+  return major === 6 && minor === 1;
+}
+
+/**
+ * The core's view of one enumerated session, or undefined for a session that is not a user's
+ * (session 0, the logon screen, a listener) or is neither active nor disconnected. The lock
+ * state is given only where Windows reports it (SessionFlags 0 or 1), read the right way round
+ * on Windows 7 / 2008 R2 (`reversedLockFlags`).
+ */
+export function presentSessionFrom(
+  details: SessionDetails,
+  options: { reversedLockFlags: boolean },
+): PresentSession | undefined {
+  const user = details.userName.trim();
+  if (details.sessionId === SERVICES_SESSION || user === "") return undefined;
+  if (NOT_A_USER.has(user.toLowerCase())) return undefined;
+  const state = details.state === WTS_STATE.WTSActive
+    ? "active"
+    : details.state === WTS_STATE.WTSDisconnected
+    ? "disconnected"
+    : undefined;
+  if (state === undefined) return undefined;
+  const present: PresentSession = { session: details.sessionId, user, state };
+  const domain = details.domainName.trim();
+  if (domain) present.domain = domain;
+  if (details.logonTime > 0) {
+    present.logonAt = Temporal.Instant.fromEpochMilliseconds(details.logonTime);
+  }
+  if (details.connectTime > 0) {
+    present.connectedAt = Temporal.Instant.fromEpochMilliseconds(details.connectTime);
+  }
+  if (details.flags === 0 || details.flags === 1) {
+    const lockValue = options.reversedLockFlags ? 1 : 0;
+    present.locked = details.flags === lockValue;
+  }
+  if (/^rdp-/i.test(details.winStationName)) present.remote = true;
+  return present;
 }

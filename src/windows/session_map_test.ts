@@ -1,14 +1,22 @@
 import assert from "node:assert/strict";
-import { sessionChangeType, SessionMemory, type SessionUser, wtsCodeName } from "./session_map.ts";
+import {
+  lockFlagsReversed,
+  presentSessionFrom,
+  sessionChangeType,
+  type SessionDetails,
+  SessionMemory,
+  type SessionUser,
+  wtsCodeName,
+} from "./session_map.ts";
 
 const AT = Temporal.Instant.from("2025-04-27T07:06:14Z");
 
-Deno.test("WTS codes map to the four reported changes and nothing else", async (t) => {
+Deno.test("WTS codes map to the four reported changes, disconnect and reconnect, and nothing else", async (t) => {
   const table: [number, string | undefined][] = [
-    [1, undefined],
-    [2, undefined],
-    [3, undefined],
-    [4, undefined],
+    [1, "reconnect"],
+    [2, "disconnect"],
+    [3, "reconnect"],
+    [4, "disconnect"],
     [5, "logon"],
     [6, "logoff"],
     [7, "lock"],
@@ -56,7 +64,7 @@ Deno.test("a logoff uses the name remembered at logon when the system no longer 
 Deno.test("session 0 and unreported codes produce nothing", () => {
   const memory = new SessionMemory(fakeSystem({ 0: { user: "svc", domain: "" } }));
   assert.equal(memory.resolve(5, 0, AT), undefined);
-  assert.equal(memory.resolve(3, 1, AT), undefined);
+  assert.equal(memory.resolve(9, 1, AT), undefined);
   assert.equal(memory.learn(0), undefined);
   assert.equal(memory.size, 0);
 });
@@ -87,4 +95,85 @@ Deno.test("the start-up enumeration fills the memory used by later events", () =
   users[4] = { user: "carol", domain: "CORP" };
   assert.equal(memory.resolve(7, 4, AT)?.user, "carol", "the system's current name wins");
   assert.equal(memory.resolve(6, 4, AT)?.user, "carol");
+});
+
+Deno.test("a remote disconnect and reconnect keep the session's user and say they are remote", () => {
+  const memory = new SessionMemory(fakeSystem({ 3: { user: "alice", domain: "CORP" } }));
+  const gone = memory.resolve(4, 3, AT);
+  assert.deepEqual(gone, {
+    type: "disconnect",
+    user: "alice",
+    domain: "CORP",
+    session: 3,
+    at: AT,
+    remote: true,
+  });
+  assert.equal(memory.remembered(3)?.user, "alice", "a disconnect does not forget the session");
+  assert.equal(memory.resolve(1, 3, AT)?.type, "reconnect");
+  assert.equal(memory.resolve(1, 3, AT)?.remote, undefined, "the console is not remote");
+});
+
+Deno.test("the lock flags are reversed on Windows 7 and 2008 R2 only", () => {
+  assert.equal(lockFlagsReversed("6.1.7601"), true);
+  for (const release of ["10.0.19045", "6.2.9200", "6.3.9600", "6.0.6002", ""]) {
+    assert.equal(lockFlagsReversed(release), false, release);
+  }
+});
+
+Deno.test("an enumerated session becomes the core's present session", async (t) => {
+  const base: SessionDetails = {
+    sessionId: 2,
+    state: 0,
+    flags: 1,
+    winStationName: "RDP-Tcp#3",
+    userName: "alice",
+    domainName: "CORP",
+    logonTime: Date.UTC(2025, 0, 14, 8),
+    connectTime: Date.UTC(2025, 0, 14, 9),
+  };
+  await t.step("active, unlocked, remote", () => {
+    assert.deepEqual(presentSessionFrom(base, { reversedLockFlags: false }), {
+      session: 2,
+      user: "alice",
+      domain: "CORP",
+      state: "active",
+      logonAt: Temporal.Instant.from("2025-01-14T08:00:00Z"),
+      connectedAt: Temporal.Instant.from("2025-01-14T09:00:00Z"),
+      locked: false,
+      remote: true,
+    });
+  });
+  await t.step("the flags read the other way round on Windows 7", () => {
+    assert.equal(presentSessionFrom(base, { reversedLockFlags: true })?.locked, true);
+    assert.equal(
+      presentSessionFrom({ ...base, flags: 0 }, { reversedLockFlags: false })?.locked,
+      true,
+    );
+  });
+  await t.step("unknown flags and times are left out", () => {
+    const p = presentSessionFrom(
+      { ...base, flags: -1, logonTime: 0, connectTime: 0, winStationName: "Console" },
+      { reversedLockFlags: false },
+    );
+    assert.deepEqual(p, { session: 2, user: "alice", domain: "CORP", state: "active" });
+  });
+  await t.step("disconnected", () => {
+    assert.equal(
+      presentSessionFrom({ ...base, state: 4 }, { reversedLockFlags: false })?.state,
+      "disconnected",
+    );
+  });
+  await t.step("not a user's session", () => {
+    for (
+      const details of [
+        { ...base, sessionId: 0 },
+        { ...base, userName: "" },
+        { ...base, userName: "SYSTEM" },
+        { ...base, state: 1 },
+        { ...base, state: 6 },
+      ]
+    ) {
+      assert.equal(presentSessionFrom(details, { reversedLockFlags: false }), undefined);
+    }
+  });
 });

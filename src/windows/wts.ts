@@ -14,9 +14,27 @@ import {
 } from "../../ffi/kernel32.ts";
 import { decodeSessionInfos, WTS_SESSION_INFO_SIZE } from "../../ffi/structs.ts";
 import { readWide, wide } from "../../ffi/wide.ts";
-import { wtsapi32, WTSDomainName, WTSUserName } from "../../ffi/wtsapi32.ts";
+import {
+  decodeWtsInfo,
+  decodeWtsInfoEx,
+  WTSINFO_SIZE,
+  WTSINFOEX_SIZE,
+} from "../../ffi/wts_structs.ts";
+import {
+  wtsapi32,
+  WTSDomainName,
+  WTSSessionInfo,
+  WTSSessionInfoEx,
+  WTSUserName,
+} from "../../ffi/wtsapi32.ts";
 import { type Clock, systemClock } from "../clock.ts";
-import type { SessionUser } from "./session_map.ts";
+import type { PresentSession } from "../platform.ts";
+import {
+  lockFlagsReversed,
+  presentSessionFrom,
+  type SessionDetails,
+  type SessionUser,
+} from "./session_map.ts";
 
 /** The named event Terminal Services sets once WTS calls work. */
 export const TERMSRV_READY_EVENT = "Global\\TermSrvReadyEvent";
@@ -124,26 +142,120 @@ export async function waitForNamedEvent(
 /**
  * Waits (at most `timeoutMs`) until Terminal Services is ready: its ready event is set or, where
  * the event does not exist (yet), WTSEnumerateSessionsW answers. Returns the sessions, or
- * undefined when Terminal Services was not ready in time (or `signal` aborted).
+ * undefined when Terminal Services was not ready in time (or `signal` aborted). An event that
+ * exists but is never set (seen on some images) does not stop the enumeration: once the wait
+ * times out it is tried anyway, and only its failure gives undefined.
  */
 export async function enumerateWhenReady(
   timeoutMs: number,
-  options: WaitOptions = {},
+  options: WaitOptions & { enumerate?: () => WtsSession[]; eventName?: string } = {},
 ): Promise<WtsSession[] | undefined> {
   const clock = options.clock ?? systemClock;
+  const enumerate = options.enumerate ?? enumerateSessions;
   const deadline = clock.monotonic() + timeoutMs;
   while (!options.signal?.aborted) {
     const left = Math.max(0, deadline - clock.monotonic());
-    const state = await waitForNamedEvent(TERMSRV_READY_EVENT, left, options);
-    if (state !== "timeout") {
+    const state = await waitForNamedEvent(
+      options.eventName ?? TERMSRV_READY_EVENT,
+      left,
+      options,
+    );
+    const late = clock.monotonic() >= deadline;
+    if (state !== "timeout" || late) {
       try {
-        return enumerateSessions();
+        return enumerate();
       } catch (error) {
-        if (clock.monotonic() >= deadline) throw error;
+        if (late) {
+          if (state === "timeout") return undefined; // never set, and not answering either
+          throw error;
+        }
       }
     }
-    if (clock.monotonic() >= deadline) return undefined;
-    if (state === "missing") await clock.sleep(MISSING_EVENT_RETRY_MS, options.signal);
+    // The event is missing, or set while the call still fails: ask again in a moment.
+    await clock.sleep(MISSING_EVENT_RETRY_MS, options.signal);
   }
   return undefined;
+}
+
+function querySessionRecord(session: number, infoClass: number, size: number): Uint8Array {
+  const out = new BigUint64Array(1);
+  const bytes = new Uint32Array(1);
+  unwrap(
+    `WTSQuerySessionInformationW(${
+      infoClass === WTSSessionInfoEx ? "WTSSessionInfoEx" : "WTSSessionInfo"
+    })`,
+    wtsapi32().WTSQuerySessionInformationW(null, session, infoClass, out, bytes),
+  );
+  const pointer = Deno.UnsafePointer.create(out[0]);
+  try {
+    if (pointer === null || bytes[0] < size) {
+      throw new RangeError(`session ${session}: ${bytes[0]} bytes returned, ${size} expected`);
+    }
+    const copy = new Uint8Array(size);
+    new Deno.UnsafePointerView(pointer).copyInto(copy);
+    return copy;
+  } finally {
+    if (pointer !== null) wtsapi32().WTSFreeMemory(pointer);
+  }
+}
+
+/**
+ * One session's details: WTSSessionInfoEx (user, state, lock flags, logon and connect times),
+ * or WTSSessionInfo where the extended class is refused (no lock state then).
+ */
+export function querySessionDetails(session: number): SessionDetails {
+  try {
+    return decodeWtsInfoEx(querySessionRecord(session, WTSSessionInfoEx, WTSINFOEX_SIZE));
+  } catch {
+    return decodeWtsInfo(querySessionRecord(session, WTSSessionInfo, WTSINFO_SIZE));
+  }
+}
+
+/**
+ * The longest the snapshot's read holds the event loop before it lets other work (HandlerEx's
+ * controls) in. A timer turn costs about 1-2 ms, so yielding after every session would double
+ * the read; after 5 ms of calls, a control waits at most that long.
+ */
+const YIELD_AFTER_MS = 5;
+
+/** Options of {@link readPresentSessions}. */
+export interface PresentSessionsOptions {
+  /** Replaces WTSEnumerateSessionsW (tests: synthetic sessions). */
+  enumerate?: () => WtsSession[] | undefined | Promise<WtsSession[] | undefined>;
+  /** Replaces the per-session query. */
+  query?: (session: number) => SessionDetails;
+  /** Times the yields; default the system clock. */
+  clock?: Clock;
+  /** `Deno.osRelease()` by default: decides how SessionFlags are read. */
+  osRelease?: string;
+}
+
+/**
+ * The user sessions present now, for the agent's start. Each session costs two synchronous
+ * system calls, and HandlerEx's controls run on this same event loop: once {@link YIELD_AFTER_MS}
+ * of calls have run, the loop yields to it (a timer turn) before the next session, so a stop or a
+ * session change is answered while hundreds of Remote Desktop sessions are read. Throws when a
+ * session cannot be read: an incomplete snapshot would make the core infer Logoffs for users
+ * who are still there.
+ */
+export async function readPresentSessions(
+  options: PresentSessionsOptions = {},
+): Promise<PresentSession[] | undefined> {
+  const clock = options.clock ?? systemClock;
+  const sessions = await (options.enumerate ?? enumerateSessions)();
+  if (sessions === undefined) return undefined;
+  const query = options.query ?? querySessionDetails;
+  const reversedLockFlags = lockFlagsReversed(options.osRelease ?? Deno.osRelease());
+  const present: PresentSession[] = [];
+  let ranSince = clock.monotonic();
+  for (const session of sessions) {
+    if (clock.monotonic() - ranSince >= YIELD_AFTER_MS) {
+      await clock.sleep(0);
+      ranSince = clock.monotonic();
+    }
+    if (session.sessionId === 0) continue;
+    const found = presentSessionFrom(query(session.sessionId), { reversedLockFlags });
+    if (found) present.push(found);
+  }
+  return present;
 }
