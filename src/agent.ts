@@ -257,7 +257,7 @@ export class Agent {
         await this.#record(change, ` (${reason})`);
       }
     }
-    await this.stop();
+    await this.stop({ shutdown: true });
   }
 
   #record(change: ReportedChange, how: string): Promise<void> {
@@ -327,18 +327,21 @@ export class Agent {
    * Stops: no new work, the request and write in progress finish, pending events stay in
    * event_log.csv for the next start. Idempotent.
    */
-  async stop(): Promise<void> {
+  async stop(options: { shutdown?: boolean } = {}): Promise<void> {
     if (this.#state === "stopping" || this.#state === "stopped") return;
     const started = this.#state === "running";
     this.#state = "stopping";
     this.log("info", "Agent stopping");
     this.#tasks.stop();
     await this.#watcher?.close();
-    await this.#delivery?.stop();
+    // At shutdown Windows allows seconds: the request in flight is not waited for (its event
+    // stays pending and goes after the restart), nor background lookups beyond a moment.
+    await this.#delivery?.stop(options.shutdown ? 0 : undefined);
     this.#connection.close();
     await this.#held.close();
     await this.#sessions.close();
-    await Promise.allSettled([...this.#background]);
+    const background = Promise.allSettled([...this.#background]);
+    await (options.shutdown ? Promise.race([background, this.#clock.sleep(500)]) : background);
     const pending = this.#journal?.pendingCount ?? 0;
     await this.#journal?.close();
     this.#state = "stopped";

@@ -256,15 +256,19 @@ export class Delivery {
    * Stops: ends any wait, lets the request in flight and its status write finish (at most about
    * 5 s), and sends nothing more. Idempotent.
    */
-  async stop(): Promise<void> {
+  /**
+   * Stops sending; waits up to `graceMs` (default 5 s) for the request in flight to be answered
+   * and settled. A shutdown passes 0: the event stays pending and is sent after the restart.
+   */
+  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     this.#stopped = true;
     this.#wake?.abort();
     const loop = this.#loop;
-    if (!loop) return;
+    if (!loop || graceMs <= 0) return;
     let timer: Timer | undefined;
     await Promise.race([
       loop,
-      new Promise<void>((resolve) => timer = this.#clock.after(STOP_GRACE_MS, resolve)),
+      new Promise<void>((resolve) => timer = this.#clock.after(graceMs, resolve)),
     ]);
     timer?.cancel();
   }

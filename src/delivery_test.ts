@@ -695,6 +695,16 @@ Deno.test("stop() gives up on a request that never answers after the grace perio
   assert.deepEqual(journal.statuses(), [0], "the event stays pending");
 });
 
+Deno.test("stop(0) (a shutdown) does not wait for the request in flight", async () => {
+  const { journal, transport, delivery } = setup([event(1)]);
+  transport.script = [() => new Promise<HttpResponse>(() => {})];
+  delivery.kick();
+  await until(() => transport.requests.length === 1);
+  // The virtual clock is never advanced: a stop that waited for any grace period would hang.
+  await delivery.stop(0);
+  assert.deepEqual(journal.statuses(), [0], "the event stays pending, sent after the restart");
+});
+
 Deno.test("delivery's state names the event it retries, its attempts and last error", async () => {
   const { journal, transport, delivery } = setup([event(1), event(2)]);
   let during: DeliveryState["sending"];
