@@ -257,6 +257,8 @@ export class Agent {
       publicIp: () => this.#source.config.obtainPublicIp ? this.#host.publicIp : undefined,
       log: this.log,
       clock: this.#clock,
+      healthy: () => this.#lastHealth?.ok === true,
+      probe: () => this.#track(this.healthCheck("probe while sending is paused")),
       onStateChange: () => this.#status.soon(),
     });
     this.#applyConfig();

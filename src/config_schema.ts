@@ -113,7 +113,7 @@ export const CONFIG_SCHEMA = [
     ],
     doc: {
       default: "empty: not configured (events are recorded, not sent)",
-      accepted: "the key the server issued; no whitespace or control characters",
+      accepted: "the key the server issued: printable ASCII, no whitespace, at most 256 characters",
     },
     flag: "api-key",
   }),

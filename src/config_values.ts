@@ -7,16 +7,13 @@
  * @module
  */
 
+import { maskKeyLike, maskSecret } from "./redact.ts";
+
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const MIN_INTERVAL_MS = 10_000;
 const MAX_ROTATION_MB = 1024 * 1024;
 
-/** Masks a secret for display: "" → "(not set)", 12 characters or fewer fully, else first4…last4. */
-export function maskSecret(key: string): string {
-  if (key === "") return "(not set)";
-  if (key.length <= 12) return "********";
-  return `${key.slice(0, 4)}…${key.slice(-4)}`;
-}
+export { maskSecret } from "./redact.ts";
 
 /** The machine's IANA time zone, or "UTC" when it cannot be determined. */
 export function machineTimeZone(): string {
@@ -28,10 +25,14 @@ export function machineTimeZone(): string {
   }
 }
 
-/** The value shown in a message: quoted, the API key masked, long values shortened. */
+/**
+ * The value shown in a message: quoted, the API key masked, and in other keys the known key and
+ * anything shaped like a key masked (a key pasted into the wrong line), long values shortened.
+ */
 export function show(key: string, value: string): string {
   if (key === "api_key") return JSON.stringify(maskSecret(value));
-  return JSON.stringify(value.length > 120 ? `${value.slice(0, 117)}...` : value);
+  const masked = maskKeyLike(value);
+  return JSON.stringify(masked.length > 120 ? `${masked.slice(0, 117)}...` : masked);
 }
 
 const BOOLEANS: Record<string, boolean> = {
@@ -63,12 +64,33 @@ export function checkText(key: string, value: string): string {
   return value;
 }
 
-/** The API key: not empty, no whitespace or control characters. */
+/** Longest API key accepted (the server's keys are 64 characters). */
+export const MAX_API_KEY_LENGTH = 256;
+
+/**
+ * The API key: not empty, printable ASCII without whitespace (it travels in an HTTP header,
+ * which carries ASCII only), at most {@link MAX_API_KEY_LENGTH} characters.
+ */
 export function checkApiKey(key: string, value: string): string {
   if (value === "") throw new TypeError(`the API key is empty: paste the key from the server`);
   checkText(key, value);
   if (/\s/.test(value)) {
     throw new TypeError(`${show(key, value)} contains whitespace: paste the key without spaces`);
+  }
+  // deno-lint-ignore no-control-regex
+  if (/[^\x00-\x7f]/.test(value)) {
+    throw new TypeError(
+      `${
+        show(key, value)
+      } contains a character that is not ASCII: an HTTP header carries ASCII only; paste the key exactly as the server shows it`,
+    );
+  }
+  if (value.length > MAX_API_KEY_LENGTH) {
+    throw new RangeError(
+      `${
+        show(key, value)
+      } is ${value.length} characters long: the server's keys are 64; paste the key alone (at most ${MAX_API_KEY_LENGTH})`,
+    );
   }
   return value;
 }

@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { isTemporaryName, writeFileAtomic } from "./atomic_write.ts";
+import { redact } from "./redact.ts";
 
 /** The result of one health check. */
 export interface HealthResult {
@@ -49,7 +50,9 @@ export const STATUS_FILE = "status.json";
 /** Writes status.json atomically and durably. Failures are returned, not thrown. */
 export async function writeStatus(dir: string, status: AgentStatus): Promise<Error | undefined> {
   try {
-    await writeFileAtomic(join(dir, STATUS_FILE), JSON.stringify(status, null, 2) + "\n", {
+    // The server's words (health answer, last error) pass the redaction point like a log line.
+    const text = redact(JSON.stringify(status, null, 2)) + "\n";
+    await writeFileAtomic(join(dir, STATUS_FILE), text, {
       mode: 0o600,
     });
     return undefined;
