@@ -111,7 +111,7 @@ export class Delivery {
   /** Events the server failed, each on its own backoff. */
   #holds: EventHolds;
   /** Rate limit: holds requests until the window allows them. */
-  #pacer = new RatePacer();
+  #pacer: RatePacer;
   /** Events attempted in this process (so a later attempt says retry 1). */
   #attempted = new Set<string>();
   #suspect: Suspect | undefined;
@@ -128,6 +128,7 @@ export class Delivery {
     this.#clock = options.clock ?? systemClock;
     this.#path = options.eventPath ?? DEFAULT_EVENT_PATH;
     this.#holds = new EventHolds(this.#clock);
+    this.#pacer = new RatePacer(options.rateBudget);
     this.#probe = new PauseProbe({
       clock: this.#clock,
       stillPaused: () =>

@@ -63,6 +63,11 @@ export interface DeliveryOptions {
   clock?: Clock;
   /** The public IP to send, when obtain_public_ip is on and it is known. */
   publicIp?: () => string | undefined;
+  /**
+   * The server's budget assumed until a 429 says otherwise. Default the server's default, 60
+   * requests per 60 s (a server configured for more is paced at that until it says so).
+   */
+  rateBudget?: { limit: number; windowMs: number };
   /** Whether the last health check passed (a 4xx is refused for good only then). Default: true. */
   healthy?: () => boolean;
   /**

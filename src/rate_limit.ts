@@ -147,6 +147,14 @@ export class RatePacer {
   /** A 429 imposed no request before this monotonic time. */
   #heldUntil: number | undefined;
 
+  /** `assumed`: the budget until a 429 says otherwise (default the server's, 60 per 60 s). */
+  constructor(assumed?: { limit: number; windowMs: number }) {
+    if (assumed) {
+      this.#limit = assumed.limit;
+      this.#windowMs = assumed.windowMs;
+    }
+  }
+
   /** The budget assumed: the server's default until a 429 said otherwise. */
   get budget(): { limit: number; windowMs: number } {
     return { limit: this.#limit, windowMs: this.#windowMs };

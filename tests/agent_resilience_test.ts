@@ -30,7 +30,12 @@ Deno.test({
     "a full disk holds events in memory, says so, and writes and sends them once space is freed",
   ignore: !canMount(),
   async fn() {
-    const server = await ReferenceServer.start({ apiKeys: [TEST_API_KEY], rateLimit: null });
+    // More than 60 events: the agent paces by the server's default (60 per 60 s) until a 429
+    // teaches it this faster budget (one 429, then no more).
+    const server = await ReferenceServer.start({
+      apiKeys: [TEST_API_KEY],
+      rateLimit: { limit: 50, windowMs: 1000 },
+    });
     const mount = await Deno.makeTempDir({ prefix: "usm-full-" });
     await run("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", mount);
     const config = join(mount, "config.ini");
