@@ -115,6 +115,8 @@ export class Delivery {
   /** Events attempted in this process (so a later attempt says retry 1). */
   #attempted = new Set<string>();
   #suspect: Suspect | undefined;
+  /** The event the last failure was for: a failure of another one next is the server's. */
+  #lastFailed: string | undefined;
   /** The last answer was a 429. */
   #limitedBefore = false;
   /** While paused by an answer: asks the server again, with backoff. */
@@ -459,11 +461,14 @@ export class Delivery {
   #failed(entry: PendingEntry, reason: string): void {
     const delay = this.#holds.hold(keyOf(entry), this.#clock.random());
     const message = redact(`${describe(entry.event)} not sent: ${reason}`);
-    if (this.#failures > 0) {
+    const key = keyOf(entry);
+    const another = this.#failures > 0 && this.#lastFailed !== key;
+    this.#lastFailed = key;
+    if (another) {
       this.#backOff(message);
       return;
     }
-    this.#failures++;
+    this.#failures = 1;
     this.#lastError = { at: this.#clock.wallNow(), message };
     this.#options.log(
       "warn",
