@@ -27,6 +27,9 @@ export function maskSecret(key: string): string {
 /** Secrets shorter than this are not masked inside other text (they would mask ordinary words). */
 const MIN_SECRET_LENGTH = 4;
 
+/** A start or end of a secret this long or longer is masked too. */
+const MIN_PART_LENGTH = 12;
+
 /** Replaces every secret it was told about by its masked form. */
 export class Redactor {
   #secrets = new Set<string>();
@@ -37,12 +40,22 @@ export class Redactor {
     if (value.length >= MIN_SECRET_LENGTH) this.#secrets.add(value);
   }
 
-  /** The text with every known secret masked, longest first (a key that holds another). */
+  /**
+   * The text with every known secret masked, longest first (a key that holds another), and
+   * any start or end of a secret of {@link MIN_PART_LENGTH} characters or more (a key pasted
+   * into a setting shown shortened, such as a certificate pin's first 16 digits).
+   */
   apply(text: string): string {
     let out = text;
     const secrets = [...this.#secrets].sort((a, b) => b.length - a.length);
     for (const secret of secrets) {
       if (out.includes(secret)) out = out.replaceAll(secret, maskSecret(secret));
+      for (let n = secret.length - 1; n >= MIN_PART_LENGTH; n--) {
+        const head = secret.slice(0, n);
+        const tail = secret.slice(-n);
+        if (out.includes(head)) out = out.replaceAll(head, `${secret.slice(0, 4)}…`);
+        if (out.includes(tail)) out = out.replaceAll(tail, `…${secret.slice(-4)}`);
+      }
     }
     return out;
   }
@@ -67,15 +80,15 @@ export function redact(text: string): string {
 }
 
 /**
- * One word of 20 or more letters, digits, `-`, `_`, `+` or `=`, holding both a letter and a
+ * One word of 20 or more letters, digits, `-`, `_` or `+`, holding both a letter and a
  * digit: the shape of an API key (the server's are 64 hexadecimal digits). A dot ends a word,
  * so host names and file names are not taken for keys.
  */
-const KEY_LIKE = /[A-Za-z0-9_\-+=]{20,}/g;
+const KEY_LIKE = /[A-Za-z0-9_\-+]{20,}/g;
 
 /** Whether `word` has the shape of an API key. */
 export function looksLikeKey(word: string): boolean {
-  return /^[A-Za-z0-9_\-+=]{20,}$/.test(word) && /[0-9]/.test(word) && /[A-Za-z]/.test(word);
+  return /^[A-Za-z0-9_\-+]{20,}$/.test(word) && /[0-9]/.test(word) && /[A-Za-z]/.test(word);
 }
 
 /**
