@@ -286,6 +286,7 @@ export class Agent {
       errorLogBytes: config.errorLogRotationBytes,
     });
     this.#connection.configure(config);
+    this.#delivery?.setRateBudget(config.serverRateLimit);
     this.#tasks.every("health", config.healthCheckIntervalMs, () => {
       this.#track(this.healthCheck("interval"));
     });

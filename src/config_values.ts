@@ -212,6 +212,39 @@ export function describeInterval(ms: number): string {
   return `every ${ms} ms`;
 }
 
+/** The server's rate limit: `N/S` (N requests per S seconds) or `0` (no limit). */
+export interface RateBudget {
+  limit: number;
+  windowMs: number;
+}
+
+/** Reads a normalized server_rate_limit value: null when the server has no limit. */
+export function parseRateLimit(value: string): RateBudget | null {
+  if (value === "0") return null;
+  const [limit, seconds] = value.split("/").map(Number);
+  return { limit, windowMs: Math.round(seconds * 1000) };
+}
+
+/**
+ * The server's rate limit, as its config.ini says (`[rate_limiting] API_LIMIT` per
+ * `API_PERIOD` seconds): `N/S`, normalized without spaces; `0` when it has none.
+ */
+export function checkRateLimit(key: string, value: string): string {
+  const t = value.trim();
+  if (t === "0") return "0";
+  const match = /^(\d+)\s*\/\s*(\d+(?:\.\d+)?)\s*s?$/i.exec(t);
+  const limit = Number(match?.[1]);
+  const seconds = Number(match?.[2]);
+  if (!match || !(limit >= 1) || !(seconds > 0) || seconds > 86_400) {
+    throw new TypeError(
+      `${
+        show(key, value)
+      } is not requests/seconds: write e.g. 60/60 (the server's API_LIMIT/API_PERIOD), or 0 for none`,
+    );
+  }
+  return `${limit}/${seconds}`;
+}
+
 /** A URL path: starts with "/", no whitespace or control characters. */
 export function checkPath(key: string, value: string): string {
   checkText(key, value);

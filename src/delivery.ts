@@ -173,6 +173,11 @@ export class Delivery {
     this.#changed();
   }
 
+  /** The server's rate limit as config.ini states it (null: none), until a 429 says otherwise. */
+  setRateBudget(budget: { limit: number; windowMs: number } | null): void {
+    this.#pacer.assume(budget);
+  }
+
   /** A snapshot of the delivery state. */
   state(): DeliveryState {
     const now = this.#clock.monotonic();

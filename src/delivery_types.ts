@@ -67,7 +67,7 @@ export interface DeliveryOptions {
    * The server's budget assumed until a 429 says otherwise. Default the server's default, 60
    * requests per 60 s (a server configured for more is paced at that until it says so).
    */
-  rateBudget?: { limit: number; windowMs: number };
+  rateBudget?: { limit: number; windowMs: number } | null;
   /** Whether the last health check passed (a 4xx is refused for good only then). Default: true. */
   healthy?: () => boolean;
   /**

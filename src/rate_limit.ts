@@ -147,11 +147,23 @@ export class RatePacer {
   /** A 429 imposed no request before this monotonic time. */
   #heldUntil: number | undefined;
 
-  /** `assumed`: the budget until a 429 says otherwise (default the server's, 60 per 60 s). */
-  constructor(assumed?: { limit: number; windowMs: number }) {
-    if (assumed) {
-      this.#limit = assumed.limit;
-      this.#windowMs = assumed.windowMs;
+  /** No budget is kept (the server has none, as far as the agent was told) until a 429. */
+  #unlimited = false;
+
+  /**
+   * `assumed`: the budget until a 429 says otherwise (default the server's, 60 per 60 s; null:
+   * the server has none).
+   */
+  constructor(assumed?: { limit: number; windowMs: number } | null) {
+    if (assumed !== undefined) this.assume(assumed);
+  }
+
+  /** Takes the budget config.ini states (null: none), in place of any learned before. */
+  assume(budget: { limit: number; windowMs: number } | null): void {
+    this.#unlimited = budget === null;
+    if (budget !== null) {
+      this.#limit = budget.limit;
+      this.#windowMs = budget.windowMs;
     }
   }
 
@@ -180,6 +192,7 @@ export class RatePacer {
   sending(now: number): number {
     const until = this.until(now);
     if (until !== undefined) return until - now;
+    if (this.#unlimited) return 0;
     // Between the earliest and the latest moment the server's window may end, a request could
     // land in either window: wait for the latest, so the local count stays the server's.
     if (
@@ -221,6 +234,7 @@ export class RatePacer {
     if (resetWait === undefined) {
       return { limit: this.#limit, windowMs: this.#windowMs, waitMs: 0, announced: false };
     }
+    this.#unlimited = false;
     if (budget.limit !== undefined) this.#limit = budget.limit;
     if (budget.windowMs !== undefined) this.#windowMs = budget.windowMs;
     // The reset is floored to the second, and RESET_MARGIN_MS covers that: the window really

@@ -139,7 +139,7 @@ Deno.test({
       transport: () => transport,
       apiKey: () => DEFAULT_API_KEY,
       clock,
-      rateBudget: { limit: 10_000, windowMs: 1000 },
+      rateBudget: null,
       log: () => {},
     });
     server.onRequest = (record) => {
