@@ -29,13 +29,14 @@ for (const step of ["-30d", "-1h", "+2d"]) {
     name: `a rate-limit wait lasts its seconds when the wall clock steps ${step} meanwhile`,
     ignore: !hasFaketime(),
     async fn() {
-      let limited = false;
+      let windowEnd: number | undefined;
       await using server = await HostileServer.start((request) => {
         if (request.path === "/api/health") return replies.healthy();
-        if (limited) return replies.created();
-        limited = true;
-        // The server's own clock: its reset is 3 s after its Date.
+        // The server's own clock: its window ends 3 s after the first request, and every
+        // request before that is answered 429 (a wait cut short by the step shows).
         const now = Date.now();
+        if (windowEnd !== undefined && now > windowEnd) return replies.created();
+        windowEnd ??= (Math.floor(now / 1000) + 3) * 1000;
         return {
           status: 429,
           headers: {
@@ -43,7 +44,7 @@ for (const step of ["-30d", "-1h", "+2d"]) {
             "date": new Date(now).toUTCString(),
             "x-ratelimit-limit": "60",
             "x-ratelimit-remaining": "0",
-            "x-ratelimit-reset": String(Math.floor(now / 1000) + 3),
+            "x-ratelimit-reset": String(windowEnd / 1000),
           },
           body:
             '{"error":"Too many requests","message":"Rate limit of 60 requests per 60 seconds exceeded"}\n',
@@ -74,7 +75,11 @@ for (const step of ["-30d", "-1h", "+2d"]) {
           20_000,
         );
         assert.equal(rows[0].status, 2);
-        assert.equal(server.on("/api/log_event").length, 2, "one wait, no busy loop");
+        assert.equal(
+          server.on("/api/log_event").length,
+          2,
+          "one wait, neither cut short nor a busy loop",
+        );
         assert.ok(!agent.lines.some((l) => /TimeoutOverflowWarning/.test(l)));
       } finally {
         await agent.stop();
