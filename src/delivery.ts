@@ -1,20 +1,10 @@
 /**
- * Delivery: sends the journal's pending events to the server one at a time, oldest first, and
- * records each answer in event_log.csv.
- *
- * - Sent means what the server says when it stored an event: 201, or 200 "Event already
- *   recorded", with `"status":"success"`. Any other answer keeps the event pending.
- * - One event cannot hold the queue: an event the server fails (5xx) waits on its own backoff
- *   while the events behind it go on; when different events fail one after another, the server
- *   is at fault and all of delivery backs off. Nothing is dropped.
- * - Refused for good (status 3) only when the last health check passed and the answer concerns
- *   the event: a 4xx is held until another event is accepted; the same 4xx for the next event
- *   too, or a 4xx while the health check fails, pauses sending instead (a wrong server, a proxy).
- * - Pauses (API key refused, not the event endpoint, the answers not from the expected server,
- *   the setup refused) are probed again by delivery itself, with backoff, whatever
- *   health_check_interval is: through `probe` (a health check) when given.
- * - The rate limit is kept by counting (src/rate_limit.ts): the server's default until a 429
- *   teaches another; a 429 without its headers backs off like a failure.
+ * Delivery: sends the journal's pending events one at a time, oldest first, and records each
+ * answer in event_log.csv. Sent means the server's own "stored" answers (event_answer.ts); an
+ * event the server fails waits on its own backoff while the others go on (event_holds.ts); a
+ * 4xx is refused for good only when it concerns its event (refusal.ts); a pause is probed again
+ * with backoff (pause_probe.ts); the rate limit is counted (rate_limit.ts). The README's
+ * "Delivery" section says what each answer leads to.
  *
  * Time: every wait and deadline is on the injected clock's monotonic reading; the wall clock is
  * read only for the times in {@link DeliveryState} (status.json) and to turn a server's
@@ -23,10 +13,11 @@
  * @module
  */
 import { type Clock, systemClock, type Timer } from "./clock.ts";
-import { eventKey, SendStatus, type SessionEvent } from "./event.ts";
-import { eventBody } from "./event_answer.ts";
+import { SendStatus } from "./event.ts";
+import { classify, describe, eventBody, keyOf } from "./event_answer.ts";
 import { backoffDelay, EventHolds } from "./event_holds.ts";
 import { PauseProbe } from "./pause_probe.ts";
+import { RefusalJudge, type Suspect } from "./refusal.ts";
 import type {
   DeliveryOptions,
   DeliveryState,
@@ -36,7 +27,6 @@ import type {
 } from "./delivery_types.ts";
 import { type AnswerTiming, RatePacer } from "./rate_limit.ts";
 import { learnSecret, maskSecret, redact } from "./redact.ts";
-import { classify } from "./event_answer.ts";
 import { errorText } from "./text.ts";
 import { type HttpResponse, TransportError } from "./transport.ts";
 
@@ -68,27 +58,12 @@ interface Exchange {
   timing: AnswerTiming;
 }
 
-/** A 4xx held until another event's answer tells whether it concerns this one. */
-interface Suspect {
-  entry: PendingEntry;
-  status: number;
-  reason: string;
-}
-
 /** What to do next: send `entry`, settle a held 4xx as refused, or wait until `wakeAt`. */
 interface Next {
   entry?: PendingEntry;
   count: number;
   refuse?: Suspect;
   wakeAt?: number;
-}
-
-function describe(event: SessionEvent): string {
-  return `${event.eventType} of ${event.userName} at ${event.timestamp}`;
-}
-
-function keyOf(entry: PendingEntry): string {
-  return entry.seq !== undefined ? `#${entry.seq}` : eventKey(entry.event);
 }
 
 /**
@@ -114,7 +89,8 @@ export class Delivery {
   #pacer: RatePacer;
   /** Events attempted in this process (so a later attempt says retry 1). */
   #attempted = new Set<string>();
-  #suspect: Suspect | undefined;
+  /** Whether a 4xx concerns its event or the setup. */
+  #judge = new RefusalJudge();
   /** The event the last failure was for: a failure of another one next is the server's. */
   #lastFailed: string | undefined;
   /** The last answer was a 429. */
@@ -285,7 +261,7 @@ export class Delivery {
   #next(): Next {
     const journal = this.#options.journal;
     const count = journal.pendingCount;
-    const suspect = this.#suspect && keyOf(this.#suspect.entry);
+    const suspect = this.#judge.suspectKey;
     if (this.#holds.size === 0 && suspect === undefined) {
       return { entry: journal.oldestPending(), count };
     }
@@ -296,7 +272,7 @@ export class Delivery {
     if (suspect !== undefined && pending.some((e) => keyOf(e) === suspect)) {
       // No other event to tell whether the 4xx concerns this one: the health check passed
       // (else sending would be paused), so it does.
-      return { count, refuse: this.#suspect };
+      return { count, refuse: this.#judge.take() };
     }
     return { count, wakeAt: this.#holds.firstEnd() };
   }
@@ -387,15 +363,13 @@ export class Delivery {
     const already = duplicate ? " (the server already had it)" : "";
     this.#options.log("debug", `Sent ${describe(entry.event)}${already}`);
     // Another event was accepted: a held 4xx concerned its own event.
-    if (this.#suspect && keyOf(this.#suspect.entry) !== keyOf(entry)) {
-      await this.#refuse(this.#suspect);
-    }
+    const cleared = this.#judge.accepted(keyOf(entry));
+    if (cleared) await this.#refuse(cleared);
   }
 
   /**
-   * A 4xx other than 401/403/404/405/429. Refused for good only when it concerns the event:
-   * while the health check fails, or when the previous event got the same 4xx, the setup is at
-   * fault and sending pauses; otherwise the event is held until another event's answer tells.
+   * A 4xx other than 401/403/404/405/429: refused for good only when it concerns the event
+   * (src/refusal.ts); when the setup is at fault, sending pauses.
    */
   async #rejectedAnswer(
     entry: PendingEntry,
@@ -404,28 +378,18 @@ export class Delivery {
     pendingCount: number,
   ): Promise<void> {
     const healthy = this.#options.healthy?.() ?? true;
-    const suspect = this.#suspect;
-    if (
-      !healthy || (suspect && suspect.status === status && keyOf(suspect.entry) !== keyOf(entry))
-    ) {
-      this.#suspect = undefined;
-      const why = healthy
-        ? `answered ${status} to two different events in a row (${reason})`
-        : `answered ${status} (${reason}) while its health check fails`;
+    const verdict = this.#judge.rejected({ key: keyOf(entry), entry, status, reason }, healthy);
+    if (verdict.refuse) await this.#refuse(verdict.refuse);
+    if (verdict.pause) {
       this.#pause(
         "refusing",
-        `The server ${why}: the setup, not the events, is at fault (a wrong server_url, a proxy, an API key the server cannot take). Sending is paused and ${pendingCount} events wait`,
+        `${verdict.pause}. Sending is paused and ${pendingCount} events wait`,
       );
-      return;
     }
-    if (suspect && keyOf(suspect.entry) !== keyOf(entry)) await this.#refuse(suspect);
-    this.#suspect = { entry, status, reason };
   }
 
   /** Marks a held 4xx refused for good (status 3). */
-  async #refuse(suspect: Suspect): Promise<void> {
-    if (this.#suspect === suspect) this.#suspect = undefined;
-    const { entry, status, reason } = suspect;
+  async #refuse({ entry, status, reason }: Suspect): Promise<void> {
     this.#error(
       `The server refused ${
         describe(entry.event)

@@ -4,9 +4,20 @@
  *
  * @module
  */
-import type { SessionEvent } from "./event.ts";
+import type { PendingEntry } from "./delivery_types.ts";
+import { eventKey, type SessionEvent } from "./event.ts";
 import { answerText, confirmsStored, describeForeign, readAnswer } from "./server_answer.ts";
 import type { HttpResponse } from "./transport.ts";
+
+/** An event in a log line: "Logon of josh at 2025-04-27T08:06:14+01:00". */
+export function describe(event: SessionEvent): string {
+  return `${event.eventType} of ${event.userName} at ${event.timestamp}`;
+}
+
+/** An entry's identity for holds and attempts: its journal number, else its values. */
+export function keyOf(entry: PendingEntry): string {
+  return entry.seq !== undefined ? `#${entry.seq}` : eventKey(entry.event);
+}
 
 /**
  * The JSON body the server expects for one event (REFERENCE.md §1). `LocalIP` and `IPAddress`
