@@ -83,7 +83,7 @@ async function configuredDir(
     const text = await Deno.readTextFile(config);
     await Deno.writeTextFile(
       config,
-      text.replace(/^\[API\]\r?\n/m, `[API]\nserver_rate_limit = ${serverRateLimit}\n`),
+      text.replace(/^server_rate_limit = .*/m, `server_rate_limit = ${serverRateLimit}`),
     );
   }
   return { dir, config };
