@@ -21,14 +21,16 @@ import { RefusalJudge, type Suspect } from "./refusal.ts";
 import type {
   DeliveryOptions,
   DeliveryState,
+  Exchange,
+  Next,
   PauseReason,
   PendingEntry,
   SettledStatus,
 } from "./delivery_types.ts";
-import { type AnswerTiming, RatePacer } from "./rate_limit.ts";
+import { RatePacer } from "./rate_limit.ts";
 import { learnSecret, maskSecret, redact } from "./redact.ts";
 import { errorText } from "./text.ts";
-import { type HttpResponse, TransportError } from "./transport.ts";
+import { TransportError } from "./transport.ts";
 
 /** The server's event endpoint, relative to server_url. */
 export const DEFAULT_EVENT_PATH = "/api/log_event";
@@ -46,25 +48,6 @@ export type {
   PendingEntry,
   SettledStatus,
 } from "./delivery_types.ts";
-
-/** One request made for an entry and the server's answer to it. */
-interface Exchange {
-  entry: PendingEntry;
-  /** This process had not tried the entry before. */
-  firstAttempt: boolean;
-  /** The server the request went to, for messages. */
-  origin: string;
-  response: HttpResponse;
-  timing: AnswerTiming;
-}
-
-/** What to do next: send `entry`, settle a held 4xx as refused, or wait until `wakeAt`. */
-interface Next {
-  entry?: PendingEntry;
-  count: number;
-  refuse?: Suspect;
-  wakeAt?: number;
-}
 
 /**
  * The delivery loop. One request at a time, oldest pending first (skipping the events that
@@ -93,12 +76,12 @@ export class Delivery {
   #judge = new RefusalJudge();
   /** The event the last failure was for: a failure of another one next is the server's. */
   #lastFailed: string | undefined;
-  /** The last answer was a 429. */
-  #limitedBefore = false;
   /** While paused by an answer: asks the server again, with backoff. */
   #probe: PauseProbe;
   #loop: Promise<void> | undefined;
   #wake: AbortController | undefined;
+  /** The loop waits only for held events: a new event may go at once. */
+  #waitingForHolds = false;
   #stopped = false;
 
   constructor(options: DeliveryOptions) {
@@ -122,6 +105,7 @@ export class Delivery {
   /** There may be new pending entries: drain them, unless paused or already draining/waiting. */
   kick(): void {
     if (this.#stopped || this.#paused) return;
+    if (this.#waitingForHolds) this.#wake?.abort();
     this.#start();
   }
 
@@ -240,7 +224,9 @@ export class Delivery {
       if (!next.entry) {
         // Only held events are left: wait for the first hold to end, else nothing to do.
         if (next.wakeAt === undefined) return;
+        this.#waitingForHolds = true;
         await this.#wait(next.wakeAt - this.#clock.monotonic());
+        this.#waitingForHolds = false;
         continue;
       }
       const paced = this.#pacer.sending(this.#clock.monotonic());
@@ -312,10 +298,7 @@ export class Delivery {
   async #apply(exchange: Exchange, pendingCount: number): Promise<void> {
     const { entry, response, timing } = exchange;
     const outcome = classify(response);
-    if (outcome.kind !== "rate-limited") {
-      this.#pacer.answered(timing.receivedAt);
-      this.#limitedBefore = false;
-    }
+    if (outcome.kind !== "rate-limited") this.#pacer.answered(timing.receivedAt);
     const where = `${exchange.origin}${this.#path}`;
     switch (outcome.kind) {
       case "sent":
@@ -402,18 +385,7 @@ export class Delivery {
 
   #rateLimited(exchange: Exchange): void {
     const lesson = this.#pacer.limited(exchange.response, exchange.timing);
-    const again = this.#limitedBefore;
-    this.#limitedBefore = true;
-    if (!lesson.announced || again) {
-      // A bare 429 teaches nothing, and a second one in a row means the budget is shared or
-      // the window is not what it said: back off (exponential, jittered) on top of the wait.
-      this.#backOff(
-        lesson.announced
-          ? `The server answered 429 (too many requests) again after its window: backing off`
-          : `The server answered 429 (too many requests) without X-RateLimit-Reset: backing off`,
-      );
-      return;
-    }
+    if (lesson.backOff) return this.#backOff(lesson.backOff);
     this.#options.log(
       "warn",
       `The server's rate limit was reached (${lesson.limit} requests per ${

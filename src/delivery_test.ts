@@ -821,3 +821,17 @@ Deno.test("a pause is probed again by itself, with growing backoff, until it pas
   assert.equal(delivery.state().paused, null);
   await delivery.stop();
 });
+
+Deno.test("a new event does not wait for a held one's backoff", async () => {
+  const { journal, transport, delivery, clock } = setup([event(1)]);
+  clock.auto = false;
+  transport.script = [response(500, { message: "Failed to log event: x", status: "error" })];
+  delivery.kick();
+  await until(() => clock.waiting === 1, "the held event's wait");
+  journal.add(event(2));
+  delivery.kick();
+  await until(() => journal.statuses()[1] === 1);
+  assert.deepEqual(journal.statuses(), [0, 1], "sent while the other still waits");
+  assert.equal(clock.wallNow(), T0, "no time passed");
+  await delivery.stop();
+});

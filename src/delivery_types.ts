@@ -6,7 +6,9 @@
  */
 import type { Clock } from "./clock.ts";
 import type { SendStatus, SendStatusValue, SessionEvent } from "./event.ts";
-import type { Transport } from "./transport.ts";
+import type { AnswerTiming } from "./rate_limit.ts";
+import type { Suspect } from "./refusal.ts";
+import type { HttpResponse, Transport } from "./transport.ts";
 
 /** A pending journal entry as delivery needs it. */
 export interface PendingEntry {
@@ -77,4 +79,23 @@ export interface DeliveryOptions {
   probe?: () => void;
   log: (level: "debug" | "info" | "warn" | "error", message: string) => void;
   onStateChange?: (state: DeliveryState) => void;
+}
+
+/** One request made for an entry and the server's answer to it. */
+export interface Exchange {
+  entry: PendingEntry;
+  /** This process had not tried the entry before. */
+  firstAttempt: boolean;
+  /** The server the request went to, for messages. */
+  origin: string;
+  response: HttpResponse;
+  timing: AnswerTiming;
+}
+
+/** What to do next: send `entry`, settle a held 4xx as refused, or wait until `wakeAt`. */
+export interface Next {
+  entry?: PendingEntry;
+  count: number;
+  refuse?: Suspect;
+  wakeAt?: number;
 }

@@ -126,6 +126,11 @@ export interface RateLimitLesson {
   waitMs: number;
   /** Whether the 429 carried the rate-limit headers (else nothing was learned). */
   announced: boolean;
+  /**
+   * Why the caller should back off on top of the wait, when it should: a 429 that announces
+   * nothing, or a second 429 in a row (the budget is shared, or the window is not as said).
+   */
+  backOff?: string;
 }
 
 /**
@@ -147,6 +152,8 @@ export class RatePacer {
   /** A 429 imposed no request before this monotonic time. */
   #heldUntil: number | undefined;
 
+  /** The last answer was a 429. */
+  #limitedBefore = false;
   /** No budget is kept (the server has none, as far as the agent was told) until a 429. */
   #unlimited = false;
 
@@ -215,6 +222,7 @@ export class RatePacer {
 
   /** The answer (or the failure) of a request came at monotonic `receivedAt`. */
   answered(receivedAt: number): void {
+    this.#limitedBefore = false;
     if (!this.#opening) return;
     this.#opening = false;
     // The server counted the first request before it answered: its window ends by then + W.
@@ -227,12 +235,21 @@ export class RatePacer {
    * announces nothing returns `announced: false` and holds nothing: the caller backs off.
    */
   limited(response: HttpResponse, timing: AnswerTiming): RateLimitLesson {
+    const again = this.#limitedBefore;
     this.answered(timing.receivedAt);
+    this.#limitedBefore = true;
     const now = timing.receivedAt;
     const resetWait = rateLimitResetWait(response, timing.wallNow);
     const budget = announcedBudget(response);
     if (resetWait === undefined) {
-      return { limit: this.#limit, windowMs: this.#windowMs, waitMs: 0, announced: false };
+      return {
+        limit: this.#limit,
+        windowMs: this.#windowMs,
+        waitMs: 0,
+        announced: false,
+        backOff:
+          "The server answered 429 (too many requests) without X-RateLimit-Reset: backing off",
+      };
     }
     this.#unlimited = false;
     if (budget.limit !== undefined) this.#limit = budget.limit;
@@ -251,6 +268,14 @@ export class RatePacer {
     this.#windowEnd = now + waitMs;
     this.#windowStart = this.#windowEnd - this.#windowMs;
     this.#count = this.#limit;
-    return { limit: this.#limit, windowMs: this.#windowMs, waitMs, announced: true };
+    return {
+      limit: this.#limit,
+      windowMs: this.#windowMs,
+      waitMs,
+      announced: true,
+      backOff: again
+        ? "The server answered 429 (too many requests) again after its window: backing off"
+        : undefined,
+    };
   }
 }
