@@ -53,7 +53,7 @@ Deno.test("status says why nothing is sent, without the API key", () => {
   );
   assert.match(
     buildStatus(facts({ delivery: { paused: "refusing", sent: 0, rejected: 0 } }), 0).paused!,
-    /refuses different events alike .* asked again with backoff/,
+    /refuses different events alike.*asked again with backoff/,
   );
 });
 
