@@ -594,10 +594,13 @@ async function startServers(
   arrivals: Arrivals,
   progress: (what: string) => void,
 ): Promise<ReferenceServer> {
+  // Production-like servers that keep connections open, as before the double learnt the
+  // legacy server's `Connection: close`; the rate-limited drains use the legacy default.
   const server = await ReferenceServer.start({
     apiKeys: [TEST_API_KEY],
     rateLimit: null,
     certBits: 2048,
+    keepAlive: true,
     now,
     onRequest: arrivals.hook,
   });
@@ -606,6 +609,7 @@ async function startServers(
     servers.fetchServer = await ReferenceServer.start({
       apiKeys: [TEST_API_KEY],
       rateLimit: null,
+      keepAlive: true,
       tls: "ca-signed",
       certBits: 2048,
       now,

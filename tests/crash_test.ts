@@ -37,10 +37,13 @@ Deno.test({
   name:
     `the agent survives ${KILLS} SIGKILLs with a flapping server: every event at the server exactly once`,
   async fn() {
+    // A production server that keeps connections open (the legacy one's new TLS handshake per
+    // request would make the final drain of thousands of events slow, not less safe).
     const server = await ReferenceServer.start({
       apiKeys: [TEST_API_KEY],
       rateLimit: null,
       certBits: 2048,
+      keepAlive: true,
     });
     const { dir, config } = await agentDir("usm-crash-");
     const seed = Number(Deno.env.get("USM_CRASH_SEED") ?? Date.now() % 100000);
