@@ -68,18 +68,18 @@ const tempDirs: string[] = [];
 /**
  * A configured agent folder for `server`. `serverRateLimit` is written to config.ini as the
  * administrator of a server without a limiter would (default `0`: none); the rate-limited
- * drains leave the agent's default (60/60, the server's default) by passing undefined.
+ * drains leave the agent's default (60/60, the server's default) by passing null.
  */
 async function configuredDir(
   server: ReferenceServer,
   label: string,
-  serverRateLimit: string | undefined = "0",
+  serverRateLimit: string | null = "0",
 ) {
   const dir = await Deno.makeTempDir({ prefix: `usm-bench-${label}-` });
   tempDirs.push(dir);
   const config = join(dir, "config.ini");
   await configureAgent(config, server, ["--check-interval", "0"]);
-  if (serverRateLimit !== undefined) {
+  if (serverRateLimit !== null) {
     const text = await Deno.readTextFile(config);
     await Deno.writeTextFile(
       config,
@@ -475,7 +475,7 @@ async function measureLimitedDrain(plan: Plan, rate: RateLimit): Promise<Limited
     }
     const dirs = [];
     for (const server of servers) {
-      const prepared = await configuredDir(server, "limited", undefined);
+      const prepared = await configuredDir(server, "limited", null);
       await writeBacklog(prepared.dir, plan.limitedEvents);
       server.clear();
       dirs.push(prepared);
