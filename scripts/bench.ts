@@ -25,7 +25,8 @@ import {
   limitedBoundSeconds,
   type Plan,
   QUICK,
-  RATE_LIMIT,
+  RATE_LIMITS,
+  type RateLimit,
 } from "./bench/plan.ts";
 import {
   ChildOutput,
@@ -64,11 +65,27 @@ const now = () => performance.timeOrigin + performance.now();
 
 const tempDirs: string[] = [];
 
-async function configuredDir(server: ReferenceServer, label: string) {
+/**
+ * A configured agent folder for `server`. `serverRateLimit` is written to config.ini as the
+ * administrator of a server without a limiter would (default `0`: none); the rate-limited
+ * drains leave the agent's default (60/60, the server's default) by passing null.
+ */
+async function configuredDir(
+  server: ReferenceServer,
+  label: string,
+  serverRateLimit: string | null = "0",
+) {
   const dir = await Deno.makeTempDir({ prefix: `usm-bench-${label}-` });
   tempDirs.push(dir);
   const config = join(dir, "config.ini");
   await configureAgent(config, server, ["--check-interval", "0"]);
+  if (serverRateLimit !== null) {
+    const text = await Deno.readTextFile(config);
+    await Deno.writeTextFile(
+      config,
+      text.replace(/^server_rate_limit = .*/m, `server_rate_limit = ${serverRateLimit}`),
+    );
+  }
   return { dir, config };
 }
 
@@ -440,7 +457,7 @@ function windowsOf(
   return { count, max429, lateMs: median(late) };
 }
 
-async function measureLimitedDrain(plan: Plan): Promise<LimitedDrain> {
+async function measureLimitedDrain(plan: Plan, rate: RateLimit): Promise<LimitedDrain> {
   const servers: ReferenceServer[] = [];
   const agents: AgentProcess[] = [];
   try {
@@ -450,7 +467,7 @@ async function measureLimitedDrain(plan: Plan): Promise<LimitedDrain> {
       servers.push(
         await ReferenceServer.start({
           apiKeys: [TEST_API_KEY],
-          rateLimit: RATE_LIMIT,
+          rateLimit: rate,
           certBits: 2048,
           now,
         }),
@@ -458,12 +475,12 @@ async function measureLimitedDrain(plan: Plan): Promise<LimitedDrain> {
     }
     const dirs = [];
     for (const server of servers) {
-      const prepared = await configuredDir(server, "limited");
+      const prepared = await configuredDir(server, "limited", null);
       await writeBacklog(prepared.dir, plan.limitedEvents);
       server.clear();
       dirs.push(prepared);
     }
-    const bound = plan.limitedEvents / RATE_LIMIT.limit * RATE_LIMIT.windowMs;
+    const bound = plan.limitedEvents / rate.limit * rate.windowMs;
     for (const { config } of dirs) agents.push(startAgent(config));
     const results = await Promise.all(servers.map(async (server) => {
       await server.waitFor(
@@ -473,7 +490,7 @@ async function measureLimitedDrain(plan: Plan): Promise<LimitedDrain> {
       const records = eventRecords(server);
       const stored = records.filter((r) => r.status === 201 || r.status === 200);
       const seconds = (stored[stored.length - 1].receivedAt - records[0].receivedAt) / 1000;
-      const { count, max429, lateMs } = windowsOf(records, RATE_LIMIT.windowMs);
+      const { count, max429, lateMs } = windowsOf(records, rate.windowMs);
       return {
         seconds,
         windows: count,
@@ -577,10 +594,13 @@ async function startServers(
   arrivals: Arrivals,
   progress: (what: string) => void,
 ): Promise<ReferenceServer> {
+  // Production-like servers that keep connections open, as before the double learnt the
+  // legacy server's `Connection: close`; the rate-limited drains use the legacy default.
   const server = await ReferenceServer.start({
     apiKeys: [TEST_API_KEY],
     rateLimit: null,
     certBits: 2048,
+    keepAlive: true,
     now,
     onRequest: arrivals.hook,
   });
@@ -589,6 +609,7 @@ async function startServers(
     servers.fetchServer = await ReferenceServer.start({
       apiKeys: [TEST_API_KEY],
       rateLimit: null,
+      keepAlive: true,
       tls: "ca-signed",
       certBits: 2048,
       now,
@@ -625,9 +646,15 @@ async function runScenarios(
   const latency = await measureLatency(plan, server, fetchServer, caFile, arrivals);
   progress(`backlog drain: ${plan.drainRuns} runs of ${plan.drainEvents} events`);
   const drain = await measureDrain(plan, server);
-  const bound = limitedBoundSeconds(plan);
-  progress(`rate-limited drain: ${plan.limitedRuns} runs side by side, ~${bound} s`);
-  const limited = await measureLimitedDrain(plan);
+  const bound = limitedBoundSeconds(plan, RATE_LIMITS.default);
+  progress(
+    `rate-limited drains (default and lower limit): ${plan.limitedRuns} runs of each side by side, ~${bound} s`,
+  );
+  const [atDefault, atLower] = await Promise.all([
+    measureLimitedDrain(plan, RATE_LIMITS.default),
+    measureLimitedDrain(plan, RATE_LIMITS.lower),
+  ]);
+  const limited = { default: atDefault, lower: atLower };
   progress(`journal: ${plan.journalRuns} runs of ${plan.journalOps} operations`);
   const journal = await measureJournal(plan);
   return { startUp, idle, latency, drain, limited, journal };

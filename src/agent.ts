@@ -384,6 +384,8 @@ export class Agent {
       publicIp: () => this.#source.config.obtainPublicIp ? this.#host.publicIp : undefined,
       log: this.log,
       clock: this.#clock,
+      healthy: () => this.#lastHealth?.ok === true,
+      probe: () => this.#track(this.healthCheck("probe while sending is paused")),
       onStateChange: (state) => {
         const { serverUrl } = this.#source.config;
         const pending = this.#journal?.pendingCount ?? 0;
@@ -417,6 +419,7 @@ export class Agent {
       errorLogBytes: config.errorLogRotationBytes,
     });
     this.#connection.configure(config);
+    this.#delivery?.setRateBudget(config.serverRateLimit);
     this.#tasks.every("health", config.healthCheckIntervalMs, () => {
       this.#track(this.healthCheck("interval"));
     });

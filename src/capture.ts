@@ -11,9 +11,22 @@ import type { ReportedChange, SessionChange } from "./platform.ts";
 /** The server's column limits for the values the agent captures (REFERENCE.md §1). */
 export const COLUMN_LIMITS = { userName: 50, computerName: 50 } as const;
 
-/** `value` cut to at most `limit` characters. */
+/**
+ * `value` cut to at most `limit` characters as the server counts them (code points: the
+ * database's column limits), never inside a surrogate pair; a lone surrogate (an ill-formed
+ * Windows name) becomes U+FFFD first, so the CSV row and the JSON body carry the same text and
+ * the server never sees a surrogate it cannot store.
+ */
 export function clip(value: string, limit: number): string {
-  return value.length > limit ? value.slice(0, limit) : value;
+  const wellFormed = value.toWellFormed();
+  let count = 0;
+  let end = 0;
+  for (const char of wellFormed) {
+    if (count === limit) return wellFormed.slice(0, end);
+    count++;
+    end += char.length;
+  }
+  return wellFormed;
 }
 
 /** The host facts an event carries. */

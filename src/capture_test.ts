@@ -27,3 +27,11 @@ Deno.test("capture marks a user that could not be resolved and keeps the domain 
   assert.equal(describeUser({ ...change, user: "ann", domain: "CORP" }), "CORP\\ann");
   assert.equal(describeUser({ ...change, user: "ann" }), "ann");
 });
+
+Deno.test("clip counts code points, never halves a surrogate pair, and mends lone surrogates", () => {
+  const emoji = "😀";
+  assert.equal(clip("a".repeat(49) + emoji + "b", 50), "a".repeat(49) + emoji);
+  assert.equal(clip(emoji.repeat(60), 50), emoji.repeat(50), "50 characters as the server counts");
+  assert.equal(clip("ab\uD83Dcd", 50), "ab\uFFFDcd", "a lone surrogate becomes U+FFFD");
+  assert.ok(clip("x".repeat(49) + "\uD83D", 50).isWellFormed());
+});

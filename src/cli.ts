@@ -24,6 +24,8 @@ import { SimulatedClock, type SimulatedEnd, SimulatedSource } from "./simulate.t
 import { pendingLines, pendingReport, statusLines, statusReport } from "./status_command.ts";
 import { errorText, readLines } from "./text.ts";
 import { fetchServerCertificate } from "./server_certificate.ts";
+import { CLEAR_TEXT_WARNING, isClearText } from "./connection.ts";
+import { learnSecret, redact } from "./redact.ts";
 import { type Transport, transportFor } from "./transport.ts";
 
 export { type CliOptions, parseArgs, usage } from "./cli_args.ts";
@@ -57,8 +59,11 @@ export interface CliDeps {
 
 /** Runs the command line; returns the exit code. */
 export async function main(args: string[], deps: CliDeps): Promise<number> {
-  const print = deps.print ?? ((line: string) => console.log(line));
-  const printError = deps.printError ?? ((line: string) => console.error(line));
+  // Every message of the command passes the redaction point (src/redact.ts).
+  const rawPrint = deps.print ?? ((line: string) => console.log(line));
+  const rawPrintError = deps.printError ?? ((line: string) => console.error(line));
+  const print = (line: string) => rawPrint(redact(line));
+  const printError = (line: string) => rawPrintError(redact(line));
   let options: CliOptions;
   try {
     options = parseArgs(args);
@@ -84,6 +89,7 @@ export async function main(args: string[], deps: CliDeps): Promise<number> {
     }
     if (options.apiKeyFromStdin) {
       const line = await firstLine(deps.stdin ?? Deno.stdin.readable);
+      learnSecret(line);
       try {
         options.settings.api_key = validateSetting("api_key", line.trim());
       } catch (error) {
@@ -282,6 +288,7 @@ async function changeSettings(
       : "A running agent reloads config.ini by itself when the file changes",
   );
   const { config } = await loadConfig(configPath, { installDir });
+  if (isClearText(config.serverUrl)) printError(`Warning: ${CLEAR_TEXT_WARNING}`);
   if (config.apiKey && config.serverUrl) {
     let transport: Transport;
     try {

@@ -24,6 +24,7 @@ import {
   validateSetting,
 } from "./config.ts";
 import type { ServiceAction } from "./platform.ts";
+import { learnSecret, maskKeyLike } from "./redact.ts";
 import { errorText } from "./text.ts";
 
 /** The parsed command line. */
@@ -152,6 +153,7 @@ function applyValue(options: CliOptions, name: string, value: string): void {
     }
   } else {
     const key = SETTING_FLAGS.get(name)!;
+    if (key === "api_key" && value !== "-") learnSecret(value);
     if (key === "api_key" && value === "-") {
       // Read from standard input at run time: keeps the key out of process listings.
       options.apiKeyFromStdin = true;
@@ -209,6 +211,18 @@ function checkCombination(options: CliOptions): void {
   }
 }
 
+/**
+ * A value given to a misspelt API-key flag (`--api_key=K`, `-apikey K`, `--key K`) is a key the
+ * error message must not show: the redactor learns it before anything is reported.
+ */
+function learnMisspeltKeys(args: readonly string[]): void {
+  for (let i = 0; i < args.length; i++) {
+    const match = /^--?(?:api)?[-_ ]?key(?:[=:](.*))?$/is.exec(args[i]);
+    if (match === null) continue;
+    learnSecret(match[1] ?? (args[i + 1]?.startsWith("-") ? undefined : args[i + 1]));
+  }
+}
+
 /** Parses the arguments; throws a TypeError naming the flag and what is accepted. */
 export function parseArgs(args: string[]): CliOptions {
   const options: CliOptions = {
@@ -230,10 +244,13 @@ export function parseArgs(args: string[]): CliOptions {
     allowPositionals: true,
     tokens: true,
   });
+  learnMisspeltKeys(args);
   for (const token of tokens) {
     const arg = args[token.index]; // normalize() keeps one argument for one
     if (token.kind !== "option" || !(FLAG.test(arg) || WINDOWS_HELP.has(arg))) {
-      throw new TypeError(`Unexpected argument "${arg}": flags start with - or --; see --help`);
+      throw new TypeError(
+        `Unexpected argument "${maskKeyLike(arg)}": flags start with - or --; see --help`,
+      );
     }
     const { name, value } = token;
     const set = SWITCHES.get(name);

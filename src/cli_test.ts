@@ -197,3 +197,14 @@ Deno.test("a bad key on standard input is refused once, masked", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a key given to a misspelt flag or as a stray argument is masked in the error", () => {
+  const key = "47959c6d5d8db64eb0ec3ad824ccbe82618632e2a58823d84aba92078da693fa";
+  for (const args of [[`--api_key=${key}`], [key], ["--debug", "true", key]]) {
+    assert.throws(() => parseArgs(args), (error: Error) => {
+      assert.match(error.message, /^Unexpected argument ".*4795…93fa"/);
+      assert.ok(!error.message.includes(key.slice(4, -4)), error.message);
+      return true;
+    });
+  }
+});

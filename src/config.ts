@@ -26,6 +26,7 @@ import {
 } from "./config_schema.ts";
 import { parseInterval } from "./config_values.ts";
 import { IniDocument } from "./ini.ts";
+import { learnSecret } from "./redact.ts";
 import { errorText } from "./text.ts";
 
 export {
@@ -75,7 +76,14 @@ export class ConfigError extends Error {
 /** The INI document of config.ini text; a malformed line is a ConfigError naming it. */
 function parseDocument(text: string, path: string): IniDocument {
   try {
-    return IniDocument.parse(text, path);
+    const doc = IniDocument.parse(text, path);
+    // The redactor learns the key before any other line is checked (a key pasted elsewhere).
+    for (const section of doc.sections()) {
+      for (const { key, value } of doc.entries(section)) {
+        if (key.toLowerCase() === "api_key") learnSecret(value);
+      }
+    }
+    return doc;
   } catch (cause) {
     const line = Number(/^Invalid line (\d+)/.exec(errorText(cause))?.[1]) || undefined;
     throw new ConfigError(errorText(cause), { path, line, cause });

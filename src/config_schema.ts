@@ -20,6 +20,7 @@ import {
   checkCaStore,
   checkInterval,
   checkPath,
+  checkRateLimit,
   checkServerUrl,
   checkSha256,
   checkSize,
@@ -28,6 +29,8 @@ import {
   checkUrlList,
   machineTimeZone,
   parseInterval,
+  parseRateLimit,
+  type RateBudget,
 } from "./config_values.ts";
 
 /** The effective configuration, every value validated and in the unit the code uses. */
@@ -39,6 +42,8 @@ export interface Config {
   installDir: string;
   /** 0 = health checks disabled. */
   healthCheckIntervalMs: number;
+  /** The server's rate limit the agent paces by until a 429 says otherwise; null: none. */
+  serverRateLimit: RateBudget | null;
   healthCheckPath: string;
   obtainPublicIp: boolean;
   publicIpUrls: string[];
@@ -137,7 +142,7 @@ export const CONFIG_SCHEMA = [
     ],
     doc: {
       default: "empty: not configured (events are recorded, not sent)",
-      accepted: "the key the server issued; no whitespace or control characters",
+      accepted: "the key the server issued: printable ASCII, no whitespace, at most 256 characters",
     },
     flag: "api-key",
   }),
@@ -224,6 +229,23 @@ export const CONFIG_SCHEMA = [
     value: text,
     comment: ["Path of the server's health check, appended to server_url."],
     doc: { default: "`/api/health`", accepted: "a path starting with `/`" },
+  }),
+  spec({
+    key: "server_rate_limit",
+    section: "API",
+    default: "60/60",
+    check: checkRateLimit,
+    field: "serverRateLimit",
+    value: parseRateLimit,
+    comment: [
+      "The server's rate limit, requests/seconds (its [rate_limiting] API_LIMIT/API_PERIOD); 0: none.",
+      "The agent paces by it until a 429 answer says otherwise.",
+    ],
+    doc: {
+      default: "`60/60` (the server's default: 60 requests per 60 s)",
+      accepted:
+        "`N/S`: N requests per S seconds, as the server's `API_LIMIT`/`API_PERIOD`; `0`: the server has no limit. A 429 teaches the agent the real one",
+    },
   }),
   spec({
     key: "obtain_public_ip",

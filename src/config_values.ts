@@ -7,16 +7,13 @@
  * @module
  */
 
+import { maskKeyLike, maskSecret } from "./redact.ts";
+
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const MIN_INTERVAL_MS = 10_000;
 const MAX_ROTATION_MB = 1024 * 1024;
 
-/** Masks a secret for display: "" → "(not set)", 12 characters or fewer fully, else first4…last4. */
-export function maskSecret(key: string): string {
-  if (key === "") return "(not set)";
-  if (key.length <= 12) return "********";
-  return `${key.slice(0, 4)}…${key.slice(-4)}`;
-}
+export { maskSecret } from "./redact.ts";
 
 /** The machine's IANA time zone, or "UTC" when it cannot be determined. */
 export function machineTimeZone(): string {
@@ -28,10 +25,14 @@ export function machineTimeZone(): string {
   }
 }
 
-/** The value shown in a message: quoted, the API key masked, long values shortened. */
+/**
+ * The value shown in a message: quoted, the API key masked, and in other keys the known key and
+ * anything shaped like a key masked (a key pasted into the wrong line), long values shortened.
+ */
 export function show(key: string, value: string): string {
   if (key === "api_key") return JSON.stringify(maskSecret(value));
-  return JSON.stringify(value.length > 120 ? `${value.slice(0, 117)}...` : value);
+  const masked = maskKeyLike(value);
+  return JSON.stringify(masked.length > 120 ? `${masked.slice(0, 117)}...` : masked);
 }
 
 const BOOLEANS: Record<string, boolean> = {
@@ -76,12 +77,33 @@ export function checkText(key: string, value: string): string {
   return value;
 }
 
-/** The API key: not empty, no whitespace or control characters. */
+/** Longest API key accepted (the server's keys are 64 characters). */
+export const MAX_API_KEY_LENGTH = 256;
+
+/**
+ * The API key: not empty, printable ASCII without whitespace (it travels in an HTTP header,
+ * which carries ASCII only), at most {@link MAX_API_KEY_LENGTH} characters.
+ */
 export function checkApiKey(key: string, value: string): string {
   if (value === "") throw new TypeError(`the API key is empty: paste the key from the server`);
   checkText(key, value);
   if (/\s/.test(value)) {
     throw new TypeError(`${show(key, value)} contains whitespace: paste the key without spaces`);
+  }
+  // deno-lint-ignore no-control-regex
+  if (/[^\x00-\x7f]/.test(value)) {
+    throw new TypeError(
+      `${
+        show(key, value)
+      } contains a character that is not ASCII: an HTTP header carries ASCII only; paste the key exactly as the server shows it`,
+    );
+  }
+  if (value.length > MAX_API_KEY_LENGTH) {
+    throw new RangeError(
+      `${
+        show(key, value)
+      } is ${value.length} characters long: the server's keys are 64; paste the key alone (at most ${MAX_API_KEY_LENGTH})`,
+    );
   }
   return value;
 }
@@ -201,6 +223,39 @@ export function describeInterval(ms: number): string {
   if (ms % 60_000 === 0) return `every ${plural(ms / 60_000, "minute")}`;
   if (ms % 1000 === 0) return `every ${plural(ms / 1000, "second")}`;
   return `every ${ms} ms`;
+}
+
+/** The server's rate limit: `N/S` (N requests per S seconds) or `0` (no limit). */
+export interface RateBudget {
+  limit: number;
+  windowMs: number;
+}
+
+/** Reads a normalized server_rate_limit value: null when the server has no limit. */
+export function parseRateLimit(value: string): RateBudget | null {
+  if (value === "0") return null;
+  const [limit, seconds] = value.split("/").map(Number);
+  return { limit, windowMs: Math.round(seconds * 1000) };
+}
+
+/**
+ * The server's rate limit, as its config.ini says (`[rate_limiting] API_LIMIT` per
+ * `API_PERIOD` seconds): `N/S`, normalized without spaces; `0` when it has none.
+ */
+export function checkRateLimit(key: string, value: string): string {
+  const t = value.trim();
+  if (t === "0") return "0";
+  const match = /^(\d+)\s*\/\s*(\d+(?:\.\d+)?)\s*s?$/i.exec(t);
+  const limit = Number(match?.[1]);
+  const seconds = Number(match?.[2]);
+  if (!match || !(limit >= 1) || !(seconds > 0) || seconds > 86_400) {
+    throw new TypeError(
+      `${
+        show(key, value)
+      } is not requests/seconds: write e.g. 60/60 (the server's API_LIMIT/API_PERIOD), or 0 for none`,
+    );
+  }
+  return `${limit}/${seconds}`;
 }
 
 /** A URL path: starts with "/", no whitespace or control characters. */

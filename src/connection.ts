@@ -26,6 +26,15 @@ export function describeTls(config: TransportSettings): string {
     : "Deno's built-in Mozilla roots";
 }
 
+/** What an http:// server_url means, said at the command, at every start and in --status. */
+export const CLEAR_TEXT_WARNING =
+  "server_url starts with http://: the API key and every event travel unencrypted, readable by anyone on the network path; use https:// (pin a self-signed certificate with --pin-server-cert)";
+
+/** Whether `serverUrl` is plain http (the key travels in clear). */
+export function isClearText(serverUrl: string): boolean {
+  return /^http:\/\//i.test(serverUrl);
+}
+
 /** The transport in force and the settings it was made for. */
 export class ServerConnection {
   #log: LogFn;
@@ -76,6 +85,7 @@ export class ServerConnection {
         );
       }
     }
+    if (isClearText(config.serverUrl)) this.#log("warn", CLEAR_TEXT_WARNING);
     if (config.tlsInsecure) {
       this.#log(
         "warn",

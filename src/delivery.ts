@@ -1,9 +1,10 @@
 /**
- * Delivery: sends the journal's pending events to the server one at a time, oldest first, and
- * records each answer in event_log.csv. Paces itself by the server's rate-limit headers
- * (src/rate_limit.ts), backs off exponentially (with full jitter) when the server or the network
- * fails, and pauses when the server refuses the API key or the event URL, until
- * {@link Delivery.resume}.
+ * Delivery: sends the journal's pending events one at a time, oldest first, and records each
+ * answer in event_log.csv. Sent means the server's own "stored" answers (event_answer.ts); an
+ * event the server fails waits on its own backoff while the others go on (event_holds.ts); a
+ * 4xx is refused for good only when it concerns its event (refusal.ts); a pause is probed again
+ * with backoff (pause_probe.ts); the rate limit is counted (rate_limit.ts). The README's
+ * "Delivery" section says what each answer leads to.
  *
  * Time: every wait and deadline is on the injected clock's monotonic reading; the wall clock is
  * read only for the times in {@link DeliveryState} (status.json) and to turn a server's
@@ -12,164 +13,45 @@
  * @module
  */
 import { type Clock, systemClock, type Timer } from "./clock.ts";
-import { maskSecret } from "./config.ts";
-import { eventKey, SendStatus, type SendStatusValue, type SessionEvent } from "./event.ts";
-import {
-  type AnswerTiming,
-  MIN_RATE_LIMIT_WAIT_MS,
-  rateLimitResetWait,
-  RatePacer,
-} from "./rate_limit.ts";
-import { answerText, readAnswer } from "./server_answer.ts";
+import { eventKey, SendStatus } from "./event.ts";
+import { classify, describe, eventBody, keyOf } from "./event_answer.ts";
+import { backoffDelay, EventHolds } from "./event_holds.ts";
+import { PauseProbe } from "./pause_probe.ts";
+import { RefusalJudge, type Suspect } from "./refusal.ts";
+import type {
+  DeliveryOptions,
+  DeliveryState,
+  Exchange,
+  Next,
+  PauseReason,
+  PendingEntry,
+  SettledStatus,
+} from "./delivery_types.ts";
+import { RatePacer } from "./rate_limit.ts";
+import { learnSecret, maskSecret, redact } from "./redact.ts";
 import { errorText } from "./text.ts";
-import { type HttpResponse, type Transport, TransportError } from "./transport.ts";
+import { TransportError } from "./transport.ts";
 
 /** The server's event endpoint, relative to server_url. */
 export const DEFAULT_EVENT_PATH = "/api/log_event";
-/** First backoff step after a failure; each further failure doubles it. */
-export const BACKOFF_BASE_MS = 2_000;
-/** Longest backoff step. */
-export const BACKOFF_CAP_MS = 5 * 60_000;
+export { BACKOFF_BASE_MS, BACKOFF_CAP_MS, backoffDelay } from "./event_holds.ts";
 /** How long {@link Delivery.stop} lets the request in flight finish. */
 const STOP_GRACE_MS = 5_000;
 
-/**
- * The JSON body the server expects for one event (REFERENCE.md §1). `LocalIP` and `IPAddress`
- * carry the same captured address (current and older servers); `PublicIP` only when known.
- */
-export function eventBody(
-  event: SessionEvent,
-  options: { retry: boolean; publicIp?: string },
-): string {
-  const body: Record<string, string | number> = {
-    EventType: event.eventType,
-    UserName: event.userName,
-    ComputerName: event.computerName,
-    LocalIP: event.ipAddress,
-    IPAddress: event.ipAddress,
-  };
-  if (options.publicIp) body.PublicIP = options.publicIp;
-  body.Timestamp = event.timestamp;
-  body.retry = options.retry ? 1 : 0;
-  return JSON.stringify(body);
-}
+export { classify, eventBody, type Outcome } from "./event_answer.ts";
 
-/** What an answer of the server means for delivery. */
-export type Outcome =
-  /** 2xx: the server has the event (`duplicate`: it had it already, 200 "already recorded"). */
-  | { kind: "sent"; duplicate: boolean }
-  /** 401 or 403: the API key is refused; pause until resumed, keep the event pending. */
-  | { kind: "unauthorized"; message: string }
-  /** 429: wait `waitMs` before the next request. */
-  | { kind: "rate-limited"; waitMs: number }
-  /** 5xx, 408, network, TLS or timeout: try again after a backoff. */
-  | { kind: "retryable"; reason: string }
-  /** 404 or 405: the URL is wrong for every event; pause until resumed. */
-  | { kind: "misconfigured"; status: number; reason: string }
-  /** Any other 4xx: the server refuses this event for good. */
-  | { kind: "rejected"; status: number; reason: string };
+export type {
+  DeliveryJournal,
+  DeliveryOptions,
+  DeliveryState,
+  PauseReason,
+  PendingEntry,
+  SettledStatus,
+} from "./delivery_types.ts";
 
 /**
- * Classifies one answer of the server for the event it was sent. `wallNow` is the local wall
- * clock (ms since the epoch), read only when a 429 has a reset but no Date header.
- */
-export function classify(response: HttpResponse, wallNow: number): Outcome {
-  const answer = readAnswer(response);
-  const status = answer.httpStatus;
-  switch (answer.kind) {
-    case "success":
-      return { kind: "sent", duplicate: /already recorded/i.test(answerText(answer)) };
-    case "unauthorized":
-      return { kind: "unauthorized", message: answerText(answer) };
-    case "rate-limited": {
-      const wait = rateLimitResetWait(response, wallNow) ?? 0;
-      return { kind: "rate-limited", waitMs: Math.max(wait, MIN_RATE_LIMIT_WAIT_MS) };
-    }
-    case "wrong-url":
-      return { kind: "misconfigured", status, reason: answerText(answer) };
-    case "refused":
-      return { kind: "rejected", status, reason: answerText(answer) };
-    case "retryable":
-      return { kind: "retryable", reason: `the server answered ${status}: ${answerText(answer)}` };
-  }
-}
-
-/** A pending journal entry as delivery needs it. */
-export interface PendingEntry {
-  /** The event exactly as captured: the body is built from it, never from current values. */
-  readonly event: SessionEvent;
-  /** The entry was found pending at start-up (a previous process may have sent it). */
-  readonly recovered?: boolean;
-  /** The entry's identity in the journal, when it has one (else the event's values are). */
-  readonly seq?: number;
-}
-
-/** A status an answer settles an entry with: sent, sent on a retry, or refused for good. */
-export type SettledStatus = Exclude<SendStatusValue, typeof SendStatus.Pending>;
-
-/** The part of the journal delivery uses; src/journal.ts `Journal` satisfies it. */
-export interface DeliveryJournal {
-  /** The oldest pending entry, or undefined when none is. */
-  oldestPending(): PendingEntry | undefined;
-  /** How many entries are pending. */
-  readonly pendingCount: number;
-  /** Records an answer: sent on the first attempt, sent on a retry, or refused for good. */
-  setStatus(entry: PendingEntry, status: SettledStatus): Promise<void>;
-}
-
-/** What delivery is doing, for status.json and `--status`; times are wall-clock ms. */
-export interface DeliveryState {
-  paused: null | "unauthorized" | "misconfigured" | "not-configured";
-  lastError?: { at: number; message: string };
-  lastSentAt?: number;
-  /** When the next request may go (backoff or rate-limit wait), if delivery is waiting. */
-  nextAttemptAt?: number;
-  /** Events the server accepted (or already had) in this process. */
-  sent: number;
-  /** Events the server refused for good in this process. */
-  rejected: number;
-  /** The oldest pending event once tried in this process: its eventKey, attempts, last error. */
-  sending?: { key: string; attempts: number; lastError?: string };
-}
-
-/** Options of {@link Delivery}. */
-export interface DeliveryOptions {
-  journal: DeliveryJournal;
-  /** The transport in force (a config reload replaces it). */
-  transport: () => Pick<Transport, "post" | "urlOf">;
-  apiKey: () => string;
-  /** Default {@link DEFAULT_EVENT_PATH}. */
-  eventPath?: string;
-  /** Default {@link systemClock}. */
-  clock?: Clock;
-  /** The public IP to send, when obtain_public_ip is on and it is known. */
-  publicIp?: () => string | undefined;
-  log: (level: "debug" | "info" | "warn" | "error", message: string) => void;
-  onStateChange?: (state: DeliveryState) => void;
-}
-
-/** One request made for an entry and the server's answer to it. */
-interface Exchange {
-  entry: PendingEntry;
-  /** This process had not tried the entry before. */
-  firstAttempt: boolean;
-  /** The URL the request went to (server_url's path prefix included), for messages. */
-  url: string;
-  response: HttpResponse;
-  timing: AnswerTiming;
-}
-
-function describe(event: SessionEvent): string {
-  return `${event.eventType} of ${event.userName} at ${event.timestamp}`;
-}
-
-function keyOf(entry: PendingEntry): string {
-  return entry.seq !== undefined ? `#${entry.seq}` : eventKey(entry.event);
-}
-
-/**
- * The delivery loop. One request at a time, oldest pending first; a 2xx marks the entry sent,
- * another 4xx marks it refused, anything else leaves it pending for a later attempt.
+ * The delivery loop. One request at a time, oldest pending first (skipping the events that
+ * wait on their own backoff).
  */
 export class Delivery {
   #options: DeliveryOptions;
@@ -180,29 +62,52 @@ export class Delivery {
   #lastSentAt: number | undefined;
   #sent = 0;
   #rejected = 0;
-  /** Consecutive retryable failures. */
+  /** Consecutive failures (any event): two in a row mean the server, not the event. */
   #failures = 0;
-  /** Backoff: no request before this monotonic time. */
+  /** Backoff of all of delivery: no request before this monotonic time. */
   #backoffUntil: number | undefined;
+  /** Events the server failed, each on its own backoff. */
+  #holds: EventHolds;
   /** Rate limit: holds requests until the window allows them. */
-  #pacer = new RatePacer();
-  /** Events attempted in this process and how often (so a later attempt says retry 1). */
+  #pacer: RatePacer;
+  /** Events attempted in this process (so a later attempt says retry 1). */
   #attempted = new Map<string, number>();
   /** The entry sent last (the oldest pending one while it is retried). */
   #head: PendingEntry | undefined;
+  /** Whether a 4xx concerns its event or the setup. */
+  #judge = new RefusalJudge();
+  /** The event the last failure was for: a failure of another one next is the server's. */
+  #lastFailed: string | undefined;
+  /** While paused by an answer: asks the server again, with backoff. */
+  #probe: PauseProbe;
   #loop: Promise<void> | undefined;
   #wake: AbortController | undefined;
+  /** The loop waits only for held events: a new event may go at once. */
+  #waitingForHolds = false;
   #stopped = false;
 
   constructor(options: DeliveryOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.#path = options.eventPath ?? DEFAULT_EVENT_PATH;
+    this.#holds = new EventHolds(this.#clock);
+    this.#pacer = new RatePacer(options.rateBudget);
+    this.#probe = new PauseProbe({
+      clock: this.#clock,
+      stillPaused: () =>
+        !this.#stopped && this.#paused !== null && this.#paused !== "not-configured",
+      probe: () => {
+        this.#options.log("info", `Sending is paused (${this.#paused}): asking the server again`);
+        if (this.#options.probe) this.#options.probe();
+        else this.resume();
+      },
+    });
   }
 
   /** There may be new pending entries: drain them, unless paused or already draining/waiting. */
   kick(): void {
     if (this.#stopped || this.#paused) return;
+    if (this.#waitingForHolds) this.#wake?.abort();
     this.#start();
   }
 
@@ -211,6 +116,8 @@ export class Delivery {
     if (this.#stopped) return;
     const wasPaused = this.#paused;
     this.#paused = null;
+    this.#probe.cancel();
+    this.#holds.clear();
     this.#failures = 0;
     this.#backoffUntil = undefined;
     if (wasPaused) this.#options.log("info", `Event delivery resumed (was paused: ${wasPaused})`);
@@ -223,14 +130,22 @@ export class Delivery {
   pause(reason: "not-configured"): void {
     if (this.#stopped || this.#paused === reason) return;
     this.#paused = reason;
+    this.#probe.cancel();
     this.#wake?.abort();
     this.#changed();
+  }
+
+  /** The server's rate limit as config.ini states it (null: none), until a 429 says otherwise. */
+  setRateBudget(budget: { limit: number; windowMs: number } | null): void {
+    this.#pacer.assume(budget);
   }
 
   /** A snapshot of the delivery state. */
   state(): DeliveryState {
     const now = this.#clock.monotonic();
-    const waits = [this.#backoffUntil, this.#pacer.until].filter((t): t is number =>
+    const allHeld = this.#holds.size > 0 && this.#holds.size >= this.#options.journal.pendingCount;
+    const held = allHeld ? this.#holds.firstEnd() : undefined;
+    const waits = [this.#backoffUntil, this.#pacer.until(now), held].filter((t): t is number =>
       t !== undefined && t > now
     );
     return {
@@ -242,6 +157,7 @@ export class Delivery {
         : undefined,
       sent: this.#sent,
       rejected: this.#rejected,
+      held: this.#holds.size,
       sending: this.#sending(),
     };
   }
@@ -253,15 +169,13 @@ export class Delivery {
   }
 
   /**
-   * Stops: ends any wait, lets the request in flight and its status write finish (at most about
-   * 5 s), and sends nothing more. Idempotent.
-   */
-  /**
-   * Stops sending; waits up to `graceMs` (default 5 s) for the request in flight to be answered
-   * and settled. A shutdown passes 0: the event stays pending and is sent after the restart.
+   * Stops: ends any wait, lets the request in flight and its status write finish (at most
+   * `graceMs`, default 5 s), and sends nothing more. Idempotent. A shutdown passes 0: the
+   * request in flight is not waited for; its event stays pending and is sent after the restart.
    */
   async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     this.#stopped = true;
+    this.#probe.cancel();
     this.#wake?.abort();
     const loop = this.#loop;
     if (!loop || graceMs <= 0) return;
@@ -288,38 +202,75 @@ export class Delivery {
     }
   }
 
-  #redact(text: string): string {
-    const key = this.#options.apiKey();
-    return key.length >= 4 ? text.replaceAll(key, maskSecret(key)) : text;
+  /** Sleeps `ms` on the monotonic clock, woken early by a resume, a pause or the stop. */
+  async #wait(ms: number): Promise<void> {
+    this.#wake = new AbortController();
+    try {
+      await this.#clock.sleep(ms, this.#wake.signal);
+    } catch {
+      // Woken early: look again at what to do.
+    }
+    this.#wake = undefined;
   }
 
   async #drain(): Promise<void> {
     while (!this.#stopped && !this.#paused) {
-      const until = Math.max(this.#backoffUntil ?? 0, this.#pacer.until ?? 0);
-      const wait = until - this.#clock.monotonic();
-      if (wait > 0) {
-        this.#wake = new AbortController();
-        try {
-          await this.#clock.sleep(wait, this.#wake.signal);
-        } catch {
-          // Woken early: look again at what to do.
-        }
-        this.#wake = undefined;
+      const backoff = (this.#backoffUntil ?? 0) - this.#clock.monotonic();
+      if (backoff > 0) {
+        await this.#wait(backoff);
         continue;
       }
-      let entry: PendingEntry | undefined;
-      let count = 0;
+      let next: Next;
       try {
-        entry = this.#options.journal.oldestPending();
-        count = this.#options.journal.pendingCount;
+        next = this.#next();
       } catch (error) {
         this.#backOff(`cannot read the pending events: ${errorText(error)}`);
         continue;
       }
-      if (!entry) return;
-      const exchange = await this.#send(entry);
-      if (exchange) await this.#apply(exchange, count);
+      if (next.refuse) {
+        await this.#refuse(next.refuse);
+        continue;
+      }
+      if (!next.entry) {
+        // Only held events are left: wait for the first hold to end, else nothing to do.
+        if (next.wakeAt === undefined) return;
+        this.#waitingForHolds = true;
+        await this.#wait(next.wakeAt - this.#clock.monotonic());
+        this.#waitingForHolds = false;
+        continue;
+      }
+      const paced = this.#pacer.sending(this.#clock.monotonic());
+      if (paced > 0) {
+        this.#options.log(
+          "debug",
+          `Rate-limit budget spent: next event in ${(paced / 1000).toFixed(1)} s`,
+        );
+        await this.#wait(paced);
+        continue;
+      }
+      const exchange = await this.#send(next.entry);
+      if (exchange) await this.#apply(exchange, next.count);
     }
+  }
+
+  /** The entry to send next: the oldest pending one that waits on nothing. */
+  #next(): Next {
+    const journal = this.#options.journal;
+    const count = journal.pendingCount;
+    const suspect = this.#judge.suspectKey;
+    if (this.#holds.size === 0 && suspect === undefined) {
+      return { entry: journal.oldestPending(), count };
+    }
+    const pending = journal.pending();
+    this.#holds.forgetAllBut(new Set(pending.map(keyOf)));
+    const entry = pending.find((e) => keyOf(e) !== suspect && !this.#holds.holds(keyOf(e)));
+    if (entry) return { entry, count };
+    if (suspect !== undefined && pending.some((e) => keyOf(e) === suspect)) {
+      // No other event to tell whether the 4xx concerns this one: the health check passed
+      // (else sending would be paused), so it does.
+      return { count, refuse: this.#judge.take() };
+    }
+    return { count, wakeAt: this.#holds.firstEnd() };
   }
 
   /** Sends one entry; undefined (after backing off) when no answer came. */
@@ -327,12 +278,13 @@ export class Delivery {
     const key = keyOf(entry);
     const firstAttempt = !this.#attempted.has(key);
     const retry = !firstAttempt || entry.recovered === true;
+    const sentAt = this.#clock.monotonic();
     try {
+      learnSecret(this.#options.apiKey());
       const transport = this.#options.transport();
       const body = eventBody(entry.event, { retry, publicIp: this.#options.publicIp?.() });
       this.#attempted.set(key, (this.#attempted.get(key) ?? 0) + 1);
       this.#head = entry;
-      const sentAt = this.#clock.monotonic();
       const response = await transport.post(this.#path, body, {
         "X-API-Key": this.#options.apiKey(),
         "Content-Type": "application/json",
@@ -344,6 +296,7 @@ export class Delivery {
       };
       return { entry, firstAttempt, url: transport.urlOf(this.#path), response, timing };
     } catch (error) {
+      this.#pacer.answered(this.#clock.monotonic());
       const reason = error instanceof TransportError
         ? error.message
         : `cannot send to the server: ${errorText(error)}`;
@@ -352,74 +305,135 @@ export class Delivery {
     }
   }
 
-  /** Applies the server's answer: paces, then settles, pauses, waits or backs off. */
+  /** Applies the server's answer: settles, holds, pauses, waits or backs off. */
   async #apply(exchange: Exchange, pendingCount: number): Promise<void> {
     const { entry, response, timing } = exchange;
-    const paced = this.#pacer.observe(response, timing);
-    if (paced !== undefined) {
-      this.#options.log(
-        "debug",
-        `Rate-limit budget spent: next event in ${(paced / 1000).toFixed(1)} s`,
-      );
-    }
-    const outcome = classify(response, timing.wallNow);
+    const outcome = classify(response);
+    if (outcome.kind !== "rate-limited") this.#pacer.answered(timing.receivedAt);
+    const where = exchange.url;
     switch (outcome.kind) {
-      case "sent": {
-        const status = exchange.firstAttempt && !entry.recovered
-          ? SendStatus.Sent
-          : SendStatus.SentOnRetry;
-        if (!await this.#settle(entry, status)) return;
-        this.#sent++;
-        this.#lastSentAt = timing.wallNow;
-        this.#failures = 0;
-        this.#backoffUntil = undefined;
-        const already = outcome.duplicate ? " (the server already had it)" : "";
-        this.#options.log("debug", `Sent ${describe(entry.event)}${already}`);
+      case "sent":
+        await this.#delivered(exchange, outcome.duplicate);
         break;
-      }
-      case "rejected": {
-        this.#error(
-          `The server refused ${describe(entry.event)} for good (${outcome.status}): ${
-            this.#redact(outcome.reason)
-          }; it stays in event_log.csv marked refused (status 3)`,
-        );
-        if (!await this.#settle(entry, SendStatus.Rejected)) return;
-        this.#rejected++;
+      case "rejected":
+        await this.#rejectedAnswer(entry, outcome.status, outcome.reason, pendingCount);
         break;
-      }
-      case "unauthorized": {
-        this.#paused = "unauthorized";
-        this.#error(
-          `The server rejected the API key ${maskSecret(this.#options.apiKey())} (${
-            this.#redact(outcome.message)
-          }): sending is paused and ${pendingCount} events wait; set the right key with winagentUSM.exe --api-key <key>`,
+      case "unauthorized":
+        this.#pause(
+          "unauthorized",
+          `The server rejected the API key ${
+            maskSecret(this.#options.apiKey())
+          } (${outcome.message}): sending is paused and ${pendingCount} events wait; set the right key with winagentUSM.exe --api-key <key>`,
         );
         break;
-      }
-      case "misconfigured": {
-        this.#paused = "misconfigured";
-        this.#error(
-          `${exchange.url} answered ${outcome.status} (${
-            this.#redact(outcome.reason)
-          }): this is not the event endpoint; check server_url in config.ini. Sending is paused and ${pendingCount} events wait`,
+      case "misconfigured":
+        this.#pause(
+          "misconfigured",
+          `${where} ${outcome.reason}. Sending is paused and ${pendingCount} events wait`,
         );
         break;
-      }
-      case "rate-limited": {
-        this.#pacer.limited(timing.receivedAt, outcome.waitMs);
-        const seconds = Math.ceil(outcome.waitMs / 1000);
-        this.#options.log(
-          "warn",
-          `The server's rate limit was reached; next event in ${seconds} s`,
-        );
-        break;
-      }
-      case "retryable": {
-        this.#backOff(`${describe(entry.event)} not sent: ${this.#redact(outcome.reason)}`);
+      case "rate-limited":
+        this.#rateLimited(exchange);
         return;
-      }
+      case "retryable":
+        this.#failed(entry, outcome.reason);
+        return;
     }
     this.#changed();
+  }
+
+  async #delivered(exchange: Exchange, duplicate: boolean): Promise<void> {
+    const { entry, timing } = exchange;
+    const status = exchange.firstAttempt && !entry.recovered
+      ? SendStatus.Sent
+      : SendStatus.SentOnRetry;
+    if (!await this.#settle(entry, status)) return;
+    this.#sent++;
+    this.#lastSentAt = timing.wallNow;
+    this.#failures = 0;
+    this.#probe.sent();
+    this.#backoffUntil = undefined;
+    this.#holds.release(keyOf(entry));
+    const already = duplicate ? " (the server already had it)" : "";
+    this.#options.log("debug", `Sent ${describe(entry.event)}${already}`);
+    // Another event was accepted: a held 4xx concerned its own event.
+    const cleared = this.#judge.accepted(keyOf(entry));
+    if (cleared) await this.#refuse(cleared);
+  }
+
+  /**
+   * A 4xx other than 401/403/404/405/429: refused for good only when it concerns the event
+   * (src/refusal.ts); when the setup is at fault, sending pauses.
+   */
+  async #rejectedAnswer(
+    entry: PendingEntry,
+    status: number,
+    reason: string,
+    pendingCount: number,
+  ): Promise<void> {
+    const healthy = this.#options.healthy?.() ?? true;
+    const verdict = this.#judge.rejected({ key: keyOf(entry), entry, status, reason }, healthy);
+    if (verdict.refuse) await this.#refuse(verdict.refuse);
+    if (verdict.pause) {
+      this.#pause(
+        "refusing",
+        `${verdict.pause}. Sending is paused and ${pendingCount} events wait`,
+      );
+    }
+  }
+
+  /** Marks a held 4xx refused for good (status 3). */
+  async #refuse({ entry, status, reason }: Suspect): Promise<void> {
+    this.#error(
+      `The server refused ${
+        describe(entry.event)
+      } for good (${status}): ${reason}; it stays in event_log.csv marked refused (status 3)`,
+    );
+    if (!await this.#settle(entry, SendStatus.Rejected)) return;
+    this.#rejected++;
+    this.#changed();
+  }
+
+  #rateLimited(exchange: Exchange): void {
+    const lesson = this.#pacer.limited(exchange.response, exchange.timing);
+    if (lesson.backOff) return this.#backOff(lesson.backOff);
+    this.#options.log(
+      "warn",
+      `The server's rate limit was reached (${lesson.limit} requests per ${
+        lesson.windowMs / 1000
+      } s): pacing to it; next event in ${Math.ceil(lesson.waitMs / 1000)} s`,
+    );
+    this.#changed();
+  }
+
+  /**
+   * The server failed this event (5xx and the like): it waits on its own backoff while the
+   * others go on; when the previous attempt failed too, all of delivery backs off.
+   */
+  #failed(entry: PendingEntry, reason: string): void {
+    const delay = this.#holds.hold(keyOf(entry), this.#clock.random());
+    const message = redact(`${describe(entry.event)} not sent: ${reason}`);
+    const key = keyOf(entry);
+    const another = this.#failures > 0 && this.#lastFailed !== key;
+    this.#lastFailed = key;
+    if (another) {
+      this.#backOff(message);
+      return;
+    }
+    this.#failures = 1;
+    this.#lastError = { at: this.#clock.wallNow(), message };
+    this.#options.log(
+      "warn",
+      `${message}; this event is tried again in ${(delay / 1000).toFixed(1)} s, the others go on`,
+    );
+    this.#changed();
+  }
+
+  /** Pauses sending for `reason` and has the server asked again with backoff. */
+  #pause(reason: Exclude<PauseReason, "not-configured">, message: string): void {
+    this.#paused = reason;
+    const delay = this.#probe.paused();
+    this.#error(`${message}; asking the server again in ${Math.round(delay / 1000)} s`);
   }
 
   /**
@@ -438,24 +452,26 @@ export class Delivery {
       return false;
     }
     this.#attempted.delete(keyOf(entry));
+    this.#holds.release(keyOf(entry));
     return true;
   }
 
   #error(message: string): void {
-    this.#lastError = { at: this.#clock.wallNow(), message };
-    this.#options.log("error", message);
+    const text = redact(message);
+    this.#lastError = { at: this.#clock.wallNow(), message: text };
+    this.#options.log("error", text);
   }
 
-  /** A retryable failure: exponential backoff with full jitter. */
+  /** A failure of all of delivery: exponential backoff with full jitter. */
   #backOff(message: string): void {
     this.#failures++;
-    const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (this.#failures - 1));
-    const delay = Math.floor(this.#clock.random() * ceiling);
+    const delay = backoffDelay(this.#failures, this.#clock.random());
     this.#backoffUntil = this.#clock.monotonic() + delay;
-    this.#lastError = { at: this.#clock.wallNow(), message };
+    const text = redact(message);
+    this.#lastError = { at: this.#clock.wallNow(), message: text };
     this.#options.log(
       "warn",
-      `${message}; attempt ${this.#failures} failed, next in ${(delay / 1000).toFixed(1)} s`,
+      `${text}; attempt ${this.#failures} failed, next in ${(delay / 1000).toFixed(1)} s`,
     );
     this.#changed();
   }

@@ -12,7 +12,13 @@ import {
   type PendingEntry,
 } from "./delivery.ts";
 import { eventKey, type SessionEvent } from "./event.ts";
-import { MIN_RATE_LIMIT_WAIT_MS, RESET_MARGIN_MS } from "./rate_limit.ts";
+import {
+  DEFAULT_RATE_LIMIT,
+  DEFAULT_RATE_WINDOW_MS,
+  MIN_RATE_LIMIT_WAIT_MS,
+  RESET_MARGIN_MS,
+  WINDOW_END_MARGIN_MS,
+} from "./rate_limit.ts";
 import { type HttpResponse, TransportError } from "./transport.ts";
 
 const API_KEY = "47959c6d0123456789abcdef0123456789abcdefdeadbeef";
@@ -195,7 +201,13 @@ function created(headers: Record<string, string> = {}): HttpResponse {
 
 function setup(
   events: SessionEvent[],
-  options: { recovered?: boolean; publicIp?: string; eventPath?: string } = {},
+  options: {
+    recovered?: boolean;
+    publicIp?: string;
+    eventPath?: string;
+    healthy?: () => boolean;
+    probe?: () => void;
+  } = {},
 ) {
   const clock = new VirtualClock();
   const journal = new MemoryJournal(events, options.recovered);
@@ -212,6 +224,8 @@ function setup(
       log: (level, message) => logs.push([level, message]),
       onStateChange: (s) => states.push(s.sent),
       eventPath: options.eventPath,
+      healthy: options.healthy,
+      probe: options.probe,
     } satisfies DeliveryOptions,
   );
   return { clock, journal, transport, logs, delivery, states };
@@ -260,7 +274,8 @@ Deno.test("eventBody sends the captured values in the server's field order", asy
 });
 
 Deno.test("classify maps every answer of the server to an outcome", async (t) => {
-  const now = T0;
+  const foreign = (what: string) =>
+    `answered 200 with ${what}, not the server's "status":"success": the answer does not come from the expected server (a captive portal, a proxy or another web server at server_url?)`;
   const table: [string, HttpResponse, unknown][] = [
     ["201 created", created(), { kind: "sent", duplicate: false }],
     [
@@ -268,7 +283,55 @@ Deno.test("classify maps every answer of the server to an outcome", async (t) =>
       response(200, { message: "Event already recorded", status: "success" }),
       { kind: "sent", duplicate: true },
     ],
-    ["204 any 2xx", { status: 204, headers: {}, body: "" }, { kind: "sent", duplicate: false }],
+    [
+      "204 is not the server's answer",
+      { status: 204, headers: {}, body: "" },
+      {
+        kind: "misconfigured",
+        status: 204,
+        reason: foreign("an empty body").replace("answered 200", "answered 204"),
+      },
+    ],
+    [
+      "200 HTML page (captive portal, the real app's error page)",
+      {
+        status: 200,
+        headers: {},
+        body: "<!DOCTYPE html><html><title>Opsiee 404 Error</title></html>",
+      },
+      { kind: "misconfigured", status: 200, reason: foreign('an HTML page ("Opsiee 404 Error")') },
+    ],
+    [
+      '200 {"status":"error"}',
+      response(200, { message: "Failed", status: "error" }),
+      { kind: "misconfigured", status: 200, reason: foreign('"status":"error" (Failed)') },
+    ],
+    [
+      '201 without "status":"success"',
+      response(201, { message: "ok" }),
+      {
+        kind: "misconfigured",
+        status: 201,
+        reason: foreign('JSON without "status":"success" (ok)').replace(
+          "answered 200",
+          "answered 201",
+        ),
+      },
+    ],
+    [
+      "301 with Location",
+      {
+        status: 301,
+        headers: { location: "https://monitor.example.com:8443/api/log_event" },
+        body: "",
+      },
+      {
+        kind: "misconfigured",
+        status: 301,
+        reason:
+          "answered 301, a redirect to https://monitor.example.com:8443/api/log_event: the agent does not follow redirects (the API key would go along); set server_url to the server's own address (winagentUSM.exe --url https://monitor.example.com:8443)",
+      },
+    ],
     [
       "401",
       response(401, { message: "Invalid API key" }),
@@ -293,12 +356,21 @@ Deno.test("classify maps every answer of the server to an outcome", async (t) =>
     [
       "404",
       { status: 404, headers: {}, body: "" },
-      { kind: "misconfigured", status: 404, reason: "HTTP 404" },
+      {
+        kind: "misconfigured",
+        status: 404,
+        reason: "answered 404 (HTTP 404): this is not the event endpoint; check server_url",
+      },
     ],
     [
       "405",
       response(405, { message: "Method Not Allowed" }),
-      { kind: "misconfigured", status: 405, reason: "Method Not Allowed" },
+      {
+        kind: "misconfigured",
+        status: 405,
+        reason:
+          "answered 405 (Method Not Allowed): this is not the event endpoint; check server_url",
+      },
     ],
     [
       "500",
@@ -315,45 +387,11 @@ Deno.test("classify maps every answer of the server to an outcome", async (t) =>
       { status: 408, headers: {}, body: "" },
       { kind: "retryable", reason: "the server answered 408: HTTP 408" },
     ],
+    ["429", response(429, { error: "Too many requests" }), { kind: "rate-limited" }],
   ];
   for (const [name, answer, expected] of table) {
-    await t.step(name, () => assert.deepEqual(classify(answer, now), expected));
+    await t.step(name, () => assert.deepEqual(classify(answer), expected));
   }
-  await t.step("429: waits until the reset by the server's own clock", () => {
-    // The local clock is an hour ahead of the server: only the server's Date counts.
-    const serverNow = Math.floor((now - 3_600_000) / 1000) * 1000;
-    const answer = response(429, { error: "Too many requests" }, {
-      "date": new Date(serverNow).toUTCString(),
-      "x-ratelimit-limit": "60",
-      "x-ratelimit-remaining": "0",
-      "x-ratelimit-reset": String(serverNow / 1000 + 42),
-    });
-    assert.deepEqual(classify(answer, now), {
-      kind: "rate-limited",
-      waitMs: 42_000 + RESET_MARGIN_MS,
-    });
-  });
-  await t.step("429 without a Date header uses the local clock", () => {
-    const answer = response(429, {}, { "x-ratelimit-reset": String(now / 1000 + 10) });
-    assert.deepEqual(classify(answer, now), { kind: "rate-limited", waitMs: 11_000 });
-  });
-  await t.step("429 whose reset is past waits a short bounded delay", () => {
-    const answer = response(429, {}, { "x-ratelimit-reset": String(now / 1000 - 30) });
-    assert.deepEqual(classify(answer, now), {
-      kind: "rate-limited",
-      waitMs: MIN_RATE_LIMIT_WAIT_MS,
-    });
-  });
-  await t.step("429 with Retry-After and without any hint", () => {
-    assert.deepEqual(classify(response(429, {}, { "retry-after": "7" }), now), {
-      kind: "rate-limited",
-      waitMs: 7000,
-    });
-    assert.deepEqual(classify(response(429, {}), now), {
-      kind: "rate-limited",
-      waitMs: MIN_RATE_LIMIT_WAIT_MS,
-    });
-  });
 });
 
 Deno.test("delivery sends pending events oldest first and marks them status 1", async () => {
@@ -410,24 +448,44 @@ Deno.test("delivery marks recovered entries as retries: retry 1 and status 2", a
   await delivery.stop();
 });
 
-Deno.test("delivery retries a failed event with the same values and retry 1", async () => {
+Deno.test("a failed event waits on its own backoff while the next goes on, then is resent alike", async () => {
   const { journal, transport, delivery, clock, logs } = setup([event(1), event(2)]);
   transport.script = [
-    response(500, { message: "Failed to log event: database is locked", status: "error" }),
+    response(500, { message: "Failed to log event: surrogates not allowed", status: "error" }),
+  ];
+  clock.randoms = [0.5];
+  delivery.kick();
+  await until(() => journal.pending().length === 0);
+  const bodies = transport.requests.map((r) => r.body);
+  assert.deepEqual(bodies.map((b) => b.Timestamp), [
+    event(1).timestamp,
+    event(2).timestamp,
+    event(1).timestamp,
+  ], "the second event did not wait for the first");
+  assert.deepEqual(bodies.map((b) => b.retry), [0, 0, 1]);
+  assert.deepEqual({ ...bodies[0], retry: 1 }, bodies[2], "the retry resends the same values");
+  assert.deepEqual(journal.statuses(), [2, 1]);
+  assert.deepEqual(clock.sleeps, [0.5 * BACKOFF_BASE_MS], "only the failed event waited");
+  const warning = logs.find(([level]) => level === "warn")![1];
+  assert.match(warning, /Logoff of josh at .* not sent: the server answered 500: Failed/);
+  assert.match(warning, /tried again in 1\.0 s, the others go on/);
+  await delivery.stop();
+});
+
+Deno.test("failures of different events in a row back all of delivery off", async () => {
+  const { journal, transport, delivery, clock, logs } = setup([event(1), event(2)]);
+  transport.script = [
+    response(500, { message: "Failed to log event: db down", status: "error" }),
     new TransportError("network", "Cannot reach https://192.168.27.1:8000: ECONNRESET"),
   ];
   clock.randoms = [0.5, 0.25];
   delivery.kick();
   await until(() => journal.pending().length === 0);
-  const bodies = transport.requests.map((r) => r.body);
-  assert.equal(bodies.length, 4);
-  assert.deepEqual(bodies.map((b) => b.retry), [0, 1, 1, 0]);
-  assert.deepEqual({ ...bodies[0], retry: 1 }, bodies[2], "the retry resends the same values");
-  assert.deepEqual(journal.statuses(), [2, 1]);
-  // Full jitter: attempt 1 waits random x 2 s, attempt 2 random x 4 s.
-  assert.deepEqual(clock.sleeps, [0.5 * BACKOFF_BASE_MS, 0.25 * 2 * BACKOFF_BASE_MS]);
+  assert.equal(transport.requests.length, 4);
+  // The second failure in a row (another event) is the server's: a backoff of all of
+  // delivery, attempt 2 (random x 4 s).
+  assert.equal(clock.sleeps[0], 0.25 * 2 * BACKOFF_BASE_MS);
   const warnings = logs.filter(([level]) => level === "warn").map(([, m]) => m);
-  assert.match(warnings[0], /Logoff of josh at .* not sent: the server answered 500: Failed/);
   assert.match(warnings[1], /ECONNRESET; attempt 2 failed, next in 1\.0 s/);
   await delivery.stop();
 });
@@ -440,18 +498,16 @@ Deno.test("delivery backoff grows exponentially up to the cap, with full jitter"
     headers: {},
     body: "",
   }));
-  clock.randoms = Array.from({ length: failures }, (_, i) => (i % 2 === 0 ? 0.999999 : 0.3));
+  clock.randoms = Array.from({ length: 2 * failures }, () => 0.999999);
   delivery.kick();
   await until(() => transport.requests.length === failures + 1);
   await delivery.stop();
-  assert.equal(clock.sleeps.length, failures);
-  clock.sleeps.forEach((slept, i) => {
-    const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** i);
-    const expected = Math.floor((i % 2 === 0 ? 0.999999 : 0.3) * ceiling);
-    assert.equal(slept, expected, `wait ${i + 1}`);
-    assert.ok(slept >= 0 && slept < ceiling);
-  });
-  assert.equal(Math.max(...clock.sleeps), Math.floor(0.999999 * BACKOFF_CAP_MS), "capped at 5 min");
+  const longest = Math.max(...clock.sleeps);
+  assert.ok(clock.sleeps.every((slept) => slept >= 0 && slept < BACKOFF_CAP_MS));
+  assert.equal(longest, Math.floor(0.999999 * BACKOFF_CAP_MS), "capped at 5 min");
+  // Before the cap, each failure's wait doubles.
+  const total = clock.sleeps.reduce((a, b) => a + b, 0);
+  assert.ok(total > 2 * BACKOFF_CAP_MS, `total ${total}`);
 });
 
 Deno.test("delivery marks a refused event status 3, logs the reason and goes on", async () => {
@@ -522,48 +578,62 @@ Deno.test("delivery paused as not configured sends nothing until resumed", async
   await delivery.stop();
 });
 
-Deno.test("delivery paces itself: with no budget left it waits for the reset", async () => {
-  const { journal, transport, delivery, clock } = setup([event(1), event(2), event(3)]);
-  const serverNow = T0 - 7_200_000; // the server's clock is two hours behind
-  transport.script = [
-    created({
-      "date": new Date(serverNow).toUTCString(),
-      "x-ratelimit-limit": "60",
-      "x-ratelimit-remaining": "1",
-      "x-ratelimit-reset": String(serverNow / 1000 + 30),
-    }),
-    created({
-      "date": new Date(serverNow).toUTCString(),
-      "x-ratelimit-limit": "60",
-      "x-ratelimit-remaining": "0",
-      "x-ratelimit-reset": String(serverNow / 1000 + 30),
-    }),
-  ];
+Deno.test("delivery paces itself by the server's default without any header: no 429", async () => {
+  const events = Array.from({ length: DEFAULT_RATE_LIMIT + 1 }, (_, i) => event(i));
+  const { journal, transport, delivery, clock } = setup(events);
   delivery.kick();
   await until(() => journal.pending().length === 0);
-  assert.deepEqual(clock.sleeps, [30_000 + RESET_MARGIN_MS], "one wait, before the third event");
-  assert.equal(transport.requests.length, 3, "no 429 needed");
-  assert.deepEqual(journal.statuses(), [1, 1, 1]);
+  assert.deepEqual(
+    clock.sleeps,
+    [DEFAULT_RATE_WINDOW_MS + WINDOW_END_MARGIN_MS],
+    "one wait, before the 61st event, for the default window to end",
+  );
+  assert.equal(transport.requests.length, DEFAULT_RATE_LIMIT + 1);
   await delivery.stop();
 });
 
-Deno.test("delivery waits out a 429 and resends the event as a retry", async () => {
-  const { journal, transport, delivery, clock } = setup([event(1), event(2)]);
-  transport.script = [
-    response(429, { error: "Too many requests" }, {
+Deno.test("a 429 teaches the limit and the window: paced by them after, no second 429", async () => {
+  const events = Array.from({ length: 12 }, (_, i) => event(i));
+  const { journal, transport, delivery, clock } = setup(events);
+  const serverNow = T0 - 7_200_000; // the server's clock is two hours behind: only durations count
+  let calls = 0;
+  transport.script = Array.from({ length: 30 }, () => () => {
+    calls++;
+    if (calls !== 6) return created();
+    return response(429, {
+      error: "Too many requests",
+      message: "Rate limit of 5 requests per 10 seconds exceeded",
+    }, {
+      "date": new Date(serverNow).toUTCString(),
+      "x-ratelimit-limit": "5",
       "x-ratelimit-remaining": "0",
-      "x-ratelimit-reset": String(T0 / 1000 + 20),
-    }),
-    // A 429 whose reset is already past: a short wait, not a tight loop.
-    response(429, { error: "Too many requests" }, {
-      "x-ratelimit-reset": String(T0 / 1000 - 100),
-    }),
-  ];
+      "x-ratelimit-reset": String(serverNow / 1000 + 8),
+    });
+  });
   delivery.kick();
   await until(() => journal.pending().length === 0);
-  assert.deepEqual(clock.sleeps, [20_000 + RESET_MARGIN_MS, MIN_RATE_LIMIT_WAIT_MS]);
-  assert.deepEqual(transport.requests.map((r) => r.body.retry), [0, 1, 1, 0]);
-  assert.deepEqual(journal.statuses(), [2, 1]);
+  assert.equal(transport.requests.length, 13, "one 429, then every event once");
+  assert.equal(clock.sleeps[0], 8_000 + RESET_MARGIN_MS, "waited for the announced reset");
+  assert.equal(clock.sleeps.length, 2, "then one window of 5 more");
+  assert.equal(clock.sleeps[1], 10_000 + WINDOW_END_MARGIN_MS);
+  await delivery.stop();
+});
+
+Deno.test("a 429 without headers backs off, and a second 429 in a row backs off more", async () => {
+  const { journal, transport, delivery, clock, logs } = setup([event(1), event(2)]);
+  transport.script = [
+    response(429, { error: "Too many requests" }),
+    response(429, { error: "Too many requests" }, { "x-ratelimit-reset": String(T0 / 1000 - 100) }),
+  ];
+  clock.randoms = [0.5, 0.5];
+  delivery.kick();
+  await until(() => journal.pending().length === 0);
+  assert.equal(clock.sleeps[0], 0.5 * BACKOFF_BASE_MS, "a bare 429: backoff, attempt 1");
+  assert.ok(clock.sleeps[1] >= MIN_RATE_LIMIT_WAIT_MS, "never a tight loop");
+  assert.match(
+    logs.find(([level]) => level === "warn")![1],
+    /429 .*without X-RateLimit-Reset: backing off/,
+  );
   await delivery.stop();
 });
 
@@ -671,8 +741,8 @@ Deno.test("delivery never logs the API key, even when the server echoes it", asy
   ];
   delivery.kick();
   await until(() => delivery.state().paused === "unauthorized");
-  assert.equal(journal.statuses()[0], 3);
-  assert.ok(logs.length >= 3);
+  assert.equal(journal.statuses()[0], 0, "a 400 is settled only once another event is accepted");
+  assert.ok(logs.length >= 2);
   assertNoKeyIn(logs);
   assert.ok(!JSON.stringify(delivery.state()).includes(API_KEY));
   await delivery.stop();
@@ -722,5 +792,79 @@ Deno.test("delivery's state names the event it retries, its attempts and last er
   assert.equal(during?.attempts, 2);
   assert.match(during!.lastError!, /not sent: the server answered 500: Failed to log event: db/);
   assert.equal(delivery.state().sending, undefined, "sent events are not being retried");
+});
+
+Deno.test("the same 4xx for two different events pauses sending and settles neither", async () => {
+  const { journal, transport, delivery, logs } = setup([event(1), event(2), event(3)]);
+  const html = { status: 400, headers: {}, body: "<html><h1>400 Bad Request</h1></html>" };
+  transport.script = [html, html];
+  delivery.kick();
+  await until(() => delivery.state().paused === "refusing");
+  assert.deepEqual(journal.statuses(), [0, 0, 0], "nothing refused for good");
+  const error = logs.find(([level]) => level === "error")![1];
+  assert.match(error, /answered 400 to two different events in a row/);
+  assert.match(error, /the setup, not the events, is at fault/);
+  assert.equal(delivery.state().rejected, 0);
+  await delivery.stop();
+});
+
+Deno.test("a 4xx while the health check fails pauses instead of refusing", async () => {
+  const { journal, transport, delivery, logs } = setup([event(1)], { healthy: () => false });
+  transport.script = [{ status: 431, headers: {}, body: "Request Header Fields Too Large" }];
+  delivery.kick();
+  await until(() => delivery.state().paused === "refusing");
+  assert.deepEqual(journal.statuses(), [0]);
+  assert.match(logs.find(([level]) => level === "error")![1], /while its health check fails/);
+  await delivery.stop();
+});
+
+Deno.test("a lone 4xx event with a passing health check is refused for good", async () => {
+  const { journal, transport, delivery } = setup([event(1)]);
+  transport.script = [response(400, { message: "Could not parse timestamp: x", status: "error" })];
+  delivery.kick();
+  await until(() => journal.pending().length === 0);
+  assert.deepEqual(journal.statuses(), [3]);
+  assert.equal(transport.requests.length, 1, "not sent twice");
+  await delivery.stop();
+});
+
+Deno.test("a pause is probed again by itself, with growing backoff, until it passes", async () => {
+  let probes = 0;
+  let healthy = false;
+  const { journal, transport, delivery, clock } = setup([event(1)], {
+    probe: () => {
+      probes++;
+      if (healthy) delivery.resume();
+    },
+  });
+  clock.auto = false;
+  transport.script = [response(401, { message: "Invalid API key" })];
+  delivery.kick();
+  await until(() => delivery.state().paused === "unauthorized");
+  clock.advance(BACKOFF_BASE_MS);
+  assert.equal(probes, 1, "first probe after the base backoff");
+  clock.advance(BACKOFF_BASE_MS);
+  assert.equal(probes, 1, "the second waits longer");
+  clock.advance(2 * BACKOFF_BASE_MS);
+  assert.equal(probes, 2);
+  healthy = true;
+  clock.advance(BACKOFF_CAP_MS);
+  await until(() => journal.pending().length === 0);
+  assert.equal(probes, 3);
+  assert.equal(delivery.state().paused, null);
+  await delivery.stop();
+});
+
+Deno.test("a new event does not wait for a held one's backoff", async () => {
+  const { journal, transport, delivery, clock } = setup([event(1)]);
+  clock.auto = false;
+  transport.script = [response(500, { message: "Failed to log event: x", status: "error" })];
+  delivery.kick();
+  await until(() => clock.waiting === 1, "the held event's wait");
+  journal.add(event(2));
+  delivery.kick();
+  await until(() => journal.statuses()[1] === 1);
+  assert.deepEqual(journal.statuses(), [0, 1], "sent while the other still waits");
+  assert.equal(clock.wallNow(), T0, "no time passed");
   await delivery.stop();
 });

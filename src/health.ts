@@ -5,16 +5,30 @@
  * @module
  */
 import { type Clock, systemClock } from "./clock.ts";
-import { type Config, maskSecret } from "./config.ts";
-import { MAX_QUOTE, readAnswer } from "./server_answer.ts";
+import type { Config } from "./config.ts";
+import { learnSecret, maskSecret, redact } from "./redact.ts";
+import { describeForeign, MAX_QUOTE, readAnswer } from "./server_answer.ts";
 import type { HealthResult } from "./status.ts";
 import { type Transport, TransportError } from "./transport.ts";
 
-/** Asks the server's health endpoint; never throws. */
+/**
+ * Asks the server's health endpoint; never throws. The answer's text passes the redaction
+ * point: a server or proxy that quotes the X-API-Key it received shows no key.
+ */
 export async function checkHealth(
   config: Config,
   transport: Transport,
   options: { clock?: Clock } = {},
+): Promise<HealthResult> {
+  learnSecret(config.apiKey);
+  const result = await askHealth(config, transport, options);
+  return { ...result, message: redact(result.message) };
+}
+
+async function askHealth(
+  config: Config,
+  transport: Transport,
+  options: { clock?: Clock },
 ): Promise<HealthResult> {
   const at = (options.clock ?? systemClock).wallNow();
   try {
@@ -34,6 +48,18 @@ export async function checkHealth(
         message: `the server rejected the API key ${
           maskSecret(config.apiKey)
         } (${said}); set the right key with --api-key`,
+      };
+    }
+    if (answer.kind === "success" || answer.kind === "redirect") {
+      const what = answer.kind === "redirect"
+        ? `a redirect to ${answer.location ?? "(no Location)"}`
+        : describeForeign(answer);
+      return {
+        at,
+        ok: false,
+        httpStatus: response.status,
+        message:
+          `${config.serverUrl}${config.healthCheckPath} answered ${response.status} with ${what}: not the server's health answer; check server_url and health_check_path`,
       };
     }
     if (answer.kind === "wrong-url") {

@@ -2,14 +2,15 @@
  * The agent's two logs: session_monitor.log (everything; debug lines only when debug_logs is on)
  * and error.log (warnings and errors). Each is rotated at its size from the [Logging] section
  * (0 disables that log), keeps {@link LOG_ARCHIVES} archives, and stamps lines in the configured
- * time zone. Every line passes through the redactor, so an API key never reaches a file.
+ * time zone. Every line passes the process's one redaction point (src/redact.ts), so an API key
+ * never reaches a file.
  *
  * @module
  */
 import { join } from "node:path";
 import { systemClock } from "./clock.ts";
-import { maskSecret } from "./config.ts";
 import { openRegularSync } from "./no_follow.ts";
+import { redact, type Redactor, redactor } from "./redact.ts";
 import { archiveFileSync } from "./rotation.ts";
 import { errorText } from "./text.ts";
 
@@ -38,25 +39,6 @@ export interface AgentLogsOptions extends LogSettings {
   echo?: (line: string) => void;
   /** Current time in epoch milliseconds (default: the system clock's wall time). */
   now?: () => number;
-}
-
-/** Replaces every secret it was told about by its masked form (first4…last4). */
-export class Redactor {
-  #secrets = new Set<string>();
-
-  /** Remembers a secret to mask in every later line. */
-  add(secret: string): void {
-    if (secret.length > 0) this.#secrets.add(secret);
-  }
-
-  /** The text with every known secret masked. */
-  apply(text: string): string {
-    let out = text;
-    for (const secret of this.#secrets) {
-      if (out.includes(secret)) out = out.replaceAll(secret, maskSecret(secret));
-    }
-    return out;
-  }
 }
 
 /** One size-rotated append-only file. */
@@ -94,8 +76,9 @@ class RotatingFile {
       this.close();
       if (!this.#failed) {
         this.#failed = true;
-        console.error(`Cannot write ${this.#path}: ${errorText(error)}`);
-        return `Cannot write ${this.#path}: ${errorText(error)}`;
+        const message = redact(`Cannot write ${this.#path}: ${errorText(error)}`);
+        console.error(message);
+        return message;
       }
     }
     return undefined;
@@ -123,7 +106,8 @@ class RotatingFile {
 
 /** session_monitor.log and error.log in one folder. */
 export class AgentLogs {
-  readonly redactor = new Redactor();
+  /** The process's redactor (src/redact.ts), which every line passes. */
+  readonly redactor: Redactor = redactor;
   #session: RotatingFile;
   #errors: RotatingFile;
   #settings: LogSettings;
@@ -148,9 +132,7 @@ export class AgentLogs {
   /** Writes one line; bound, so it can be handed around as a {@link LogFn}. */
   log: LogFn = (level, message) => {
     if (level === "debug" && !this.#settings.debug) return;
-    const line = `${this.#stamp()} ${level.toUpperCase().padEnd(5)} ${
-      this.redactor.apply(message)
-    }\n`;
+    const line = `${this.#stamp()} ${level.toUpperCase().padEnd(5)} ${redact(message)}\n`;
     const failed = this.#session.write(line);
     const errorsFailed = level === "warn" || level === "error"
       ? this.#errors.write(line)

@@ -1,123 +1,131 @@
 import assert from "node:assert/strict";
 import {
+  announcedBudget,
   type AnswerTiming,
+  DEFAULT_RATE_LIMIT,
+  DEFAULT_RATE_WINDOW_MS,
   MAX_RATE_LIMIT_WAIT_MS,
+  MIN_RATE_LIMIT_WAIT_MS,
   rateLimitResetWait,
   RatePacer,
-  RateWindowEstimator,
   RESET_MARGIN_MS,
   WINDOW_END_MARGIN_MS,
 } from "./rate_limit.ts";
 import type { HttpResponse } from "./transport.ts";
 
-function rateHeaders(limit: number, remaining: number, resetSeconds: number): HttpResponse {
-  return {
-    status: 201,
-    headers: {
-      "x-ratelimit-limit": String(limit),
-      "x-ratelimit-remaining": String(remaining),
-      "x-ratelimit-reset": String(resetSeconds),
-    },
-    body: "{}",
-  };
+const WALL = Date.UTC(2025, 3, 27, 7, 0, 0);
+
+function tooMany(
+  headers: Record<string, string>,
+  message = "Rate limit of 20 requests per 10 seconds exceeded",
+): HttpResponse {
+  return { status: 429, headers, body: JSON.stringify({ error: "Too many requests", message }) };
 }
 
-/** A request sent at `sentAt` and answered at `receivedAt`, with a wall clock that agrees. */
-function at(sentAt: number, receivedAt: number): AnswerTiming {
-  return { sentAt, receivedAt, wallNow: receivedAt };
+function at(sentAt: number, receivedAt: number, wallNow = WALL): AnswerTiming {
+  return { sentAt, receivedAt, wallNow };
 }
 
-Deno.test("RateWindowEstimator learns a whole-second window and is never early when the clocks agree", () => {
-  for (const W of [2000, 5000, 60_000]) {
-    const estimator = new RateWindowEstimator();
-    // Windows starting at different fractions of a second, including just after a whole one.
-    for (const start of [10_250, 15_050, 21_999, 26_480, 31_001, 37_010]) {
-      const counted = start + 3; // the server counted the request 3 ms after we sent it
-      const trueEnd = counted + W;
-      estimator.observe(rateHeaders(60, 59, Math.floor(trueEnd / 1000)), at(start, start + 6));
-      const end = estimator.windowEnd();
-      assert.ok(end !== undefined, `no estimate for W=${W} at ${start}`);
-      assert.ok(end >= trueEnd, `W=${W}: estimated ${end}, before the true end ${trueEnd}`);
-      assert.ok(end - trueEnd <= 60, `W=${W}: ${end - trueEnd} ms late`);
-    }
-    assert.equal(estimator.windowLength(), W);
-  }
-});
-
-Deno.test("RateWindowEstimator ignores later requests of a window and stops after a 429", () => {
-  const estimator = new RateWindowEstimator();
-  estimator.observe(rateHeaders(60, 12, 100), at(1000, 1010));
+Deno.test("rateLimitResetWait reads the reset against the server's Date, bounded", () => {
+  const serverNow = WALL - 3_600_000; // an hour behind: only the server's clock counts
+  const date = new Date(serverNow).toUTCString();
   assert.equal(
-    estimator.windowEnd(),
-    undefined,
-    "only a window's first request says when it began",
+    rateLimitResetWait(tooMany({ date, "x-ratelimit-reset": String(serverNow / 1000 + 42) }), WALL),
+    42_000 + RESET_MARGIN_MS,
   );
-  estimator.observe(rateHeaders(60, 59, 15), at(10_300, 10_305));
-  assert.ok(estimator.windowEnd() !== undefined);
-  estimator.distrust();
-  assert.equal(estimator.windowEnd(), undefined);
+  assert.equal(
+    rateLimitResetWait(tooMany({ "x-ratelimit-reset": String(WALL / 1000 + 10) }), WALL),
+    11_000,
+  );
+  assert.equal(rateLimitResetWait(tooMany({ "retry-after": "7" }), WALL), 7000);
+  assert.equal(rateLimitResetWait(tooMany({}), WALL), undefined);
+  assert.equal(
+    rateLimitResetWait(tooMany({ "x-ratelimit-reset": String(WALL / 1000 + 1e9) }), WALL),
+    MAX_RATE_LIMIT_WAIT_MS,
+  );
+  assert.equal(
+    rateLimitResetWait(tooMany({ "x-ratelimit-reset": String(WALL / 1000 - 100) }), WALL),
+    0,
+  );
 });
 
-Deno.test("RateWindowEstimator reads the reset by the wall clock and keeps the end monotonic", () => {
-  // The monotonic clock counts from process start; the wall clock from the epoch.
-  const wallAtZero = Date.UTC(2025, 3, 27, 7, 0, 0);
-  const estimator = new RateWindowEstimator();
-  for (const start of [10_250, 15_050, 21_999]) {
-    const trueEnd = start + 3 + 5000; // monotonic
-    const reset = Math.floor((wallAtZero + trueEnd) / 1000);
-    estimator.observe(rateHeaders(60, 59, reset), {
-      sentAt: start,
-      receivedAt: start + 6,
-      wallNow: wallAtZero + start + 6,
-    });
-  }
-  assert.equal(estimator.windowLength(), 5000);
-  assert.equal(estimator.windowEnd(), 21_999 + 6 + 5000 + WINDOW_END_MARGIN_MS);
-});
-
-Deno.test("rateLimitResetWait turns the headers into a bounded wait", async (t) => {
-  const now = Date.UTC(2025, 3, 27, 7, 0, 0);
-  await t.step("Retry-After as an HTTP date, against the server's Date", () => {
-    const answer = {
-      status: 429,
-      headers: {
-        "date": new Date(now - 60_000).toUTCString(),
-        "retry-after": new Date(now - 60_000 + 9_000).toUTCString(),
-      },
-      body: "",
-    };
-    assert.equal(rateLimitResetWait(answer, now), 9_000 + RESET_MARGIN_MS);
+Deno.test("announcedBudget reads the limit header and the window from the 429's words", () => {
+  assert.deepEqual(announcedBudget(tooMany({ "x-ratelimit-limit": "20" })), {
+    limit: 20,
+    windowMs: 10_000,
   });
-  await t.step("an absurd reset is capped", () => {
-    const answer = rateHeaders(60, 0, now / 1000 + 86_400);
-    assert.equal(rateLimitResetWait(answer, now), MAX_RATE_LIMIT_WAIT_MS);
-  });
-  await t.step("no hint at all", () => {
-    assert.equal(rateLimitResetWait({ status: 429, headers: {}, body: "" }, now), undefined);
+  assert.deepEqual(
+    announcedBudget(tooMany({}, "Rate limit of 1 requests per 0.3 seconds exceeded")),
+    { limit: undefined, windowMs: 300 },
+  );
+  assert.deepEqual(announcedBudget({ status: 429, headers: {}, body: "<html>" }), {
+    limit: undefined,
+    windowMs: undefined,
   });
 });
 
-Deno.test("RatePacer holds requests when the budget is spent, never longer than the safe rule", () => {
-  const wall = Date.UTC(2025, 3, 27, 7, 0, 0);
+Deno.test("RatePacer assumes the default budget and holds the request after it until the window ends", () => {
   const pacer = new RatePacer();
-  // Budget left: no hold. The window's first request, counted at 1503, ends it at 6503.
-  const first = { sentAt: 1500, receivedAt: 1510, wallNow: wall + 1510 };
-  assert.equal(pacer.observe(rateHeaders(60, 59, wall / 1000 + 6), first), undefined);
-  assert.equal(pacer.until, undefined);
-  // Budget spent: the learned end (first answer + 5 s) comes before reset + margin (7000).
-  const last = { sentAt: 3000, receivedAt: 3010, wallNow: wall + 3010 };
-  const wait = pacer.observe(rateHeaders(60, 0, wall / 1000 + 6), last);
-  assert.equal(pacer.until, 1510 + 5000 + WINDOW_END_MARGIN_MS);
-  assert.equal(wait, pacer.until! - 3010);
-  // A 429 turns the estimate off and holds for its wait.
-  pacer.limited(4000, 30_000);
-  assert.equal(pacer.until, 34_000);
-  const after = { sentAt: 40_000, receivedAt: 40_010, wallNow: wall + 40_010 };
-  pacer.observe(rateHeaders(60, 59, wall / 1000 + 45), after);
-  const spent = { sentAt: 41_000, receivedAt: 41_010, wallNow: wall + 41_010 };
+  assert.deepEqual(pacer.budget, { limit: DEFAULT_RATE_LIMIT, windowMs: DEFAULT_RATE_WINDOW_MS });
+  let now = 1_000;
+  for (let i = 0; i < DEFAULT_RATE_LIMIT; i++) {
+    assert.equal(pacer.sending(now), 0, `request ${i + 1} goes`);
+    now += 10;
+    pacer.answered(now); // the first answer fixes the window's end
+  }
+  const firstAnswer = 1_010;
+  const wait = pacer.sending(now);
+  assert.equal(wait, firstAnswer + DEFAULT_RATE_WINDOW_MS + WINDOW_END_MARGIN_MS - now);
+  now += wait;
+  assert.equal(pacer.sending(now), 0, "a new window");
+});
+
+Deno.test("RatePacer waits out the moment the server's window may or may not have ended", () => {
+  const pacer = new RatePacer();
+  assert.equal(pacer.sending(0), 0);
+  pacer.answered(500); // a slow answer: the server's window began between 0 and 500
+  const wait = pacer.sending(DEFAULT_RATE_WINDOW_MS + 100);
   assert.equal(
-    pacer.observe(rateHeaders(60, 0, wall / 1000 + 45), spent),
-    45_000 - 41_010 + RESET_MARGIN_MS,
-    "the safe rule: reset + margin",
+    wait,
+    500 + DEFAULT_RATE_WINDOW_MS + WINDOW_END_MARGIN_MS - (DEFAULT_RATE_WINDOW_MS + 100),
   );
+});
+
+Deno.test("RatePacer learns the budget from a 429 and uses its own window end when it agrees", () => {
+  const pacer = new RatePacer();
+  let now = 0;
+  for (let i = 0; i < 20; i++) {
+    assert.equal(pacer.sending(now), 0);
+    pacer.answered(now + 5);
+    now += 100;
+  }
+  assert.equal(pacer.sending(now), 0, "the 21st goes: the default allows it");
+  // The server's window: 10 s from ~5 ms; reset floored to the second.
+  const wallNow = WALL + now;
+  const reset = Math.floor((WALL + 5 + 10_000) / 1000);
+  const lesson = pacer.limited(
+    tooMany({ "x-ratelimit-limit": "20", "x-ratelimit-reset": String(reset) }),
+    at(now, now + 5, wallNow),
+  );
+  assert.equal(lesson.announced, true);
+  assert.deepEqual([lesson.limit, lesson.windowMs], [20, 10_000]);
+  assert.ok(lesson.waitMs >= MIN_RATE_LIMIT_WAIT_MS);
+  assert.deepEqual(pacer.budget, { limit: 20, windowMs: 10_000 });
+  const resumeAt = now + 5 + lesson.waitMs;
+  assert.equal(pacer.sending(resumeAt - 1), 1, "held until the window ends");
+  now = resumeAt;
+  for (let i = 0; i < 20; i++) {
+    assert.equal(pacer.sending(now), 0, `learned budget: request ${i + 1}`);
+    pacer.answered(now + 5);
+  }
+  assert.equal(pacer.sending(now), 5 + 10_000 + WINDOW_END_MARGIN_MS, "the 21st waits a window");
+});
+
+Deno.test("RatePacer learns nothing from a bare 429 and holds nothing (the caller backs off)", () => {
+  const pacer = new RatePacer();
+  assert.equal(pacer.sending(0), 0);
+  const lesson = pacer.limited(tooMany({}, "slow down"), at(0, 5));
+  assert.equal(lesson.announced, false);
+  assert.deepEqual(pacer.budget, { limit: DEFAULT_RATE_LIMIT, windowMs: DEFAULT_RATE_WINDOW_MS });
+  assert.equal(pacer.until(5), undefined);
 });

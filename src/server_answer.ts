@@ -14,6 +14,8 @@ export const MAX_QUOTE = 200;
 export type AnswerKind =
   /** 2xx. */
   | "success"
+  /** 3xx: the URL moved; the agent does not follow (the API key would go along). */
+  | "redirect"
   /** 401 or 403: the API key is refused. */
   | "unauthorized"
   /** 429: over the rate limit. */
@@ -41,11 +43,16 @@ export interface ServerAnswer {
   readonly database?: string;
   /** The body as received. */
   readonly body: string;
+  /** The Location header (a 3xx), when there is one. */
+  readonly location?: string;
+  /** The body is JSON (an object). */
+  readonly json: boolean;
 }
 
 /** What an HTTP status says, whatever the endpoint. */
 export function answerKind(httpStatus: number): AnswerKind {
   if (httpStatus >= 200 && httpStatus < 300) return "success";
+  if (httpStatus >= 300 && httpStatus < 400) return "redirect";
   if (httpStatus === 401 || httpStatus === 403) return "unauthorized";
   if (httpStatus === 429) return "rate-limited";
   if (httpStatus === 404 || httpStatus === 405) return "wrong-url";
@@ -56,9 +63,13 @@ export function answerKind(httpStatus: number): AnswerKind {
 /** Reads an answer: its status and the string fields of its JSON body (none when not JSON). */
 export function readAnswer(response: HttpResponse): ServerAnswer {
   let fields: Record<string, unknown> = {};
+  let json = false;
   try {
     const parsed = JSON.parse(response.body);
-    if (parsed && typeof parsed === "object") fields = parsed;
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) {
+      fields = parsed;
+      json = true;
+    }
   } catch {
     // Not JSON: the body is all there is.
   }
@@ -71,7 +82,37 @@ export function readAnswer(response: HttpResponse): ServerAnswer {
     status: text("status"),
     database: text("database"),
     body: response.body,
+    location: response.headers["location"],
+    json,
   };
+}
+
+/**
+ * Whether an answer to `POST /api/log_event` says the server stored the event (or had it): 201
+ * with `"status":"success"`, or 200 "Event already recorded" with `"status":"success"`, the only
+ * two the reference server gives (REFERENCE.md §1). Any other 2xx (a captive portal's page, a
+ * proxy, the wrong server, the real app's 200 HTML error page, `{"status":"error"}`) is not.
+ */
+export function confirmsStored(answer: ServerAnswer): { stored: boolean; duplicate: boolean } {
+  if (answer.status !== "success") return { stored: false, duplicate: false };
+  if (answer.httpStatus === 201) return { stored: true, duplicate: false };
+  const duplicate = answer.httpStatus === 200 && /already recorded/i.test(answer.message ?? "");
+  return { stored: duplicate, duplicate };
+}
+
+/** How a 2xx that does not confirm storage looked, for the message ("an HTML page", ...). */
+export function describeForeign(answer: ServerAnswer): string {
+  if (!answer.json) {
+    const title = /<title>([^<]{0,80})<\/title>/i.exec(answer.body)?.[1]?.trim();
+    if (/<html|<!doctype/i.test(answer.body)) {
+      return `an HTML page${title ? ` ("${title}")` : ""}`;
+    }
+    return answer.body.trim() === "" ? "an empty body" : "a body that is not JSON";
+  }
+  const said = answerText(answer);
+  return answer.status === undefined
+    ? `JSON without "status":"success" (${said})`
+    : `"status":"${answer.status}" (${said})`;
 }
 
 /**

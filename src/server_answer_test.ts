@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { answerKind, answerText, MAX_QUOTE, readAnswer } from "./server_answer.ts";
+import {
+  answerKind,
+  answerText,
+  confirmsStored,
+  describeForeign,
+  MAX_QUOTE,
+  readAnswer,
+} from "./server_answer.ts";
 
 Deno.test("answerKind says what each HTTP status means", () => {
   const table: [number, ReturnType<typeof answerKind>][] = [
@@ -17,7 +24,8 @@ Deno.test("answerKind says what each HTTP status means", () => {
     [408, "retryable"],
     [500, "retryable"],
     [503, "retryable"],
-    [302, "retryable"],
+    [302, "redirect"],
+    [301, "redirect"],
   ];
   for (const [status, kind] of table) assert.equal(answerKind(status), kind, `HTTP ${status}`);
 });
@@ -38,6 +46,8 @@ Deno.test("readAnswer reads the string fields of a JSON body once", async (t) =>
       status: "error",
       database: "disconnected",
       body,
+      location: undefined,
+      json: true,
     });
   });
   await t.step("fields that are not strings are absent", () => {
@@ -69,5 +79,48 @@ Deno.test("answerText is the text shown to an admin", async (t) => {
   await t.step("cut to MAX_QUOTE characters", () => {
     const said = text(400, JSON.stringify({ message: "x".repeat(500) }));
     assert.equal(said, "x".repeat(MAX_QUOTE) + "…");
+  });
+});
+
+Deno.test("confirmsStored accepts only the server's two answers to a stored event", async (t) => {
+  const table: [string, number, string, { stored: boolean; duplicate: boolean }][] = [
+    ["201 success", 201, '{"message":"Event logged successfully","status":"success"}', {
+      stored: true,
+      duplicate: false,
+    }],
+    ["200 already recorded", 200, '{"message":"Event already recorded","status":"success"}', {
+      stored: true,
+      duplicate: true,
+    }],
+    ["200 success, another message", 200, '{"message":"ok","status":"success"}', {
+      stored: false,
+      duplicate: false,
+    }],
+    ["200 status error", 200, '{"message":"Event already recorded","status":"error"}', {
+      stored: false,
+      duplicate: false,
+    }],
+    ["200 HTML", 200, "<html><title>Opsiee 404 Error</title></html>", {
+      stored: false,
+      duplicate: false,
+    }],
+    ["202 success", 202, '{"status":"success"}', { stored: false, duplicate: false }],
+  ];
+  for (const [name, status, body, expected] of table) {
+    await t.step(name, () => {
+      assert.deepEqual(confirmsStored(readAnswer({ status, headers: {}, body })), expected);
+    });
+  }
+  await t.step("describeForeign names what came instead", () => {
+    const html = readAnswer({
+      status: 200,
+      headers: {},
+      body: "<!doctype html><title>Hotel WiFi login</title>",
+    });
+    assert.equal(describeForeign(html), 'an HTML page ("Hotel WiFi login")');
+    assert.equal(
+      describeForeign(readAnswer({ status: 200, headers: {}, body: '{"status":"error"}' })),
+      '"status":"error" ({"status":"error"})',
+    );
   });
 });

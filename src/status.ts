@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { isTemporaryName, writeFileAtomic } from "./atomic_write.ts";
+import { redact } from "./redact.ts";
 
 /** The result of one health check. */
 export interface HealthResult {
@@ -60,7 +61,8 @@ export const STATUS_BLOCK = 4096;
 
 /** The text of status.json: JSON, then spaces up to a multiple of {@link STATUS_BLOCK}, "\n". */
 export function statusText(status: AgentStatus): string {
-  const json = JSON.stringify(status, null, 2);
+  // The server's words (health answer, last error) pass the redaction point like a log line.
+  const json = redact(JSON.stringify(status, null, 2));
   const size = Math.ceil((json.length + 1) / STATUS_BLOCK) * STATUS_BLOCK;
   return json.padEnd(size - 1) + "\n";
 }

@@ -13,7 +13,7 @@
 import { join } from "node:path";
 import { systemClock } from "./clock.ts";
 import { configProblems, loadConfig, maskSecret } from "./config.ts";
-import { describeTls } from "./connection.ts";
+import { CLEAR_TEXT_WARNING, describeTls, isClearText } from "./connection.ts";
 import { eventKey, SendStatus, type SessionEvent } from "./event.ts";
 import { readJournal } from "./journal.ts";
 import type { Platform } from "./platform.ts";
@@ -304,6 +304,7 @@ export function statusLines(report: StatusReport): string[] {
   if (report.configError) rows.push(["Config error", report.configError]);
   if (report.serverUrl !== null) {
     rows.push(["Server", report.serverUrl ? `${report.serverUrl} (${report.tls})` : "(not set)"]);
+    if (isClearText(report.serverUrl)) rows.push(["Warning", CLEAR_TEXT_WARNING]);
     rows.push(["API key", report.apiKey!]);
   }
   if (agent.state !== null) {

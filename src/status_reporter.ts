@@ -65,7 +65,9 @@ function pausedReason(facts: StatusFacts): string | undefined {
     case "unauthorized":
       return `the server rejected the API key ${maskSecret(facts.config.apiKey)}`;
     case "misconfigured":
-      return `the server does not know the event endpoint: check server_url`;
+      return `the answers do not come from the server's event endpoint: check server_url (asked again with backoff)`;
+    case "refusing":
+      return `the server refuses different events alike or fails its health check: check server_url and the API key (asked again with backoff)`;
     default:
       return undefined;
   }

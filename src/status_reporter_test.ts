@@ -51,6 +51,10 @@ Deno.test("status says why nothing is sent, without the API key", () => {
     buildStatus(facts({ delivery: { paused: "misconfigured", sent: 0, rejected: 0 } }), 0).paused!,
     /check server_url/,
   );
+  assert.match(
+    buildStatus(facts({ delivery: { paused: "refusing", sent: 0, rejected: 0 } }), 0).paused!,
+    /refuses different events alike.*asked again with backoff/,
+  );
 });
 
 Deno.test("status.json is written once for a burst of changes, and a last time at close", async () => {

@@ -41,7 +41,12 @@ export interface SystemEventsOptions {
 }
 
 /** Delivery's pause, as src/delivery.ts DeliveryState reports it. */
-export type DeliveryPause = "unauthorized" | "misconfigured" | "not-configured" | null;
+export type DeliveryPause =
+  | "unauthorized"
+  | "misconfigured"
+  | "not-configured"
+  | "refusing"
+  | null;
 
 /** The service exit code of a start failure (src/exit_codes.ts). */
 export function startExitCode(error: unknown): number {
@@ -95,8 +100,8 @@ export class SystemEvents {
   }
 
   /**
-   * Delivery's state changed: 201 when it pauses because the server refuses the key or the
-   * URL (a missing setting is 200's), 202 once an event was sent again after such a pause. A
+   * Delivery's state changed: 201 when it pauses because the server refuses the key, the
+   * URL or every event alike (a missing setting is 200's), 202 once an event was sent again after such a pause. A
    * resume that the server answers with the same refusal (a health check passed, the event URL
    * is still wrong) is the same pause: neither a 202 nor a second 201.
    */
@@ -108,6 +113,8 @@ export class SystemEvents {
       ? "key rejected"
       : state.paused === "misconfigured"
       ? "wrong url"
+      : state.paused === "refusing" // the server refuses every event: the setup is at fault
+      ? "other"
       : undefined;
     const sent = state.sent ?? 0;
     if (reason !== undefined && reason !== this.#pausedFor) {

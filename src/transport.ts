@@ -72,8 +72,8 @@ export class TransportError extends Error {
 
 /** Time allowed for one request or handshake by default. */
 export const DEFAULT_TIMEOUT_MS = 15_000;
-/** Answers beyond this size are cut (the server's answers are a few hundred bytes). */
-const MAX_BODY_BYTES = 1024 * 1024;
+/** Answers are read up to this size, then the connection is dropped (the server's are a few hundred bytes). */
+export const MAX_BODY_BYTES = 1024 * 1024;
 
 const TLS_ERROR_CODES = new Set([
   "CERT_HAS_EXPIRED",
@@ -323,12 +323,7 @@ export class Transport {
       }, (response) => {
         const chunks: Uint8Array[] = [];
         let size = 0;
-        response.on("data", (chunk: Uint8Array) => {
-          if (size < MAX_BODY_BYTES) chunks.push(chunk);
-          size += chunk.byteLength;
-        });
-        response.on("error", (error) => finish(error));
-        response.on("end", () => {
+        const answer = (): HttpResponse => {
           const bytes = new Uint8Array(Math.min(size, MAX_BODY_BYTES));
           let offset = 0;
           for (const chunk of chunks) {
@@ -341,12 +336,26 @@ export class Transport {
             if (value === undefined) continue;
             flat[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : String(value);
           }
-          finish(null, {
+          return {
             status: response.statusCode ?? 0,
             headers: flat,
             body: new TextDecoder().decode(bytes),
-          });
+          };
+        };
+        response.on("data", (chunk: Uint8Array) => {
+          if (done) return;
+          chunks.push(chunk);
+          size += chunk.byteLength;
+          if (size >= MAX_BODY_BYTES) {
+            // Enough: no answer of the server is this long. Stop reading and drop the
+            // connection (its unread rest cannot be skipped), keeping what was read.
+            finish(null, answer());
+            response.destroy();
+            request.destroy();
+          }
         });
+        response.on("error", (error) => finish(error));
+        response.on("end", () => finish(null, answer()));
       });
       const timer = this.#clock.after(this.#timeoutMs, () => {
         const error = new TransportError(

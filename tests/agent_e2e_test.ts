@@ -21,7 +21,12 @@ const RFC3339_SECONDS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$/;
 async function withAgentSetup(
   fn: (setup: { server: ReferenceServer; dir: string; config: string }) => Promise<void>,
 ): Promise<void> {
-  const server = await ReferenceServer.start({ apiKeys: [TEST_API_KEY], rateLimit: null });
+  // A production server (waitress, gunicorn) that keeps connections: the agent reuses one.
+  const server = await ReferenceServer.start({
+    apiKeys: [TEST_API_KEY],
+    rateLimit: null,
+    keepAlive: true,
+  });
   const { dir, config } = await agentDir();
   try {
     await fn({ server, dir, config });

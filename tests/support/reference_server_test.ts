@@ -178,7 +178,7 @@ Deno.test("TLS server presents the reference-kind certificate that Deno fetch re
 });
 
 Deno.test("node:https keep-alive agent reuses one TLS connection to the reference-kind server", async () => {
-  await using server = await ReferenceServer.start({ certBits: 2048 });
+  await using server = await ReferenceServer.start({ certBits: 2048, keepAlive: true });
   const agent = new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
   try {
     const send = () =>
@@ -514,17 +514,17 @@ Deno.test("API key checks answer 401 with the server's three messages", async (t
 // ---------------------------------------------------------------------------------------------
 // Rate limit
 
-Deno.test("rate limit: fixed window per path and client, headers on every answer, floor reset", async () => {
+Deno.test("rate limit: fixed window per path and client, headers only on the 429, floor reset", async () => {
   let clock = 1_700_000_000_700;
   await using server = await plain({ rateLimit: { limit: 3, windowMs: 1000 }, now: () => clock });
   const start = clock;
   const reset = String(Math.floor((start + 1000) / 1000));
-  for (const remaining of ["2", "1", "0"]) {
-    const reply = await logEvent(server, { ...EVENT, UserName: `u${remaining}` });
+  for (const n of ["1", "2", "3"]) {
+    const reply = await logEvent(server, { ...EVENT, UserName: `u${n}` });
     assert.equal(reply.status, 201);
-    assert.equal(reply.headers.get("x-ratelimit-limit"), "3");
-    assert.equal(reply.headers.get("x-ratelimit-remaining"), remaining);
-    assert.equal(reply.headers.get("x-ratelimit-reset"), reset);
+    for (const name of ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"]) {
+      assert.equal(reply.headers.get(name), null, `${name} on a 201 (the real server has none)`);
+    }
     clock += 100;
   }
   const limited = await logEvent(server);
@@ -533,13 +533,14 @@ Deno.test("rate limit: fixed window per path and client, headers on every answer
     limited.text,
     '{"error":"Too many requests","message":"Rate limit of 3 requests per 1 seconds exceeded"}\n',
   );
+  assert.equal(limited.headers.get("x-ratelimit-limit"), "3");
   assert.equal(limited.headers.get("x-ratelimit-remaining"), "0");
   assert.equal(limited.headers.get("x-ratelimit-reset"), reset);
   assert.equal(limited.headers.get("retry-after"), null);
 
   const health = await post(server, "/api/health");
   assert.equal(health.status, 200, "health has its own budget");
-  assert.equal(health.headers.get("x-ratelimit-remaining"), "2");
+  assert.equal(health.headers.get("x-ratelimit-remaining"), null);
 
   const other = await logEvent(server, EVENT, {
     headers: { "X-Forwarded-For": "10.1.1.1, 10.0.0.1" },
@@ -552,8 +553,7 @@ Deno.test("rate limit: fixed window per path and client, headers on every answer
   clock = start + 1001;
   const fresh = await logEvent(server, { ...EVENT, UserName: "after" });
   assert.equal(fresh.status, 201);
-  assert.equal(fresh.headers.get("x-ratelimit-remaining"), "2");
-  assert.equal(fresh.headers.get("x-ratelimit-reset"), String(Math.floor((clock + 1000) / 1000)));
+  assert.equal(fresh.headers.get("x-ratelimit-remaining"), null);
   assert.equal(server.count(429), 2);
 });
 
@@ -561,8 +561,8 @@ Deno.test("rate limit is counted before the API key check", async () => {
   await using server = await plain({ rateLimit: { limit: 1, windowMs: 60_000 } });
   const unauthorized = await logEvent(server, EVENT, { key: null });
   assert.equal(unauthorized.status, 401);
-  assert.equal(unauthorized.headers.get("x-ratelimit-remaining"), "0");
-  assert.equal((await logEvent(server)).status, 429);
+  assert.equal(unauthorized.headers.get("x-ratelimit-remaining"), null);
+  assert.equal((await logEvent(server)).status, 429, "the 401 used the budget");
   assert.equal((await logEvent(server, EVENT, { key: null })).status, 429);
 });
 
@@ -581,24 +581,37 @@ Deno.test("rate limit window resets in real time", async () => {
 
 Deno.test("default rate limit is 60 per 60 seconds", async () => {
   await using server = await ReferenceServer.start({ tls: false });
+  for (let i = 0; i < 60; i++) {
+    const reply = await post(server, "/api/health");
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers.get("x-ratelimit-limit"), null);
+  }
   const reply = await post(server, "/api/health");
+  assert.equal(reply.status, 429);
   assert.equal(reply.headers.get("x-ratelimit-limit"), "60");
-  assert.equal(reply.headers.get("x-ratelimit-remaining"), "59");
+  assert.equal(reply.headers.get("x-ratelimit-remaining"), "0");
   const reset = Number(reply.headers.get("x-ratelimit-reset"));
   assert.ok(Math.abs(reset - (Date.now() / 1000 + 60)) < 2, `reset ${reset}`);
+  assert.equal((await logEvent(server)).status, 201, "log_event has its own budget");
 });
 
-Deno.test("no rate-limit headers without a limiter, nor on 404 and 405", async () => {
+Deno.test("no rate-limit headers without a limiter; routing errors are 200 HTML pages", async () => {
   await using server = await plain();
   assert.equal((await logEvent(server)).headers.get("x-ratelimit-limit"), null);
   await using limited = await plain({ rateLimit: { limit: 5, windowMs: 1000 } });
   const missing = await post(limited, "/api/nothing");
-  assert.equal(missing.status, 404);
+  assert.equal(missing.status, 200, "the real app renders error.html with status 200");
+  assert.match(missing.text, /<title>Opsiee 404 Error<\/title>/);
+  assert.equal(missing.headers.get("content-type"), "text/html; charset=utf-8");
   assert.equal(missing.headers.get("x-ratelimit-limit"), null);
   const get = await post(limited, "/api/log_event", { method: "GET" });
-  assert.equal(get.status, 405);
-  assert.equal(get.headers.get("allow"), "OPTIONS, POST");
-  assert.equal(get.headers.get("x-ratelimit-limit"), null);
+  assert.equal(get.status, 200);
+  assert.match(get.text, /405 Error/);
+  await using flaskPages = await plain({ notFoundStatus: 404 });
+  assert.equal((await post(flaskPages, "/api/nothing")).status, 404);
+  const get405 = await post(flaskPages, "/api/log_event", { method: "GET" });
+  assert.equal(get405.status, 405);
+  assert.equal(get405.headers.get("allow"), "OPTIONS, POST");
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -645,7 +658,9 @@ Deno.test("health answers ok, and 500 disconnected when the database is down", a
 Deno.test("health answers on a configured path only", async () => {
   await using server = await plain({ healthPath: "/status/check" });
   assert.equal((await post(server, "/status/check")).status, 200);
-  assert.equal((await post(server, "/api/health")).status, 404);
+  const elsewhere = await post(server, "/api/health");
+  assert.equal(elsewhere.status, 200);
+  assert.match(elsewhere.text, /404 Error/);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -683,23 +698,25 @@ Deno.test("reset mode and failNext(n, 0) close the connection without an answer"
   assert.equal(server.stored().length, 1);
 });
 
-Deno.test("keep-alive reuses one connection; keepAlive false closes after each answer", async () => {
+Deno.test("legacy server closes after each answer with a session cookie; keepAlive true reuses", async () => {
   const client = Deno.createHttpClient({});
   try {
     await using server = await plain();
+    const reply = await logEvent(server, EVENT, { client });
+    assert.equal(reply.headers.get("connection"), "close");
+    assert.match(reply.headers.get("set-cookie") ?? "", /^session=/);
+    assert.match(reply.headers.get("server") ?? "", /^Werkzeug\//);
     await logEvent(server, EVENT, { client });
-    await logEvent(server, EVENT, { client });
-    const [first, second] = server.requests();
+    const [a, b] = server.requests();
+    assert.notEqual(a.connectionId, b.connectionId);
+
+    await using keeping = await plain({ keepAlive: true });
+    await logEvent(keeping, EVENT, { client });
+    await logEvent(keeping, EVENT, { client });
+    const [first, second] = keeping.requests();
     assert.equal(second.connectionId, first.connectionId);
     assert.equal(second.remotePort, first.remotePort);
     assert.deepEqual([first.connectionRequest, second.connectionRequest], [1, 2]);
-
-    await using closing = await plain({ keepAlive: false });
-    const reply = await logEvent(closing, EVENT, { client });
-    assert.equal(reply.headers.get("connection"), "close");
-    await logEvent(closing, EVENT, { client });
-    const [a, b] = closing.requests();
-    assert.notEqual(a.connectionId, b.connectionId);
   } finally {
     client.close();
   }
@@ -762,7 +779,7 @@ Deno.test("program prints one JSON line and serves until SIGTERM", async () => {
       new URL("./reference_server.ts", import.meta.url).pathname,
       "--no-tls",
       "--limit",
-      "5",
+      "1",
       "--window-ms",
       "2000",
       "--api-key",
@@ -787,8 +804,15 @@ Deno.test("program prints one JSON line and serves until SIGTERM", async () => {
     headers: { "X-API-Key": "program-key-123456" },
   });
   assert.equal(response.status, 200);
-  assert.equal(response.headers.get("x-ratelimit-limit"), "5");
+  assert.equal(response.headers.get("x-ratelimit-limit"), null);
   await response.body?.cancel();
+  const limited = await fetch(`${info.url}/api/health`, {
+    method: "POST",
+    headers: { "X-API-Key": "program-key-123456" },
+  });
+  assert.equal(limited.status, 429);
+  assert.equal(limited.headers.get("x-ratelimit-limit"), "1");
+  await limited.body?.cancel();
   child.kill("SIGTERM");
   const status = await child.status;
   while (!(await reader.read()).done) output += "";

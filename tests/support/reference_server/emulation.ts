@@ -14,7 +14,14 @@
  *   past the limit; `X-RateLimit-Remaining = max(0, limit - count)`;
  *   `X-RateLimit-Reset = int(time.time() + ttl)` = the window end truncated (floor) to the
  *   second, so it can be up to one second *before* the window really ends. No Retry-After.
- *   Only the two API routes are limited: 404, 405 and OPTIONS answers carry no X-RateLimit-*.
+ *   Only the 429 carries these headers: the views return `(jsonify(...), code)` tuples and the
+ *   limiter adds its headers only to a Response object, so 201, 200, 400, 401, 500 and every
+ *   health answer have none (checked with curl against the real server, REFERENCE.md §1).
+ *   Only the two API routes are limited, each path with its own budget.
+ * - Errors of routing (unknown path, wrong method) go to the app's HTTPException handler, which
+ *   renders error.html with status **200**: a POST to a wrong path is answered 200 with an HTML
+ *   page titled "Opsiee 404 Error" (checked against the real server). `notFoundStatus: 404`
+ *   gives Flask's plain 404/405 instead.
  * - Auth (`require_api_key`): missing or empty X-API-Key → 401 "No API key provided"; unknown →
  *   "Invalid API key"; inactive → "API key has been disabled"; a database failure during the key
  *   lookup → 500 {"message":"Authentication error occurred"} (mode "auth-error" here).
@@ -33,8 +40,10 @@
  *   that zone (two instants an hour apart collide in the autumn DST overlap: kept).
  * - Responses are Flask `jsonify`: keys sorted, compact separators, non-ASCII escaped, "\n" at
  *   the end. The health timestamp is Python `datetime.now(tz).isoformat()` (microseconds).
- * - Served by gunicorn sync workers (app.py), which close the connection after every response;
- *   keep-alive is on here by default, `keepAlive: false` gives the gunicorn behaviour. With four
+ * - Served as `app.py --legacy` (Werkzeug's server, what ../shared/tools/refserver.sh runs): every
+ *   answer says `Connection: close` and sets a `session` cookie, and the status line's reason is
+ *   in capitals ("201 CREATED"). That is the default here; `keepAlive: true` gives a production
+ *   server (waitress, gunicorn behind a proxy) that keeps connections open. With several
  *   workers and no Redis each worker has its own in-memory counter: not modelled (one counter).
  *
  * The public types are in types.ts, the HTTP/1.1 plumbing in http.ts, log_event's steps in
@@ -43,7 +52,7 @@
  * @module
  */
 import { generateCaSignedCertificate, generateReferenceCertificate } from "../cert.ts";
-import { baseHeaders, htmlAnswer, jsonAnswer } from "./flask.ts";
+import { baseHeaders, errorPage, htmlAnswer, jsonAnswer } from "./flask.ts";
 import {
   type Answer,
   type ConnectionInfo,
@@ -90,6 +99,7 @@ export class ReferenceServer {
   #strictColumns: boolean;
   #legacyIpAddress: boolean;
   #keepAlive: boolean;
+  #notFoundStatus: 200 | 404;
   #now: () => number;
   #maxRecords: number;
   #log?: (line: string) => void;
@@ -118,7 +128,8 @@ export class ReferenceServer {
     this.#timeZone = options.timeZone ?? "Europe/London";
     this.#strictColumns = options.strictColumns ?? true;
     this.#legacyIpAddress = options.legacyIpAddress ?? false;
-    this.#keepAlive = options.keepAlive ?? true;
+    this.#keepAlive = options.keepAlive ?? false;
+    this.#notFoundStatus = options.notFoundStatus ?? 200;
     this.#now = options.now ?? Date.now;
     this.#maxRecords = options.maxRecords ?? Infinity;
     this.#log = options.log;
@@ -202,8 +213,9 @@ export class ReferenceServer {
 
   /**
    * Makes the next `n` requests to an API route answer `status` after the rate limiter counted
-   * them (so they carry X-RateLimit-* headers). 500 gives the route's own error body, 401
-   * "Invalid API key", 429 the rate-limit body, 0 drops the connection without an answer.
+   * them (without X-RateLimit-* headers, as the real server's views answer). 500 gives the
+   * route's own error body, 401 "Invalid API key", 429 the rate-limit body without headers (a
+   * bare 429, as a proxy might give), 0 drops the connection without an answer.
    */
   failNext(n: number, status = 500): void {
     if (!Number.isInteger(n) || n < 0) {
@@ -360,7 +372,7 @@ export class ReferenceServer {
       : path === this.#healthPath
       ? "health"
       : null;
-    if (route === null) return htmlAnswer(404, "Not Found");
+    if (route === null) return this.#routingError(404, "Not Found");
     if (request.method === "OPTIONS") {
       return {
         status: 200,
@@ -368,16 +380,12 @@ export class ReferenceServer {
         body: "",
       };
     }
-    if (request.method !== "POST") {
-      const answer = htmlAnswer(405, "Method Not Allowed");
-      answer.headers.push(["Allow", "OPTIONS, POST"]);
-      return answer;
-    }
+    if (request.method !== "POST") return this.#routingError(405, "Method Not Allowed");
+    // The views' answers carry no X-RateLimit-* header: only the limiter's own 429 does.
     const limitHeaders: [string, string][] = [];
     if (this.#rateLimit !== null) {
       const limited = this.#countRequest(this.#rateLimit, `rate_limit:${path}:${clientIp}`, now);
-      limitHeaders.push(...limited.headers);
-      if (limited.over) return jsonAnswer(429, rateLimitBody(this.#rateLimit), limitHeaders);
+      if (limited.over) return jsonAnswer(429, rateLimitBody(this.#rateLimit), limited.headers);
     }
     const injected = this.#failures.shift();
     if (injected !== undefined) {
@@ -428,6 +436,14 @@ export class ReferenceServer {
       ],
       over: window.count > limit,
     };
+  }
+
+  /** A routing error as the real app answers it (error.html, 200), or Flask's plain page. */
+  #routingError(status: 404 | 405, title: string): Answer {
+    if (this.#notFoundStatus === 200) return errorPage(status, title);
+    const answer = htmlAnswer(status, title);
+    if (status === 405) answer.headers.push(["Allow", "OPTIONS, POST"]);
+    return answer;
   }
 
   #injectedBody(route: "health" | "log_event", status: number): unknown {

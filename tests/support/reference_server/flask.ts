@@ -63,17 +63,48 @@ function pythonJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${pythonJson(k)}:${pythonJson(v)}`).join(",")}}`;
 }
 
-/** gunicorn's headers on every answer. */
+/**
+ * The headers of every answer of `app.py --legacy` (Werkzeug), as curl showed them: server,
+ * date, type, then (after any X-RateLimit-*, see {@link jsonAnswer}) the session cookie.
+ */
 export function baseHeaders(contentType: string): [string, string][] {
-  return [["Server", "gunicorn"], ["Date", new Date().toUTCString()], [
+  return [["Server", "Werkzeug/2.2.2 Python/3.11.2"], ["Date", new Date().toUTCString()], [
     "Content-Type",
     contentType,
   ]];
 }
 
-/** A `jsonify` answer with `extra` headers after gunicorn's. */
+/** Flask's session cookie, set on every answer of the real server (API answers included). */
+function sessionCookie(): [string, string][] {
+  const expires = new Date(Date.now() + 2 * 3600_000).toUTCString();
+  return [["Vary", "Cookie"], [
+    "Set-Cookie",
+    `session=eyJfcGVybWFuZW50Ijp0cnVlfQ.double.cookie; Expires=${expires}; Secure; HttpOnly; Path=/; SameSite=Lax`,
+  ]];
+}
+
+/** A `jsonify` answer with `extra` headers (the 429's X-RateLimit-*) before the cookie. */
 export function jsonAnswer(status: number, body: unknown, extra: [string, string][]): Answer {
-  return { status, headers: [...baseHeaders("application/json"), ...extra], body: flaskJson(body) };
+  return {
+    status,
+    headers: [...baseHeaders("application/json"), ...extra, ...sessionCookie()],
+    body: flaskJson(body),
+  };
+}
+
+/**
+ * The real app's answer to a routing error (unknown path, wrong method): its HTTPException
+ * handler renders error.html with status 200 (no code given to render_template).
+ */
+export function errorPage(code: number, title: string): Answer {
+  return {
+    status: 200,
+    headers: [...baseHeaders("text/html; charset=utf-8"), ...sessionCookie()],
+    body: `<!DOCTYPE html>\n<html lang="en">\n<head><title>Opsiee ${code} Error</title></head>\n` +
+      `<body><h1>${code} Error</h1><p>${title}: the requested URL was not found on the server. ` +
+      `If you entered the URL manually please check your spelling and try again.</p>` +
+      `<p>Please login to access the monitoring system.</p></body>\n</html>\n`,
+  };
 }
 
 /** Werkzeug's HTML error page (404, 405). */

@@ -51,8 +51,16 @@ export interface ReferenceServerOptions {
   strictColumns?: boolean;
   /** Behave as the older server: `IPAddress` required and used in the duplicate check. */
   legacyIpAddress?: boolean;
-  /** Keep connections open between requests. Default true; false is gunicorn's sync worker. */
+  /**
+   * Keep connections open between requests. Default false: `app.py --legacy` (Werkzeug) answers
+   * `Connection: close`; true is a production server (waitress, gunicorn behind a proxy).
+   */
   keepAlive?: boolean;
+  /**
+   * Status of the answer to an unknown path or a wrong method. Default 200: the real app renders
+   * its error.html page with status 200; 404 gives Flask's plain 404 (and 405) pages.
+   */
+  notFoundStatus?: 200 | 404;
   /** Clock in epoch milliseconds for the rate limiter and records. Default `Date.now`. */
   now?: () => number;
   /** Most recent requests kept by {@linkcode ReferenceServer.requests}. Default unlimited. */

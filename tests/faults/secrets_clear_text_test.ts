@@ -1,0 +1,28 @@
+/**
+ * Issue 8 item 20: an http:// server_url sends the API key in clear. The command that sets it,
+ * every start of the agent and `--status` say so.
+ */
+import assert from "node:assert/strict";
+import { AgentProcess, runCli } from "../support/agent_process.ts";
+import { agentDir, TEST_API_KEY } from "../support/files.ts";
+
+Deno.test("an http:// server_url is warned about at the command, at every start and in --status", async () => {
+  const { dir, config } = await agentDir("usm-fault-http-");
+  const url = "http://127.0.0.1:9";
+  const set = await runCli(["--config", config, "--url", url, "--api-key", TEST_API_KEY]);
+  assert.equal(set.code, 0, set.stderr);
+  assert.match(set.stderr, /Warning: server_url starts with http:\/\/: the API key .* unencrypted/);
+  for (let start = 1; start <= 2; start++) {
+    const agent = AgentProcess.start(config);
+    try {
+      await agent.ready();
+      const line = await agent.waitForLine(/server_url starts with http:\/\//);
+      assert.match(line, /WARN/, `start ${start}`);
+    } finally {
+      await agent.stop();
+    }
+  }
+  const status = await runCli(["--config", config, "--status"]);
+  assert.match(status.stdout, /Warning: +server_url starts with http:\/\//);
+  await Deno.remove(dir, { recursive: true });
+});
