@@ -776,7 +776,7 @@ Deno.test("stop(0) (a shutdown) does not wait for the request in flight", async 
 });
 
 Deno.test("delivery's state names the event it retries, its attempts and last error", async () => {
-  const { journal, transport, delivery } = setup([event(1), event(2)]);
+  const { journal, transport, delivery } = setup([event(1)]);
   let during: DeliveryState["sending"];
   transport.script = [
     response(500, { message: "Failed to log event: db" }),
@@ -792,6 +792,7 @@ Deno.test("delivery's state names the event it retries, its attempts and last er
   assert.equal(during?.attempts, 2);
   assert.match(during!.lastError!, /not sent: the server answered 500: Failed to log event: db/);
   assert.equal(delivery.state().sending, undefined, "sent events are not being retried");
+  await delivery.stop();
 });
 
 Deno.test("the same 4xx for two different events pauses sending and settles neither", async () => {

@@ -15,7 +15,7 @@ Deno.test("a non-ASCII API key is refused by --api-key and in config.ini", async
   const key = "47959c6d5d8db64eb0ec3ad824ccbe8261863–2e2a58823d84aba92078da693fa"; // an en dash
   const flag = await runCli(["--config", config, "--api-key", key]);
   assert.equal(flag.code, 2);
-  assert.match(flag.stderr, /Invalid value for --api-key: .*not ASCII/);
+  assert.match(flag.stderr, /Invalid value for --api-key \(api_key\): .*not ASCII/);
   assert.ok(!flag.stderr.includes(key), "the key is not echoed");
 
   await using server = await HostileServer.start(() => replies.healthy());

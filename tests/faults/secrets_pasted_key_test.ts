@@ -44,7 +44,7 @@ Deno.test("the key given to --api-key and pasted into --timezone is masked in th
     TEST_API_KEY,
   ]);
   assert.equal(result.code, 2);
-  assert.match(result.stderr, /Invalid value for --timezone: .*4795…93fa/);
+  assert.match(result.stderr, /Invalid value for --timezone \(timezone\): .*4795…93fa/);
   assert.ok(!result.stderr.includes(TEST_API_KEY.slice(4, -4)));
   assert.ok(!(await Deno.stat(join(dir, "config.ini")).catch(() => undefined)), "nothing written");
   await Deno.remove(dir, { recursive: true });
