@@ -16,7 +16,7 @@ import {
   type SystemEventLog,
 } from "../src/event_log.ts";
 import { createPosixPlatform } from "../src/posix.ts";
-import { eventually, journalRows, TEST_API_KEY } from "./support/files.ts";
+import { canMount, eventually, journalRows, run, TEST_API_KEY } from "./support/files.ts";
 import { ReferenceServer } from "./support/reference_server.ts";
 
 const WRONG_KEY = "0d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a";
@@ -287,23 +287,6 @@ Deno.test({
     }
   },
 });
-
-/** Mounting a tmpfs needs root (CI and the developers' machines run as root). */
-function canMount(): boolean {
-  if (Deno.build.os !== "linux") return false;
-  try {
-    return Deno.uid() === 0;
-  } catch {
-    return false;
-  }
-}
-
-async function run(command: string, ...args: string[]): Promise<void> {
-  const { code, stderr } = await new Deno.Command(command, { args, stderr: "piped" }).output();
-  if (code !== 0) {
-    throw new Error(`${command} ${args.join(" ")}: ${new TextDecoder().decode(stderr)}`);
-  }
-}
 
 /** Fills the file system of `path` to the last byte. */
 async function fill(path: string): Promise<void> {

@@ -5,25 +5,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { AgentProcess, configureAgent } from "./support/agent_process.ts";
-import { eventually, journalRows, TEST_API_KEY } from "./support/files.ts";
+import {
+  canMount,
+  eventually,
+  journalRows,
+  run,
+  TEST_API_KEY,
+  withoutRateLimit,
+} from "./support/files.ts";
 import { ReferenceServer } from "./support/reference_server.ts";
-
-/** Mounting a tmpfs needs root (CI and the developers' machines run as root). */
-function canMount(): boolean {
-  if (Deno.build.os !== "linux") return false;
-  try {
-    return Deno.uid() === 0;
-  } catch {
-    return false;
-  }
-}
-
-async function run(command: string, ...args: string[]): Promise<void> {
-  const { code, stderr } = await new Deno.Command(command, { args, stderr: "piped" }).output();
-  if (code !== 0) {
-    throw new Error(`${command} ${args.join(" ")}: ${new TextDecoder().decode(stderr)}`);
-  }
-}
 
 Deno.test({
   name:
@@ -39,11 +29,7 @@ Deno.test({
       await configureAgent(config, server);
       // More than 60 events: the agent is told the server has no rate limit (otherwise it paces
       // by the server's default, 60 per 60 s).
-      const text = await Deno.readTextFile(config);
-      await Deno.writeTextFile(
-        config,
-        text.replace(/^server_rate_limit = .*/m, "server_rate_limit = 0"),
-      );
+      await withoutRateLimit(config);
       agent = AgentProcess.start(config);
       await agent.ready();
       await agent.feed({ type: "logon", user: "before", session: 2, at: "2025-04-27T07:00:00Z" });

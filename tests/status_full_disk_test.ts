@@ -6,26 +6,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { AgentProcess, configureAgent, runCli } from "./support/agent_process.ts";
-import { eventually, TEST_API_KEY } from "./support/files.ts";
+import { canMount, eventually, run, TEST_API_KEY, withoutRateLimit } from "./support/files.ts";
 import { ReferenceServer } from "./support/reference_server.ts";
 import type { StatusReport } from "../src/status_command.ts";
-
-/** Mounting a tmpfs needs root (CI and the developers' machines run as root). */
-function canMount(): boolean {
-  if (Deno.build.os !== "linux") return false;
-  try {
-    return Deno.uid() === 0;
-  } catch {
-    return false;
-  }
-}
-
-async function run(command: string, ...args: string[]): Promise<void> {
-  const { code, stderr } = await new Deno.Command(command, { args, stderr: "piped" }).output();
-  if (code !== 0) {
-    throw new Error(`${command} ${args.join(" ")}: ${new TextDecoder().decode(stderr)}`);
-  }
-}
 
 async function statusReport(config: string): Promise<StatusReport> {
   const result = await runCli(["--status", "--json", "--config", config]);
@@ -45,11 +28,7 @@ Deno.test({
       await configureAgent(config, server);
       // More than 60 events: the agent is told the server has no rate limit (otherwise it paces
       // by the server's default, 60 per 60 s).
-      const written = await Deno.readTextFile(config);
-      await Deno.writeTextFile(
-        config,
-        written.replace(/^server_rate_limit = .*/m, "server_rate_limit = 0"),
-      );
+      await withoutRateLimit(config);
       agent = AgentProcess.start(config);
       await agent.waitForLine(/Health check \(start\) passed/);
       await eventually("--status 0", () => statusReport(config), (r) => r.exitCode === 0);

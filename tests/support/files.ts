@@ -66,3 +66,33 @@ export async function assertSecretNowhere(
     assert.ok(!output.includes(secret), `the API key is in output #${i}`);
   });
 }
+
+/** Mounting a tmpfs needs root (CI and the developers' machines run as root). */
+export function canMount(): boolean {
+  if (Deno.build.os !== "linux") return false;
+  try {
+    return Deno.uid() === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs a command; throws with its standard error when it fails. */
+export async function run(command: string, ...args: string[]): Promise<void> {
+  const { code, stderr } = await new Deno.Command(command, { args, stderr: "piped" }).output();
+  if (code !== 0) {
+    throw new Error(`${command} ${args.join(" ")}: ${new TextDecoder().decode(stderr)}`);
+  }
+}
+
+/**
+ * Tells the agent of `config` that the server has no rate limit (`server_rate_limit = 0`), for
+ * tests that send more than the server's default 60 events a minute.
+ */
+export async function withoutRateLimit(config: string): Promise<void> {
+  const text = await Deno.readTextFile(config);
+  await Deno.writeTextFile(
+    config,
+    text.replace(/^server_rate_limit = .*/m, "server_rate_limit = 0"),
+  );
+}
