@@ -397,10 +397,13 @@ export class Agent {
     this.log("info", `event_log.csv holds ${this.#journal.pendingCount} events not yet sent`);
     await this.#sessions.load(this.#journal.path);
     if (this.#options.watchConfig !== false) {
+      // The poll reports a write of config.ini itself (its identity, size or time changed),
+      // never other activity in the folder: each is a config change and runs a health check,
+      // even when the writes it merged left the text as applied (--debug true, then false).
       this.#watcher = new ConfigWatcher(this.configPath, {
         clock: this.#clock,
         log: this.log,
-        onChange: () => this.#track(this.#reloadIfChanged()),
+        onChange: () => this.#track(this.reload("config.ini changed on disk")),
       });
       this.#watcher.start();
     }
@@ -441,10 +444,6 @@ export class Agent {
     }
     this.#events.configChecked(this.#source.problems());
     this.#status.soon();
-  }
-
-  async #reloadIfChanged(): Promise<void> {
-    if (await this.#source.changedOnDisk()) await this.reload("config.ini changed on disk");
   }
 
   // ---- health and host facts ----

@@ -78,8 +78,14 @@ function assertWorked(server: ReferenceServer, user: string, expected: number): 
   );
 }
 
-/** No two stored rows share the server's five-field duplicate key, and none was a duplicate. */
-function assertNoEventTwice(server: ReferenceServer): void {
+/**
+ * No two stored rows share the server's five-field duplicate key, and no event was sent again
+ * after it was stored, except `cutInFlight` ("Logon 2025-01-14T07:55:00Z"): an event the power
+ * cut may have caught between the server's 201 and the journal's durable send_status 2. A real
+ * cut can land there too; the resend is answered 200 "already recorded", which the agent counts
+ * as sent. It may happen once, never for another event.
+ */
+function assertNoEventTwice(server: ReferenceServer, options: { cutInFlight?: string } = {}): void {
   const keys = stored(server).map((s) =>
     eventKey({
       eventType: s.eventType as EventType,
@@ -92,8 +98,15 @@ function assertNoEventTwice(server: ReferenceServer): void {
   assert.equal(new Set(keys).size, keys.length, "an event reached the server twice");
   const duplicates = server.requests().filter((r) =>
     r.path === "/api/log_event" && r.status === 200
+  ).map((r) => {
+    const body = JSON.parse(r.body) as { EventType: string; Timestamp: string };
+    return `${body.EventType} ${body.Timestamp}`;
+  });
+  const allowed = options.cutInFlight === undefined ? [] : [options.cutInFlight];
+  assert.ok(
+    duplicates.length === 0 || (duplicates.length === 1 && allowed.includes(duplicates[0])),
+    `the server answered 'already recorded' for: ${duplicates.join(", ")}`,
   );
-  assert.equal(duplicates.length, 0, "the server answered 'already recorded'");
 }
 
 Deno.test("installed mid-session: the logon is recorded at its real time, learnt late", async () => {
@@ -268,7 +281,8 @@ Deno.test("a power-loss line ends the process at once, after the minute write it
       { type: "clock", at: at(D2, "08:00:00") },
       { type: "present", none: true },
     ], { storedAfter: 2, end: { type: "stop" } });
-    assertNoEventTwice(server);
+    // The Logon may have gone in the moment the sessions.json write took before the cut.
+    assertNoEventTwice(server, { cutInFlight: `Logon ${at(D1, "07:55:00")}` });
     assertWorked(server, "alice", 4 * HOUR + 5 * 60);
   });
 });
