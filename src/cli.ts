@@ -170,9 +170,14 @@ async function hostAgent(
           // A power cut comes after the sessions.json write its clock line called for.
           onEnd: (end) => ended.resolve(advancing.then(() => endSimulatedRun(end, hooks))),
         });
-        const present = await source.presentSessions();
-        if (present) await agent.sessionsPresent(present, since);
-        feeding = source.run((change) => agent.record(change)).catch((error) => {
+        const input = source;
+        // Not awaited: the first line may be long in coming (standard input), and a stop must
+        // not wait for it. The leading `present` lines are the snapshot, then the changes follow.
+        feeding = (async () => {
+          const present = await input.presentSessions();
+          if (present) await agent.sessionsPresent(present, since);
+          await input.run((change) => agent.record(change));
+        })().catch((error) => {
           agent.log("error", `Simulated input stopped: ${errorText(error)}`);
         });
       } else if (hooks.presentSessions) {

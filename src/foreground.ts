@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { systemClock } from "./clock.ts";
 import type { ServiceHooks } from "./platform.ts";
 import { errorText } from "./text.ts";
 
@@ -13,9 +14,13 @@ function stopSignals(): Deno.Signal[] {
   return Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
 }
 
+/** How long a stop asked for by a signal may take before the process ends anyway. */
+export const FOREGROUND_STOP_GRACE_MS = 20_000;
+
 /**
  * Runs the agent in the foreground until SIGINT or SIGTERM (Windows: Ctrl+C or Ctrl+Break),
- * then stops it cleanly. Returns 0 after a clean stop, 1 when the agent could not start.
+ * then stops it cleanly. Returns 0 after a clean stop, 1 when the agent could not start or its
+ * stop did not finish within {@link FOREGROUND_STOP_GRACE_MS}.
  */
 export async function runInForeground(hooks: ServiceHooks): Promise<number> {
   const { promise: stopped, resolve: stop } = Promise.withResolvers<string>();
@@ -33,7 +38,23 @@ export async function runInForeground(hooks: ServiceHooks): Promise<number> {
     }
     const signal = await stopped;
     hooks.log("info", `${signal} received`);
-    await hooks.stop();
+    // A stop that hangs (a blocked write, a stuck runtime call) must not keep the process:
+    // after the grace period the process ends anyway; pending events stay in event_log.csv.
+    const grace = new AbortController();
+    const finished = await Promise.race([
+      hooks.stop().then(() => true),
+      systemClock.sleep(FOREGROUND_STOP_GRACE_MS, grace.signal).then(() => false),
+    ]);
+    grace.abort();
+    if (!finished) {
+      hooks.log(
+        "error",
+        `The agent did not stop within ${
+          FOREGROUND_STOP_GRACE_MS / 1000
+        } s of ${signal}: exiting anyway; events not yet sent stay in event_log.csv`,
+      );
+      return 1;
+    }
     return 0;
   } finally {
     for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);

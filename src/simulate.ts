@@ -296,7 +296,13 @@ export class SimulatedSource implements SessionSource {
   async presentSessions(): Promise<PresentSession[] | undefined> {
     let present: PresentSession[] | undefined;
     while (true) {
-      const line = await this.#read();
+      let line: SimulatedLine | undefined;
+      try {
+        line = await this.#read();
+      } catch (error) {
+        if (this.#stop.signal.aborted) return undefined; // closed (a stop) while waiting
+        throw error;
+      }
       if (line?.kind === "clock") {
         this.#options.simulatedClock?.set(line.at);
       } else if (line?.kind === "present") {
@@ -312,6 +318,7 @@ export class SimulatedSource implements SessionSource {
   }
 
   async run(sink: SessionSink): Promise<void> {
+    if (this.#stop.signal.aborted) return; // closed before the input began
     const { log, name } = this.#options;
     const clock = this.#options.simulatedClock;
     try {

@@ -63,3 +63,18 @@ Deno.test("a change of the file config.ini links to, in another folder, is notic
     await Deno.remove(elsewhere, { recursive: true });
   }
 });
+
+Deno.test("the agent stops on SIGTERM while its simulated input has not sent a line yet", async () => {
+  // The leading `present` lines of --simulate are read in the background: a stop must not wait
+  // for a first line that never comes (it did: SIGTERM was ignored until SIGKILL).
+  const bench = await FaultBench.start();
+  try {
+    const { config } = await bench.folder();
+    const agent = AgentProcess.start(config);
+    await agent.ready();
+    assert.equal(await stopOrFail(agent), 0, agent.lines.slice(-10).join("\n"));
+    assert.ok(!agent.lines.some((line) => / ERROR /.test(line)), agent.lines.join("\n"));
+  } finally {
+    await bench.stop();
+  }
+});
