@@ -103,12 +103,6 @@ export class ConfigSource {
     return this.#text !== before || this.#error !== undefined;
   }
 
-  /** Whether config.ini on disk differs from the one applied (or cannot be used). */
-  async changedOnDisk(): Promise<boolean> {
-    const text = await readRegularTextFile(this.path).catch(() => undefined);
-    return text === undefined || text !== this.#text || this.#error !== undefined;
-  }
-
   #failed(error: Error): void {
     const message = error instanceof ConfigError || error instanceof Deno.errors.NotFound
       ? error.message

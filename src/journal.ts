@@ -372,7 +372,7 @@ export class Journal {
   async #checkFile(): Promise<void> {
     const reason = this.#file === null
       ? "it was not open after a failed rotation"
-      : await changeOf(this.#file, this.#path, this.#size);
+      : changeOf(this.#file, this.#path, this.#size);
     if (reason === undefined) return;
     const plan = rebuildPlan(await inspectJournal(this.#path), [...this.#rows.values()]);
     await this.#rebuild(plan);

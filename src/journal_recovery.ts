@@ -180,11 +180,11 @@ export async function asidePath(path: string, now: number): Promise<string> {
  * journal at `path`, or undefined when it still is: moved or deleted, replaced by another file,
  * truncated, or extended by another program.
  */
-export async function changeOf(
+export function changeOf(
   file: Deno.FsFile,
   path: string,
   size: number,
-): Promise<string | undefined> {
+): string | undefined {
   // Synchronous: two stat calls of a local file take microseconds, where the async ops' thread
   // pool round trips cost about as much as the row's write (measured by the bench's journal
   // rows: 3,650 appends/s with async stats against 5,214 before the check existed).

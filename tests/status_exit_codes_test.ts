@@ -151,7 +151,7 @@ Deno.test("--status exits 0 only when the agent runs, its health check passed an
     });
 
     await t.step(
-      "a config change runs a health check, which resumes sending: 0 again",
+      "a passing health check (the paused agent probes by itself) resumes sending: 0 again",
       async () => {
         assert.equal((await runCli(["--config", config, "--debug", "true"])).code, 0);
         await server.waitFor((stored) => stored.length === 1, 20_000);
