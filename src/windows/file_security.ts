@@ -190,8 +190,8 @@ export class FileHandle {
   }
 }
 
-/** A descriptor as SDDL, for the parts in `info`. */
-function descriptorText(descriptor: Deno.PointerValue, info: number): string {
+/** A descriptor as SDDL, for the parts in `info` (owner, DACL...). */
+export function descriptorText(descriptor: Deno.PointerValue, info: number): string {
   const text = new BigUint64Array(1);
   unwrap(
     "ConvertSecurityDescriptorToStringSecurityDescriptorW",

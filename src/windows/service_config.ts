@@ -24,9 +24,9 @@ import {
 } from "../../ffi/error.ts";
 import { kernel32 } from "../../ffi/kernel32.ts";
 import { encodeDwordInfo, readDword } from "../../ffi/structs.ts";
-import { readWide, wide } from "../../ffi/wide.ts";
+import { wide } from "../../ffi/wide.ts";
 import { SERVICE_SDDL } from "./descriptor.ts";
-import { withDescriptor } from "./file_security.ts";
+import { descriptorText, withDescriptor } from "./file_security.ts";
 import type { ScHandle } from "./scm.ts";
 
 /** How long Windows waits for the service at shutdown (the preshutdown timeout). */
@@ -54,7 +54,7 @@ export function queryServiceDacl(service: ScHandle): string {
       buffer.byteLength,
       needed,
     );
-    if (ok !== 0) return sddlOf(buffer);
+    if (ok !== 0) return descriptorText(Deno.UnsafePointer.of(buffer), DACL_SECURITY_INFORMATION);
     const code = kernel32().GetLastError();
     if (needed[0] <= buffer.byteLength && code !== ERROR_INSUFFICIENT_BUFFER) {
       throw new Win32Error("QueryServiceObjectSecurity", code);
@@ -62,26 +62,6 @@ export function queryServiceDacl(service: ScHandle): string {
     buffer = new Uint8Array(needed[0]);
   }
   throw new Win32Error("QueryServiceObjectSecurity", ERROR_INSUFFICIENT_BUFFER);
-}
-
-function sddlOf(descriptor: Uint8Array<ArrayBuffer>): string {
-  const text = new BigUint64Array(1);
-  unwrap(
-    "ConvertSecurityDescriptorToStringSecurityDescriptorW",
-    advapi32().ConvertSecurityDescriptorToStringSecurityDescriptorW(
-      Deno.UnsafePointer.of(descriptor),
-      1,
-      DACL_SECURITY_INFORMATION,
-      text,
-      null,
-    ),
-  );
-  const pointer = Deno.UnsafePointer.create(text[0]);
-  try {
-    return readWide(pointer);
-  } finally {
-    kernel32().LocalFree(pointer);
-  }
 }
 
 /** Sets the preshutdown timeout (SERVICE_CONFIG_PRESHUTDOWN_INFO). */

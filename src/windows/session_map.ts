@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { WtsSessionDetails } from "../../ffi/wts_structs.ts";
 import type {
   ConnectionChangeType,
   PresentSession,
@@ -135,19 +136,11 @@ export class SessionMemory {
 /** WTS_CONNECTSTATE_CLASS values the snapshot reads. */
 export const WTS_STATE = { WTSActive: 0, WTSConnected: 1, WTSDisconnected: 4 } as const;
 
-/** One session as WTSQuerySessionInformationW(WTSSessionInfoEx or WTSSessionInfo) describes it. */
-export interface SessionDetails {
-  sessionId: number;
-  state: number;
-  /** SessionFlags: 0 WTS_SESSIONSTATE_LOCK, 1 WTS_SESSIONSTATE_UNLOCK, -1 unknown. */
-  flags: number;
-  winStationName: string;
-  userName: string;
-  domainName: string;
-  /** Epoch milliseconds, 0 when not set. */
-  logonTime: number;
-  connectTime: number;
-}
+/**
+ * One session as WTSQuerySessionInformationW(WTSSessionInfoEx or WTSSessionInfo) describes it
+ * (the codec's record; the snapshot does not use the disconnect time).
+ */
+export type SessionDetails = Omit<WtsSessionDetails, "disconnectTime">;
 
 /**
  * Whether SessionFlags' lock values are reversed on this Windows: Microsoft documents that on
