@@ -8,38 +8,14 @@
  * remove (files kept) → remove --purge.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
-import { DEV_PERMISSION_FLAGS } from "../../src/windows/installer.ts";
 import { WindowsServiceManager } from "../../src/windows/service_manager.ts";
 import { encodeTestControl } from "./test_controls.ts";
 import { ReferenceServer } from "../support/reference_server.ts";
+import { testBuildCli as cli, until } from "./support.ts";
 
 const ignore = Deno.build.os !== "windows";
-// The test build's entry: the development install then runs it, test controls included.
-const MOD = fileURLToPath(new URL("./test_build.ts", import.meta.url));
 const KEY_1 = "usm-e2e-key-one-0123456789";
 const KEY_2 = "usm-e2e-key-two-9876543210";
-
-async function cli(...args: string[]): Promise<{ code: number; output: string }> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...DEV_PERMISSION_FLAGS, MOD, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return { code, output: decoder.decode(stdout) + decoder.decode(stderr) };
-}
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>) {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}
 
 async function journalRows(installDir: string): Promise<string[][]> {
   const text = await Deno.readTextFile(`${installDir}\\event_log.csv`).catch(() => "");

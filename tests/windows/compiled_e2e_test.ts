@@ -13,31 +13,15 @@ import { readDescriptor } from "../../src/windows/file_security.ts";
 import { WindowsServiceManager } from "../../src/windows/service_manager.ts";
 import { ReferenceServer } from "../support/reference_server.ts";
 import { encodeTestControl } from "./test_controls.ts";
+import { run, until as untilWithin } from "./support.ts";
 
 const exe = Deno.env.get("USM_COMPILED_EXE");
 const ignore = Deno.build.os !== "windows" || !exe;
 const KEY = "usm-compiled-e2e-key-0123456789";
 
-async function run(program: string, ...args: string[]): Promise<{ code: number; output: string }> {
-  const { code, stdout, stderr } = await new Deno.Command(program, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return { code, output: decoder.decode(stdout) + decoder.decode(stderr) };
-}
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>) {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}
+/** The compiled exe's steps (installs, service starts) take longer: a minute, polled every 200 ms. */
+const until = <T>(what: string, probe: () => T | undefined | Promise<T | undefined>) =>
+  untilWithin(what, probe, { timeoutMs: 60_000, everyMs: 200 });
 
 const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
 

@@ -10,28 +10,15 @@
  * Event Viewer shows is checked only on Windows; here the calls and the registry are.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { EVENT_SOURCE_KEY } from "../../src/windows/event_log.ts";
-import { DEV_PERMISSION_FLAGS } from "../../src/windows/installer.ts";
 import { WindowsServiceManager } from "../../src/windows/service_manager.ts";
 import { encodeTestControl } from "./test_controls.ts";
 import { ReferenceServer } from "../support/reference_server.ts";
+import { testBuildCli as cli, until } from "./support.ts";
 
 const ignore = Deno.build.os !== "windows";
-const MOD = fileURLToPath(new URL("./test_build.ts", import.meta.url));
 const KEY = "usm-evlog-key-good-0123456789";
 const WRONG_KEY = "usm-evlog-key-wrong-9876543210";
-
-async function cli(...args: string[]): Promise<{ code: number; output: string }> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...DEV_PERMISSION_FLAGS, MOD, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return { code, output: decoder.decode(stdout) + decoder.decode(stderr) };
-}
 
 async function sourceRegistered(): Promise<boolean> {
   const { success } = await new Deno.Command("reg", {
@@ -40,16 +27,6 @@ async function sourceRegistered(): Promise<boolean> {
     stderr: "null",
   }).output();
   return success;
-}
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>) {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
 }
 
 Deno.test({

@@ -16,6 +16,7 @@ import { WindowsServiceManager } from "../../src/windows/service_manager.ts";
 import { encodeTestControl } from "./test_controls.ts";
 import { ReferenceServer } from "../support/reference_server.ts";
 import { PRODUCT_NAME } from "../../scripts/msi.ts";
+import { until as untilWithin } from "./support.ts";
 
 const ignore = Deno.build.os !== "windows";
 const MANIFEST = fileURLToPath(new URL("../../.dev/msi/manifest.json", import.meta.url));
@@ -96,15 +97,9 @@ async function msiexec(commandLine: string): Promise<{ code: number; ms: number 
   return { code, ms: performance.now() - t0 };
 }
 
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>) {
-  const deadline = performance.now() + 60_000;
-  while (performance.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}
+/** msiexec's installs and the service's starts take longer: a minute, polled every 200 ms. */
+const until = <T>(what: string, probe: () => T | undefined | Promise<T | undefined>) =>
+  untilWithin(what, probe, { timeoutMs: 60_000, everyMs: 200 });
 
 /** A log's text, whatever its encoding (Windows writes ANSI or UTF-16 logs). */
 async function logText(path: string): Promise<string> {
