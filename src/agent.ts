@@ -34,12 +34,7 @@ import type {
 } from "./platform.ts";
 import { SessionTracker } from "./sessions_tracker.ts";
 import { lockFolder, openJournal } from "./startup.ts";
-import {
-  type AgentStatus,
-  type HealthResult,
-  type InstanceLock,
-  removeStatusTemporaries,
-} from "./status.ts";
+import { type AgentStatus, type HealthResult, type InstanceLock } from "./status.ts";
 import { buildStatus, StatusReporter } from "./status_reporter.ts";
 import type { JournalSetAside, SystemEventLog } from "./event_log.ts";
 import { SystemEvents } from "./system_events.ts";
@@ -366,7 +361,6 @@ export class Agent {
       installDir: platform.defaultInstallDir(),
       log: this.log,
     });
-    await removeStatusTemporaries(this.dir);
     await this.#source.read({ create: true });
     this.log(
       "info",

@@ -14,7 +14,7 @@
  * @module
  */
 import { join } from "node:path";
-import { isTemporaryName, writeFileAtomic } from "./atomic_write.ts";
+import { writeFileAtomic } from "./atomic_write.ts";
 import type { AliveFacts } from "./sessions.ts";
 import { errorText } from "./text.ts";
 
@@ -103,15 +103,6 @@ export async function readAlive(
   } catch (error) {
     warn(`Ignored ${path}: ${errorText(error)}; it is rewritten within a minute`);
     return undefined;
-  }
-}
-
-/** Removes the temporary files of sessions.json writes that a kill interrupted. */
-export async function removeAliveTemporaries(dir: string): Promise<void> {
-  for await (const entry of Deno.readDir(dir)) {
-    if (entry.isFile && isTemporaryName(entry.name, ALIVE_FILE)) {
-      await Deno.remove(join(dir, entry.name)).catch(() => {});
-    }
   }
 }
 

@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
+import { removeTemporaries } from "./atomic_write.ts";
+import { TEMPORARY_TARGETS } from "./startup.ts";
 import { join } from "node:path";
-import {
-  aliveText,
-  parseAlive,
-  readAlive,
-  removeAliveTemporaries,
-  writeAlive,
-} from "./sessions_alive.ts";
+import { aliveText, parseAlive, readAlive, writeAlive } from "./sessions_alive.ts";
 
 Deno.test("sessions.json round-trips through a real file", async () => {
   const dir = await Deno.makeTempDir();
@@ -63,7 +59,7 @@ Deno.test("temporaries of a sessions.json write that a kill interrupted are remo
     const left = join(dir, `.sessions.json.${crypto.randomUUID()}.tmp`);
     await Deno.writeTextFile(left, "{");
     await Deno.writeTextFile(join(dir, "other.tmp"), "x");
-    await removeAliveTemporaries(dir);
+    await removeTemporaries(dir, TEMPORARY_TARGETS);
     await assert.rejects(() => Deno.stat(left), Deno.errors.NotFound);
     await Deno.stat(join(dir, "other.tmp"));
   } finally {

@@ -21,13 +21,7 @@ import {
   planAtStart,
   translateChange,
 } from "./sessions.ts";
-import {
-  ALIVE_INTERVAL_MS,
-  type AliveRecord,
-  readAlive,
-  removeAliveTemporaries,
-  writeAlive,
-} from "./sessions_alive.ts";
+import { ALIVE_INTERVAL_MS, type AliveRecord, readAlive, writeAlive } from "./sessions_alive.ts";
 import { errorText } from "./text.ts";
 
 /** Options of {@link SessionTracker}. */
@@ -80,7 +74,6 @@ export class SessionTracker {
     const early = this.#early ?? [];
     this.#early = undefined;
     for (const { event, session } of early) this.noted(event, session);
-    await removeAliveTemporaries(this.#options.dir).catch(() => {});
     this.#previous = await readAlive(this.#options.dir, (m) => this.#options.log("warn", m));
     for (const user of this.#previous?.disconnected ?? []) {
       const state = this.#view.get(user);

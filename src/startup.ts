@@ -6,12 +6,13 @@
  */
 import { dirname, join, resolve } from "node:path";
 import { removeTemporaries } from "./atomic_write.ts";
+import { ALIVE_FILE } from "./sessions_alive.ts";
 import type { JournalSetAside } from "./event_log.ts";
 import { SERVICE_EXIT_CODES, StartError } from "./exit_codes.ts";
 import { Journal } from "./journal.ts";
 import type { LogFn } from "./log.ts";
 import type { SecureOptions } from "./platform.ts";
-import { InstanceLock } from "./status.ts";
+import { InstanceLock, STATUS_FILE } from "./status.ts";
 
 /** What {@link lockFolder} needs of the platform and the agent. */
 export interface FolderOptions {
@@ -86,7 +87,7 @@ export async function lockFolder(dir: string, options: FolderOptions): Promise<I
 }
 
 /** The files written with writeFileAtomic, whose temporaries a start removes. */
-const TEMPORARY_TARGETS = ["config.ini", "status.json"];
+export const TEMPORARY_TARGETS: readonly string[] = ["config.ini", STATUS_FILE, ALIVE_FILE];
 
 /** Whether two paths name one folder (Windows paths compare without case). */
 function samePath(a: string, b: string): boolean {

@@ -5,7 +5,7 @@
  * @module
  */
 import { join } from "node:path";
-import { isTemporaryName, writeFileAtomic } from "./atomic_write.ts";
+import { writeFileAtomic } from "./atomic_write.ts";
 import { redact } from "./redact.ts";
 
 /** The result of one health check. */
@@ -104,20 +104,6 @@ async function writeInPlace(path: string, bytes: Uint8Array): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/**
- * Removes the temporary files of status.json writes a killed agent left behind (call it only
- * while holding the folder's lock). Failures are ignored: the next start tries again.
- */
-export async function removeStatusTemporaries(dir: string): Promise<void> {
-  try {
-    for await (const entry of Deno.readDir(dir)) {
-      if (entry.isFile && isTemporaryName(entry.name, STATUS_FILE)) {
-        await Deno.remove(join(dir, entry.name)).catch(() => {});
-      }
-    }
-  } catch { /* the folder cannot be listed */ }
 }
 
 /**

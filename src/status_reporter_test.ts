@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fallbackConfig } from "./config_source.ts";
-import { readStatus, removeStatusTemporaries } from "./status.ts";
+import { removeTemporaries } from "./atomic_write.ts";
+import { TEMPORARY_TARGETS } from "./startup.ts";
+import { readStatus } from "./status.ts";
 import {
   buildStatus,
   STATUS_DELAY_MS,
@@ -106,7 +108,7 @@ Deno.test("a start removes the status.json temporaries a killed agent left, and 
     for (const path of [left, other, join(dir, "status.json")]) {
       await Deno.writeTextFile(path, "{}");
     }
-    await removeStatusTemporaries(dir);
+    await removeTemporaries(dir, TEMPORARY_TARGETS.filter((t) => t === "status.json"));
     const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
     assert.deepEqual(names, [other.slice(dir.length + 1), "status.json"].sort());
   } finally {
