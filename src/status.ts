@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { writeFileAtomic } from "./atomic_write.ts";
+import { NotRegularFileError, openRegular } from "./no_follow.ts";
 import { redact } from "./redact.ts";
 
 /** The result of one health check. */
@@ -80,6 +81,9 @@ export async function writeStatus(dir: string, status: AgentStatus): Promise<Err
     await writeFileAtomic(path, bytes, { mode: 0o600 });
     return undefined;
   } catch (error) {
+    // A link or a special file in status.json's place is refused, never written through; the
+    // in-place fallback is only for a full disk.
+    if (error instanceof NotRegularFileError) return error;
     return await writeInPlace(path, bytes) ? undefined : error as Error;
   }
 }
@@ -87,7 +91,7 @@ export async function writeStatus(dir: string, status: AgentStatus): Promise<Err
 /** Overwrites status.json in place when `bytes` fit in it; false when they do not or it fails. */
 async function writeInPlace(path: string, bytes: Uint8Array): Promise<boolean> {
   try {
-    const file = await Deno.open(path, { read: true, write: true });
+    const file = await openRegular(path, { read: true, write: true });
     try {
       const { size } = await file.stat();
       if (bytes.length > size) return false;

@@ -40,3 +40,28 @@ for (
     await Deno.remove(dir, { recursive: true });
   });
 }
+
+Deno.test("the same 400 to two different events while health passes: sending pauses, neither is refused", async () => {
+  // A proxy or a wrong path prefix in front of a healthy server: the health check passes, and
+  // every event is answered 400. The answer concerns the setup, not one event.
+  await using server = await HostileServer.start((request) =>
+    request.path === "/api/health" ? replies.healthy() : replies.status(400, "<h1>Bad Request</h1>")
+  );
+  const { dir, config } = await agentDir("usm-fault-refusal-healthy-");
+  await writeAgentConfig(config, server);
+  const agent = AgentProcess.start(config);
+  try {
+    await agent.ready();
+    await agent.waitForLine(/Health check \(start\) passed/);
+    await agent.feed(...CHANGES);
+    const line = await agent.waitForLine(/the setup, not the events, is at fault/);
+    assert.match(line, /answered 400 to two different events in a row/);
+    const rows = await eventually("three rows", () => journalRows(dir), (r) => r.length === 3);
+    assert.deepEqual(rows.map((r) => r.status), [0, 0, 0], "nothing marked refused (3)");
+    assert.ok(!agent.lines.some((l) => /refused .* for good/.test(l)));
+  } finally {
+    await agent.stop();
+  }
+  assert.deepEqual((await journalRows(dir)).map((r) => r.status), [0, 0, 0]);
+  await Deno.remove(dir, { recursive: true });
+});

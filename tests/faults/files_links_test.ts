@@ -34,8 +34,12 @@ Deno.test("links planted under the names of the agent's files are refused, never
         const victims = new Map<string, string>();
         for (const file of names) {
           const victim = join(elsewhere, `${crypto.randomUUID()}-${file}`);
-          // A journal-shaped victim with a pending row: not followed, so not sent either.
-          const text = file === "event_log.csv" ? HEADER + row("victim-row", 0) : "precious\n";
+          // A journal-shaped victim with a pending row: not followed, so not sent either. The
+          // other victims are larger than any status (8 KiB): status.json's in-place fallback
+          // for a full disk would fit into them if it ever followed the link.
+          const text = file === "event_log.csv"
+            ? HEADER + row("victim-row", 0)
+            : "precious\n".repeat(820);
           await Deno.writeTextFile(victim, text);
           await Deno.symlink(victim, join(dir, file));
           victims.set(victim, text);
