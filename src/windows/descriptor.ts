@@ -109,8 +109,40 @@ export function trustDecision(
   return { action: "secure" };
 }
 
-/** Rights that let a trustee change a folder's contents (SDDL aliases or a hex mask). */
-const WRITE_RIGHTS = ["GA", "GW", "FA", "FW", "WD", "WO", "SD", "DC", "CC", "WP"];
+/**
+ * The access mask of each two-letter right of an SDDL ACE string (Microsoft, "ACE strings"); on
+ * a file or folder the directory-service letters stand for file bits (CC 0x1 is read data, DT
+ * 0x40 delete child, LC 0x4 add subfolder), so letters and hex masks are judged by one mask.
+ */
+const SDDL_RIGHTS: Readonly<Record<string, number>> = {
+  GA: 0x1000_0000,
+  GR: 0x8000_0000,
+  GW: 0x4000_0000,
+  GX: 0x2000_0000,
+  RC: 0x2_0000,
+  SD: 0x1_0000,
+  WD: 0x4_0000,
+  WO: 0x8_0000,
+  CC: 0x1,
+  DC: 0x2,
+  LC: 0x4,
+  SW: 0x8,
+  RP: 0x10,
+  WP: 0x20,
+  DT: 0x40,
+  LO: 0x80,
+  CR: 0x100,
+  FA: 0x1f_01ff,
+  FR: 0x12_0089,
+  FW: 0x12_0116,
+  FX: 0x12_00a0,
+};
+
+/** The access mask of an ACE's rights field: a hex mask, or two-letter rights. */
+function accessMask(rights: string): number {
+  if (/^0x[0-9a-f]+$/i.test(rights)) return parseInt(rights, 16);
+  return (rights.match(/../g) ?? []).reduce((mask, right) => mask | (SDDL_RIGHTS[right] ?? 0), 0);
+}
 /** FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_DELETE_CHILD | FILE_WRITE_ATTRIBUTES
  * | DELETE | WRITE_DAC | WRITE_OWNER | GENERIC_ALL | GENERIC_WRITE. */
 const WRITE_MASK = 0x2 | 0x4 | 0x10 | 0x40 | 0x100 | 0x1_0000 | 0x4_0000 | 0x8_0000 |
@@ -135,11 +167,7 @@ export function ordinaryWriters(sddl: string): string[] {
   const writers: string[] = [];
   for (const ace of parseDacl(sddl).aces) {
     if (ace.type !== "A" || ace.flags.includes("IO") || PRIVILEGED.has(ace.trustee)) continue;
-    const rights = ace.rights;
-    const pairs: string[] = rights.match(/../g) ?? [];
-    const writes = /^0x[0-9a-f]+$/i.test(rights)
-      ? (parseInt(rights, 16) & WRITE_MASK) !== 0
-      : WRITE_RIGHTS.some((right) => pairs.includes(right));
+    const writes = (accessMask(ace.rights) & WRITE_MASK) !== 0;
     if (writes && !writers.includes(ace.trustee)) writers.push(ace.trustee);
   }
   return writers;

@@ -117,6 +117,11 @@ Deno.test("ordinary writers of a folder are read from its DACL", async (t) => {
     ]],
     ["D:(A;OICI;FRFX;;;WD)(A;;FW;;;AU)", ["AU"]],
     ["D:(D;;FA;;;BU)(A;;0x1301bf;;;AU)", ["AU"]],
+    // letters for file bits: DT delete child, LC add subfolder are writes; CC is read data
+    ["D:(A;OICI;DT;;;BU)", ["BU"]],
+    ["D:(A;CI;LC;;;BU)", ["BU"]],
+    ["D:(A;;DCLCRPCR;;;AU)", ["AU"]],
+    ["D:(A;;CCSWLO;;;BU)", []],
   ];
   for (const [sddl, writers] of table) {
     await t.step(sddl, () => assert.deepEqual(ordinaryWriters(sddl), writers));
