@@ -39,7 +39,8 @@ export interface HeldEventsOptions {
 /** The ordered writer of new events, with the events the disk refused. */
 export class HeldEvents {
   #options: HeldEventsOptions;
-  #held: SessionEvent[] = [];
+  /** Held events with what their append promised: the log line and delivery's wake-up. */
+  #held: { event: SessionEvent; written: () => void }[] = [];
   #chain: Promise<void> = Promise.resolve();
   #timer: Timer | undefined;
   #closed = false;
@@ -67,17 +68,18 @@ export class HeldEvents {
     const run = this.#chain.then(async () => {
       const sink = this.#options.sink();
       if (this.#held.length > 0 || !sink) {
-        this.#held.push(event);
+        this.#held.push({ event, written });
         this.#options.log(
           "warn",
           `${event.eventType} of ${who} held in memory: event_log.csv is not writable`,
         );
+        this.#options.onChange();
         return;
       }
       try {
         await sink.append(event);
       } catch (error) {
-        this.#held.push(event);
+        this.#held.push({ event, written });
         this.#refused(error as Error);
         return;
       }
@@ -115,12 +117,12 @@ export class HeldEvents {
       try {
         const sink = this.#options.sink();
         if (!sink) throw new Error("event_log.csv is not open");
-        await sink.append(this.#held[0]);
+        await sink.append(this.#held[0].event);
       } catch (error) {
         this.#refused(error as Error);
         return;
       }
-      this.#held.shift();
+      this.#held.shift()!.written();
     }
     this.#options.log("info", "Events held in memory are now in event_log.csv");
     this.#options.onSaved();

@@ -62,8 +62,11 @@ Deno.test("held events keep their order and reach the disk once it takes them ag
       l === "warn" && m === "Logon of user3 held in memory: event_log.csv is not writable"
     ),
   );
+  const changesWhileHeld = seen.changes;
+  assert.ok(changesWhileHeld >= 2, "each event held is reported (status.json's unsaved count)");
   await clock.advance(HELD_RETRY_MS);
   assert.deepEqual(disk.rows, ["user1", "user2", "user3"]);
+  assert.deepEqual(written, [1, 2, 3], "a held event's write is reported once it is on disk");
   assert.equal(held.count, 0);
   assert.equal(seen.saved, 1);
   assert.ok(seen.changes >= 1);
