@@ -354,8 +354,20 @@ export class Delivery {
     this.#probe.sent();
     this.#backoffUntil = undefined;
     this.#holds.release(keyOf(entry));
-    const already = duplicate ? " (the server already had it)" : "";
-    this.#options.log("debug", `Sent ${describe(entry.event)}${already}`);
+    if (duplicate && status === SendStatus.Sent) {
+      // Never sent before, yet "already recorded": the server holds another event with the same
+      // five fields as it stores them (REFERENCE §1: times are stored as naive local times, so in
+      // the server zone's autumn fall-back hour two events an hour apart collide).
+      this.#options.log(
+        "warn",
+        `The server answered "Event already recorded" to the first sending of ${
+          describe(entry.event)
+        }: it holds an event it takes for the same (in the server's time zone, the autumn fall-back hour makes two times an hour apart alike); this one is not stored again`,
+      );
+    } else {
+      const already = duplicate ? " (the server already had it)" : "";
+      this.#options.log("debug", `Sent ${describe(entry.event)}${already}`);
+    }
     // Another event was accepted: a held 4xx concerned its own event.
     const cleared = this.#judge.accepted(keyOf(entry));
     if (cleared) await this.#refuse(cleared);

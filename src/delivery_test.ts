@@ -434,6 +434,29 @@ Deno.test("delivery picks up events added while it drains and after it went idle
   await delivery.stop();
 });
 
+Deno.test("'already recorded' to an event's first sending is warned about; to a retry it is not", async () => {
+  const fresh = setup([event(1)]);
+  fresh.transport.script = [
+    response(200, { message: "Event already recorded", status: "success" }),
+  ];
+  fresh.delivery.kick();
+  await until(() => fresh.journal.pending().length === 0);
+  const warned = fresh.logs.filter(([level]) => level === "warn").map(([, m]) => m);
+  assert.equal(warned.length, 1);
+  assert.match(warned[0], /answered "Event already recorded" to the first sending of Logoff/);
+  assert.match(warned[0], /fall-back hour/);
+  await fresh.delivery.stop();
+
+  const recovered = setup([event(1)], { recovered: true });
+  recovered.transport.script = [
+    response(200, { message: "Event already recorded", status: "success" }),
+  ];
+  recovered.delivery.kick();
+  await until(() => recovered.journal.pending().length === 0);
+  assert.equal(recovered.logs.filter(([level]) => level === "warn").length, 0);
+  await recovered.delivery.stop();
+});
+
 Deno.test("delivery marks recovered entries as retries: retry 1 and status 2", async () => {
   const { journal, transport, delivery } = setup([event(1), event(2)], { recovered: true });
   transport.script = [
