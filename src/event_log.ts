@@ -179,7 +179,7 @@ export interface JournalSetAside {
 export function journalSetAsideEvent(details: JournalSetAside): SystemEvent {
   return event(
     "journalSetAside",
-    `${details.path} could not be read (${details.reason}) and was set aside as ${details.asidePath}; a new event_log.csv was started. Events in the old file were not sent`,
+    `${details.path} could not be read (${details.reason}) and was set aside as ${details.asidePath}; its readable unsent events were carried into a new event_log.csv and will be sent; rows that could not be read are only in the file set aside`,
   );
 }
 

@@ -111,7 +111,7 @@ Deno.test("each event's ID, level and text", async (t) => {
       }),
       301,
       "warning",
-      "C:\\d\\event_log.csv could not be read (not an event log of this agent) and was set aside as C:\\d\\event_log.csv.bad-1; a new event_log.csv was started. Events in the old file were not sent",
+      "C:\\d\\event_log.csv could not be read (not an event log of this agent) and was set aside as C:\\d\\event_log.csv.bad-1; its readable unsent events were carried into a new event_log.csv and will be sent; rows that could not be read are only in the file set aside",
     ],
   ] as const;
   for (const [entry, id, level, text] of cases) {
