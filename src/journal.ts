@@ -324,6 +324,10 @@ export class Journal {
       const live = await Deno.lstat(this.#path).then(() => true, () => false);
       if (live) await Deno.remove(next).catch(() => {});
       else await Deno.rename(next, this.#path).catch(() => {});
+      // The most common failure (a full disk writing .next) comes before anything is moved: the
+      // open file is then still the live one, and it stays in use (it grows past the rotation
+      // size, as with a backlog) instead of rebuilding the whole journal at every write.
+      if (this.#file !== null && changeOf(this.#file, this.#path, this.#size) === undefined) return;
       this.#file?.close();
       this.#file = null;
     }

@@ -464,3 +464,33 @@ Deno.test("journal notices a replaced, moved or truncated file before its next w
     });
   }
 });
+
+Deno.test("a rotation that fails before moving anything keeps writing to the live file", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "event_log.csv");
+    const warnings: string[] = [];
+    const journal = await Journal.open(path, {
+      rotationSizeBytes: 300,
+      onWarning: (message) => warnings.push(message),
+    });
+    // event_log.csv.next cannot be written (as on a full disk): a folder that is not empty.
+    await Deno.mkdir(`${path}.next`);
+    await Deno.writeTextFile(join(`${path}.next`, "x"), "x");
+    for (let i = 0; i < 8; i++) {
+      const entry = await journal.append(event(`user-${i}`, i));
+      await journal.setStatus(entry, SendStatus.Sent);
+    }
+    assert.ok(
+      warnings.some((w) => /Rotation of the journal .* failed/.test(w)),
+      warnings.join("\n"),
+    );
+    assert.ok(
+      !warnings.some((w) => /changed while the agent ran/.test(w)),
+      `the live file was dropped and rebuilt:\n${warnings.join("\n")}`,
+    );
+    const { entries } = await readJournal(path);
+    assert.equal(entries.length, 8);
+    assert.ok(entries.every((e) => e.status === SendStatus.Sent));
+    await journal.close();
+  });
+});
