@@ -7,9 +7,9 @@
  * @module
  */
 
+import { MAX_TIMER_MS } from "./clock.ts";
 import { maskKeyLike, maskSecret } from "./redact.ts";
 
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const MIN_INTERVAL_MS = 10_000;
 const MAX_ROTATION_MB = 1024 * 1024;
 

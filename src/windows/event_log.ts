@@ -20,7 +20,7 @@ import {
   REG_EXPAND_SZ,
   REG_OPTION_NON_VOLATILE,
 } from "../../ffi/advapi32.ts";
-import { checkStatus, unwrap } from "../../ffi/error.ts";
+import { checkStatus, ERROR_FILE_NOT_FOUND, unwrap } from "../../ffi/error.ts";
 import { wide } from "../../ffi/wide.ts";
 import type { EventLevel, SystemEventLog } from "../event_log.ts";
 
@@ -34,8 +34,6 @@ export const EVENT_MESSAGE_FILE = "%SystemRoot%\\System32\\EventCreate.exe";
 /** error | warning | information. */
 export const TYPES_SUPPORTED = EVENTLOG_ERROR_TYPE | EVENTLOG_WARNING_TYPE |
   EVENTLOG_INFORMATION_TYPE;
-
-const ERROR_FILE_NOT_FOUND = 2;
 
 /** ReportEventW's type for a level. */
 export function eventType(level: EventLevel): number {
