@@ -155,7 +155,10 @@ export async function measureJournalSizes(
   const config = join(dir, "config.ini");
   await configureAgent(config, server, ["--check-interval", "0"]);
   const text = await Deno.readTextFile(config);
-  await Deno.writeTextFile(config, text.replace(/^server_rate_limit = .*/m, "server_rate_limit = 0"));
+  await Deno.writeTextFile(
+    config,
+    text.replace(/^server_rate_limit = .*/m, "server_rate_limit = 0"),
+  );
   const figures: SizeFigures = { sizes: [], held: [] };
   for (const rows of options.sizes) {
     const runs: SizedRun[] = [];
@@ -215,7 +218,11 @@ export function sizeReport(figures: SizeFigures): string {
         } ms | ${m((r) => r.rate).toFixed(0)} |` + (error ? ` (a later run failed: ${error})` : ""),
     );
   }
-  lines.push("", "| pending behind a held event | events/s | without it | ratio |", "|---|---|---|---|");
+  lines.push(
+    "",
+    "| pending behind a held event | events/s | without it | ratio |",
+    "|---|---|---|---|",
+  );
   for (const { pending, rate, without, error } of figures.held) {
     const ratio = "samples" in rate && "samples" in without && rate.samples.length > 0
       ? (median(rate.samples) / median(without.samples)).toFixed(2) + "×"
