@@ -370,6 +370,7 @@ export class Agent {
       rotationSizeBytes: this.#source.config.eventLogRotationBytes,
       log: this.log,
       onSetAside: (details) => this.journalSetAside(details),
+      reader: this.#sessions.reader(),
     });
     this.#delivery = new Delivery({
       journal: this.#journal,

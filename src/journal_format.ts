@@ -102,35 +102,6 @@ export function statusOffsetOf(end: number): number {
 }
 
 /**
- * The content of a new live file holding `rows` (pending when no status is given), in order, and
- * where each row lies in it (its status digit and its length).
- */
-export function journalFile(
-  rows: readonly { event: SessionEvent; status?: SendStatusValue }[],
-): { content: Uint8Array; layout: { statusOffset: number; length: number }[] } {
-  const encoded = rows.map((row) =>
-    encoder.encode(rowText(row.event, row.status ?? SendStatus.Pending))
-  );
-  return layoutOf(encoded);
-}
-
-function layoutOf(
-  rows: Uint8Array[],
-): { content: Uint8Array; layout: { statusOffset: number; length: number }[] } {
-  const content = new Uint8Array(
-    rows.reduce((size, row) => size + row.length, HEADER_BYTES.length),
-  );
-  content.set(HEADER_BYTES);
-  let end = HEADER_BYTES.length;
-  const layout = rows.map((row) => {
-    content.set(row, end);
-    end += row.length;
-    return { statusOffset: statusOffsetOf(end), length: row.length };
-  });
-  return { content, layout };
-}
-
-/**
  * Reads a journal without changing it (for `--status` and tests). A torn last line is left out
  * and reported as `tornTail`; malformed complete rows are left out.
  *

@@ -9,7 +9,7 @@ import { removeTemporaries } from "./atomic_write.ts";
 import { ALIVE_FILE } from "./sessions_alive.ts";
 import type { JournalSetAside } from "./event_log.ts";
 import { SERVICE_EXIT_CODES, StartError } from "./exit_codes.ts";
-import { Journal } from "./journal.ts";
+import { Journal, type JournalReader } from "./journal.ts";
 import type { LogFn } from "./log.ts";
 import type { SecureOptions } from "./platform.ts";
 import { InstanceLock, STATUS_FILE } from "./status.ts";
@@ -106,6 +106,8 @@ export async function openJournal(
     log: LogFn;
     /** The journal set an unreadable event_log.csv aside (Event Log 301). */
     onSetAside?: (details: JournalSetAside) => void;
+    /** Reads the live file's rows as the journal opens it (the open-sessions view). */
+    reader?: JournalReader;
   },
 ): Promise<Journal> {
   const eventLog = join(dir, "event_log.csv");
@@ -114,6 +116,7 @@ export async function openJournal(
       rotationSizeBytes: options.rotationSizeBytes,
       onWarning: (message) => options.log("warn", message),
       onSetAside: options.onSetAside,
+      reader: options.reader,
     });
   } catch (error) {
     throw new StartError(
