@@ -253,7 +253,11 @@ export class Delivery {
     }
   }
 
-  /** The entry to send next: the oldest pending one that waits on nothing. */
+  /**
+   * The entry to send next: the oldest pending one that waits on nothing. The walk from the
+   * oldest passes over the events set aside (held, or the 4xx suspect), each checked by its key,
+   * so it costs the events set aside, not the backlog behind them.
+   */
   #next(): Next {
     const journal = this.#options.journal;
     const count = journal.pendingCount;
@@ -261,11 +265,15 @@ export class Delivery {
     if (this.#holds.size === 0 && suspect === undefined) {
       return { entry: journal.oldestPending(), count };
     }
-    const pending = journal.pending();
-    this.#holds.forgetAllBut(new Set(pending.map(keyOf)));
-    const entry = pending.find((e) => keyOf(e) !== suspect && !this.#holds.holds(keyOf(e)));
-    if (entry) return { entry, count };
-    if (suspect !== undefined && pending.some((e) => keyOf(e) === suspect)) {
+    const passed = new Set<string>();
+    for (const entry of journal.pendingEntries()) {
+      const key = keyOf(entry);
+      if (key !== suspect && !this.#holds.holds(key)) return { entry, count };
+      passed.add(key);
+    }
+    // Every pending event waits: forget the holds of events no longer pending.
+    this.#holds.forgetAllBut(passed);
+    if (suspect !== undefined && passed.has(suspect)) {
       // No other event to tell whether the 4xx concerns this one: the health check passed
       // (else sending would be paused), so it does.
       return { count, refuse: this.#judge.take() };

@@ -133,16 +133,20 @@ class MemoryJournal implements DeliveryJournal {
     return this.entries.filter((e) => e.status === 0);
   }
 
+  *pendingEntries(): IterableIterator<PendingEntry> {
+    for (const entry of this.entries) if (entry.status === 0) yield entry;
+  }
+
   oldestPending(): PendingEntry | undefined {
     if (this.failPending > 0) {
       this.failPending--;
       throw new Error("EBUSY: event_log.csv is locked");
     }
-    return this.pending()[0];
+    return this.entries.find((e) => e.status === 0);
   }
 
   get pendingCount(): number {
-    return this.pending().length;
+    return this.entries.filter((e) => e.status === 0).length;
   }
 
   setStatus(entry: PendingEntry, status: 1 | 2 | 3): Promise<void> {
@@ -493,6 +497,43 @@ Deno.test("a failed event waits on its own backoff while the next goes on, then 
   assert.match(warning, /Logoff of josh at .* not sent: the server answered 500: Failed/);
   assert.match(warning, /tried again in 1\.0 s, the others go on/);
   await delivery.stop();
+});
+
+Deno.test("events behind a held one are found without going over the whole backlog", async () => {
+  const behind = 2_000;
+  const poison = event(0, { computerName: "X".repeat(60) });
+  const events = [poison, ...Array.from({ length: behind }, (_, i) => event(i + 1))];
+  const { journal, transport, delivery } = setup(events);
+  // Entries the journal makes for delivery, whichever way delivery asks for them.
+  let made = 0;
+  const walk = journal.pendingEntries.bind(journal);
+  journal.pendingEntries = function* () {
+    for (const entry of walk()) {
+      made++;
+      yield entry;
+    }
+  };
+  const list = journal.pending.bind(journal);
+  journal.pending = () => {
+    const entries = list();
+    made += entries.length;
+    return entries;
+  };
+  // The server fails the first event until every other one is stored.
+  const others = () => journal.statuses().slice(1).every((status) => status !== 0);
+  transport.script = [];
+  const post = transport.post.bind(transport);
+  transport.post = (path, body, headers) => {
+    if (body?.includes("X".repeat(60)) && !others()) {
+      transport.script.unshift(response(500, { message: "Failed to log event", status: "error" }));
+    }
+    return post(path, body, headers);
+  };
+  delivery.kick();
+  await until(() => journal.statuses().every((status) => status !== 0), "every event stored");
+  await delivery.stop();
+  const requests = transport.requests.length;
+  assert.ok(made <= 3 * requests, `${made} entries made for ${requests} requests`);
 });
 
 Deno.test("failures of different events in a row back all of delivery off", async () => {
