@@ -6,6 +6,10 @@
  * Usage: deno run -A scripts/bench.ts [--quick]
  * `--quick` shortens every measurement (a smoke run, about a minute); figures are then rough.
  *
+ * `--journal-size [--sizes 1000,10000,...] [--held 10000,...] [--runs N]` runs only the
+ * journal-size table (scripts/bench/journal_size.ts): agents started on journals of 1k to 3M
+ * rows, and backlogs behind an event the server always fails.
+ *
  * Every child process is ended by its pid (SIGTERM, then SIGKILL) in a finally block.
  *
  * @module
