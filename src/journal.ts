@@ -265,16 +265,15 @@ export class Journal {
         cause: error,
       });
     }
-    const row: PendingRow = {
+    const row = {
       seq: this.#nextSeq++,
-      key,
       recovered: false,
       statusOffset: statusOffsetOf(this.#size + bytes.length),
       length: bytes.length,
     };
     this.#size += bytes.length;
-    this.#pending.add(row);
-    return entryOf(row, event);
+    this.#pending.add(row, bytes.subarray(0, bytes.length - 3)); // the row without ",0\n"
+    return entryOf({ ...row, key }, event);
   }
 
   async #setStatus(seq: number, status: SettledStatus): Promise<void> {

@@ -86,7 +86,7 @@ export async function readLive(
       options.reader.row({ eventType, userName, computerName, ipAddress, timestamp });
       if (row.status !== 0) return;
       const { statusOffset, length } = row;
-      pending.add({ seq: seq++, key: row.key(), recovered: true, statusOffset, length });
+      pending.add({ seq: seq++, recovered: true, statusOffset, length }, row.keyBytes());
     });
   } catch {
     repair = true;
@@ -123,11 +123,10 @@ export async function writeLive(
       if (status === 0) {
         pending.add({
           seq: mine?.seq ?? seq++,
-          key,
           recovered: mine?.recovered ?? true,
           statusOffset: statusOffsetOf(size),
           length: bytes.length,
-        });
+        }, bytes.subarray(0, bytes.length - 3));
       }
       yield bytes;
     }

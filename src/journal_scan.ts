@@ -24,10 +24,10 @@ export interface ScannedRow {
   /** The status is one unquoted digit right before the line end (a one-byte write sets it). */
   inPlace: boolean;
   /**
-   * The row's bytes before `,<status>`: its five fields as CSV (valid when `inPlace`); a string
-   * of its own (it does not keep the chunk it was read from alive).
+   * The row's bytes before `,<status>`: its five fields as CSV (valid when `inPlace`), a view
+   * of the chunk being read (copy it to keep it).
    */
-  key: () => string;
+  keyBytes: () => Uint8Array;
 }
 
 /** What a scan found besides the rows. */
@@ -40,10 +40,9 @@ export interface ScanEnd {
   warnings: string[];
 }
 
-const CHUNK_BYTES = 1 << 20;
+const CHUNK_BYTES = 1 << 16;
 const LF = 0x0a;
 const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-const lenient = new TextDecoder("utf-8", { ignoreBOM: true });
 const STATUS = /^[0-3]$/;
 
 /** The UTF-8 byte length of `text[from, to)`. */
@@ -125,7 +124,7 @@ function parsePiece(
       statusOffset: rowStart + length - lineEnd - 1,
       length,
       inPlace,
-      key: () => lenient.decode(bytes.subarray(keyStart, keyStart + length - lineEnd - 2)),
+      keyBytes: () => bytes.subarray(keyStart, keyStart + length - lineEnd - 2),
     });
   }
   return byte;

@@ -59,6 +59,9 @@ export interface UserState {
 
 const START_TYPES: ReadonlySet<EventType> = new Set(["Logon", "Unlock"]);
 
+/** One bit per event type, for the types recorded in a second. */
+const TYPE_BIT: Readonly<Record<EventType, number>> = { Logon: 1, Logoff: 2, Lock: 4, Unlock: 8 };
+
 /** Whether a user whose latest event is `type` is logged on (Lock: logged on, locked). */
 export function isOpenType(type: EventType): boolean {
   return type !== "Logoff";
@@ -72,7 +75,7 @@ export function isOpenType(type: EventType): boolean {
 export class OpenSessions {
   #users = new Map<string, UserState>();
   /** Per user: the second of the latest event and the types recorded in that second. */
-  #latestSecond = new Map<string, { second: number; types: Set<EventType> }>();
+  #latestSecond = new Map<string, { second: number; types: number }>();
   /** Incremented by every recorded event: tells a snapshot which users changed after it. */
   #generation = 0;
   #changedAt = new Map<string, number>();
@@ -95,11 +98,13 @@ export class OpenSessions {
     const key = userKey(user);
     const second = Math.floor(at / 1000);
     const latest = this.#latestSecond.get(key);
-    if (latest?.second === second) {
-      if (latest.types.has(type)) return; // a copy (rotation carries pending rows over)
-      latest.types.add(type);
-    } else if (latest === undefined || second > latest.second) {
-      this.#latestSecond.set(key, { second, types: new Set([type]) });
+    if (latest === undefined) this.#latestSecond.set(key, { second, types: TYPE_BIT[type] });
+    else if (latest.second === second) {
+      if (latest.types & TYPE_BIT[type]) return; // a copy (rotation carries pending rows over)
+      latest.types |= TYPE_BIT[type];
+    } else if (second > latest.second) {
+      latest.second = second;
+      latest.types = TYPE_BIT[type];
     }
     this.#generation++;
     this.#changedAt.set(key, this.#generation);
@@ -111,7 +116,8 @@ export class OpenSessions {
       else sessions.add(session);
     }
     if (START_TYPES.has(type)) this.#disconnected.delete(key);
-    this.#users.set(state ? key : ownString(key), { last: type, at, sessions });
+    if (state === undefined) this.#users.set(ownString(key), { last: type, at, sessions });
+    else Object.assign(state, { last: type, at }); // the state handed out follows the user
   }
 
   /**
@@ -123,7 +129,7 @@ export class OpenSessions {
     const state = this.#users.get(userKey(user));
     if (state === undefined || at > state.at) return this.note(type, user, at);
     const latest = this.#latestSecond.get(userKey(user));
-    if (latest?.second === Math.floor(at / 1000)) latest.types.add(type);
+    if (latest?.second === Math.floor(at / 1000)) latest.types |= TYPE_BIT[type];
   }
 
   /** The state of `user` (by its journal name), if any event of theirs is known. */
@@ -173,7 +179,7 @@ export class OpenSessions {
     const latest = this.#users.get(key)?.at;
     let ms = latest !== undefined && at < latest ? latest : at;
     const taken = this.#latestSecond.get(key);
-    while (taken?.second === Math.floor(ms / 1000) && taken.types.has(type)) {
+    while (taken?.second === Math.floor(ms / 1000) && (taken.types & TYPE_BIT[type]) !== 0) {
       ms = (Math.floor(ms / 1000) + 1) * 1000;
     }
     return ms;
