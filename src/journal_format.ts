@@ -148,7 +148,7 @@ export function isHeaderPrefix(bytes: Uint8Array): boolean {
 export function parseJournal(bytes: Uint8Array, path: string): ParsedJournal {
   const rows: ParsedRow[] = [];
   const { validEnd, warnings } = parseRows(bytes, path, (row) => {
-    const [eventType, userName, computerName, ipAddress, timestamp] = row.fields;
+    const [eventType, userName, computerName, ipAddress, timestamp] = row.fields();
     rows.push({
       event: { eventType, userName, computerName, ipAddress, timestamp },
       status: row.status,

@@ -23,8 +23,8 @@ import { openRegular } from "./no_follow.ts";
 
 /** What reads the live file's rows along with the journal's open. */
 export interface JournalReader {
-  /** One well-formed row, in file order. */
-  row(event: SessionEvent): void;
+  /** One well-formed row, in file order (valid only during the call). */
+  row(row: Pick<SessionEvent, "eventType" | "userName" | "timestamp">): void;
   /** Forget the rows given so far: the file is read another way (it must be repaired). */
   restart(): void;
 }
@@ -82,8 +82,7 @@ export async function readLive(
     end = await scanRows(file, path, (row) => {
       repair ||= !row.inPlace;
       if (repair) return;
-      const [eventType, userName, computerName, ipAddress, timestamp] = row.fields;
-      options.reader.row({ eventType, userName, computerName, ipAddress, timestamp });
+      options.reader.row(row);
       if (row.status !== 0) return;
       const { statusOffset, length } = row;
       pending.add({ seq: seq++, recovered: true, statusOffset, length }, row.keyBytes());

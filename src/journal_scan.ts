@@ -13,9 +13,16 @@ import { scanCsvRecord } from "./csv.ts";
 import { type EventType, isEventType, type SendStatusValue } from "./event.ts";
 import { errorText } from "./text.ts";
 
-/** One well-formed row, as the scan hands it out. Its strings are valid only during the call. */
+/**
+ * One well-formed row, as the scan hands it out: one object reused for every row, valid only
+ * during the call.
+ */
 export interface ScannedRow {
-  fields: readonly [EventType, string, string, string, string];
+  eventType: EventType;
+  userName: string;
+  timestamp: string;
+  /** The five fields (the computer and the address are sliced only when asked for). */
+  fields(): [EventType, string, string, string, string];
   status: SendStatusValue;
   /** Byte offset of the status digit in the file. */
   statusOffset: number;
@@ -27,7 +34,7 @@ export interface ScannedRow {
    * The row's bytes before `,<status>`: its five fields as CSV (valid when `inPlace`), a view
    * of the chunk being read (copy it to keep it).
    */
-  keyBytes: () => Uint8Array;
+  keyBytes(): Uint8Array;
 }
 
 /** What a scan found besides the rows. */
@@ -82,6 +89,7 @@ function parsePiece(
   onRow: (row: ScannedRow) => void,
 ): number {
   const ascii = text.length === bytes.length;
+  const row = new RowView(bytes, text);
   let i = 0;
   let byte = 0;
   let quote = -1;
@@ -91,43 +99,107 @@ function parsePiece(
       if (quote < 0) quote = Infinity;
     }
     const lf = text.indexOf("\n", i);
-    let fields: string[];
     let end: number;
     let lineEnd: number;
+    let valid: boolean;
     if (quote > lf) {
       end = lf + 1;
       lineEnd = lf > i && text.charCodeAt(lf - 1) === 0x0d ? 2 : 1;
-      fields = text.slice(i, end - lineEnd).split(",");
+      valid = row.plain(i, end - lineEnd);
     } else {
       const record = scanCsvRecord(text, i);
       if (!record.closed) return byte;
-      ({ fields, end, lineEnd } = record);
+      ({ end, lineEnd } = record);
+      valid = row.quoted(record.fields);
     }
     const length = ascii ? end - i : utf8Length(text, i, end);
-    const rowStart = cursor.base + byte;
     byte += length;
     i = end;
     if (cursor.index++ === 0) continue; // the header
-    const [eventType, userName, computerName, ipAddress, timestamp, status] = fields;
-    if (fields.length !== 6 || !isEventType(eventType) || !STATUS.test(status)) {
+    if (!valid) {
       cursor.warnings.push(
         `Ignored row ${cursor.index} of the journal ${cursor.path}: expected 6 fields with a known event type and a send status 0-3`,
       );
       continue;
     }
     const statusAt = end - lineEnd - 1;
-    const inPlace = text.charCodeAt(statusAt - 1) === 0x2c && text[statusAt] === status;
-    const keyStart = byte - length;
-    onRow({
-      fields: [eventType, userName, computerName, ipAddress, timestamp],
-      status: Number(status) as SendStatusValue,
-      statusOffset: rowStart + length - lineEnd - 1,
-      length,
-      inPlace,
-      keyBytes: () => bytes.subarray(keyStart, keyStart + length - lineEnd - 2),
-    });
+    row.inPlace = text.charCodeAt(statusAt - 1) === 0x2c &&
+      text.charCodeAt(statusAt) === 0x30 + row.status;
+    row.statusOffset = cursor.base + byte - lineEnd - 1;
+    row.length = length;
+    row.keyStart = byte - length;
+    row.keyEnd = byte - lineEnd - 2;
+    onRow(row);
   }
   return byte;
+}
+
+/** The row being handed out by {@linkcode parsePiece}. */
+class RowView implements ScannedRow {
+  eventType: EventType = "Logon";
+  userName = "";
+  timestamp = "";
+  status: SendStatusValue = 0;
+  statusOffset = 0;
+  length = 0;
+  inPlace = false;
+  keyStart = 0;
+  keyEnd = 0;
+  #bytes: Uint8Array;
+  #text: string;
+  /** A row without quotes: where its commas lie; a row with quotes: its fields. */
+  #commas = [0, 0, 0, 0, 0];
+  #fields: string[] | undefined;
+
+  constructor(bytes: Uint8Array, text: string) {
+    this.#bytes = bytes;
+    this.#text = text;
+  }
+
+  /** Reads a row without quotes at `text[start, end)`; false when it is malformed. */
+  plain(start: number, end: number): boolean {
+    const text = this.#text;
+    this.#fields = undefined;
+    let at = start - 1;
+    for (let n = 0; n < 5; n++) {
+      at = text.indexOf(",", at + 1);
+      if (at < 0 || at >= end) return false;
+      this.#commas[n] = at;
+    }
+    const [c1, c2, , c4, c5] = this.#commas;
+    const status = text.charCodeAt(c5 + 1) - 0x30;
+    if (c5 + 2 !== end || status < 0 || status > 3) return false;
+    const type = text.slice(start, c1);
+    if (!isEventType(type)) return false;
+    this.eventType = type;
+    this.userName = text.slice(c1 + 1, c2);
+    this.timestamp = text.slice(c4 + 1, c5);
+    this.status = status as SendStatusValue;
+    return true;
+  }
+
+  /** Reads a row from the fields of a record with quotes; false when it is malformed. */
+  quoted(fields: string[]): boolean {
+    this.#fields = fields;
+    const [eventType, userName, , , timestamp, status] = fields;
+    if (fields.length !== 6 || !isEventType(eventType) || !STATUS.test(status)) return false;
+    this.eventType = eventType;
+    this.userName = userName;
+    this.timestamp = timestamp;
+    this.status = Number(status) as SendStatusValue;
+    return true;
+  }
+
+  fields(): [EventType, string, string, string, string] {
+    const [, c2, c3, c4] = this.#commas;
+    const [computerName, ipAddress] = this.#fields?.slice(2, 4) ??
+      [this.#text.slice(c2 + 1, c3), this.#text.slice(c3 + 1, c4)];
+    return [this.eventType, this.userName, computerName, ipAddress, this.timestamp];
+  }
+
+  keyBytes(): Uint8Array {
+    return this.#bytes.subarray(this.keyStart, this.keyEnd);
+  }
 }
 
 function decodeStrict(bytes: Uint8Array, path: string): string {

@@ -121,9 +121,8 @@ export class SessionTracker {
     try {
       using file = await Deno.open(path, { read: true });
       await scanRows(file, path, (row) => {
-        const [type, user, , , timestamp] = row.fields;
-        const at = instantMs(timestamp);
-        if (at !== undefined) view[how](type, user, at);
+        const at = instantMs(row.timestamp);
+        if (at !== undefined) view[how](row.eventType, row.userName, at);
       });
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) {
