@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { ConfigKey } from "./config.ts";
-import type { SystemEventLog } from "./event_log.ts";
+import type { ConfigKey } from "./config/config.ts";
+import type { SystemEventLog } from "./log/event_log.ts";
 
 /** The four session changes the agent reports, as the core names them. */
 export type SessionChangeType = "logon" | "logoff" | "lock" | "unlock";
@@ -14,7 +14,7 @@ export type SessionChangeType = "logon" | "logoff" | "lock" | "unlock";
 /**
  * A session's client went away ("disconnect": Remote Desktop client closed, fast user switching
  * away) or came back ("reconnect"). The server knows no such event: the core reports it per the
- * `disconnect_events` policy (src/sessions.ts) as Lock/Unlock, Logoff/Logon or not at all.
+ * `disconnect_events` policy (src/sessions/sessions.ts) as Lock/Unlock, Logoff/Logon or not at all.
  */
 export type ConnectionChangeType = "disconnect" | "reconnect";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { RELOAD_CONTROL } from "../../src/windows/service_status.ts";
+import { RELOAD_CONTROL } from "../../src/windows/svc/service_status.ts";
 import {
   decodeTestControl,
   encodeTestControl,
