@@ -9,12 +9,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Agent } from "../src/agent/agent.ts";
-import {
-  EVENT_IDS,
-  MemoryEventLog,
-  type SystemEvent,
-  type SystemEventLog,
-} from "../src/log/event_log.ts";
+import { EVENT_IDS, MemoryEventLog, type SystemEvent } from "../src/log/event_log.ts";
+import type { SystemEventLog } from "../src/platform.ts";
 import { createPosixPlatform } from "../src/posix.ts";
 import { canMount, eventually, journalRows, run, TEST_API_KEY } from "./support/files.ts";
 import { ReferenceServer } from "./support/reference_server.ts";

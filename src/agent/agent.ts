@@ -19,7 +19,7 @@ import { ConfigSource, describeSettings } from "../config/source.ts";
 import { ConfigWatcher } from "../config/watcher.ts";
 import { ServerConnection } from "../net/connection.ts";
 import { Delivery } from "../delivery/delivery.ts";
-import { checkHealth } from "../delivery/health.ts";
+import { checkHealth, type HealthResult } from "../delivery/health.ts";
 import { HeldEvents } from "./held_events.ts";
 import { HostInfo, type HostProbe } from "../net/host_info.ts";
 import type { Journal } from "../journal/journal.ts";
@@ -31,12 +31,13 @@ import type {
   ReportedChange,
   SessionChange,
   StartOptions,
+  SystemEventLog,
 } from "../platform.ts";
 import { SessionTracker } from "../sessions/tracker.ts";
 import { lockFolder, openJournal } from "./startup.ts";
-import { type AgentStatus, type HealthResult, type InstanceLock } from "../status/status.ts";
+import { type AgentStatus, type InstanceLock } from "../status/status.ts";
 import { buildStatus, StatusReporter } from "../status/reporter.ts";
-import type { JournalSetAside, SystemEventLog } from "../log/event_log.ts";
+import type { JournalSetAside } from "../log/event_log.ts";
 import { SystemEvents } from "../log/system_events.ts";
 
 export { StartError } from "../exit_codes.ts";

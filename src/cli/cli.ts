@@ -17,9 +17,8 @@ import {
   updateConfigFile,
   validateSetting,
 } from "../config/config.ts";
-import type { SystemEventLog } from "../log/event_log.ts";
 import { checkHealth } from "../delivery/health.ts";
-import type { Platform, ServiceHooks } from "../platform.ts";
+import type { Platform, ServiceHooks, SystemEventLog } from "../platform.ts";
 import { SimulatedClock, type SimulatedEnd, SimulatedSource } from "../sessions/simulate.ts";
 import { pendingLines, pendingReport, statusLines, statusReport } from "../status/command.ts";
 import { errorText, readLines } from "../text.ts";

@@ -14,9 +14,26 @@ import {
   loadConfig,
   maskSecret,
 } from "./config.ts";
-import { describeTls } from "../net/connection.ts";
 import type { LogFn } from "../log/log.ts";
 import { readRegularTextFile } from "../no_follow.ts";
+
+/**
+ * How config.ini has the server's certificate checked, for the settings log line and
+ * `--status` (README, "TLS": the same words).
+ */
+export function describeTls(
+  config: Pick<Config, "tlsCaFile" | "tlsCaStore" | "tlsServerSha256" | "tlsInsecure">,
+): string {
+  return config.tlsServerSha256
+    ? `pinned certificate ${config.tlsServerSha256.slice(0, 16)}…`
+    : config.tlsInsecure
+    ? "certificate NOT checked"
+    : config.tlsCaFile
+    ? `only the CA in ${config.tlsCaFile}`
+    : config.tlsCaStore === "system"
+    ? "the system's certificate store"
+    : "Deno's built-in Mozilla roots";
+}
 
 /**
  * Settings used while config.ini has never been readable: the schema's defaults, in UTC (no

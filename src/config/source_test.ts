@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ConfigSource, describeSettings, fallbackConfig } from "./source.ts";
+import { ConfigSource, describeSettings, describeTls, fallbackConfig } from "./source.ts";
 
 const KEY = "47959c6d0123456789abcdef0123456789abcdefdeadbeef";
 
@@ -74,4 +74,22 @@ Deno.test("before config.ini was ever readable, the settings line does not call 
   );
   assert.ok(!line.includes("(not set)"));
   assert.match(describeSettings(config), /server \(not set\)/);
+});
+
+Deno.test("describeTls names how the server's certificate is checked", () => {
+  const none = {
+    serverUrl: "",
+    tlsCaFile: "",
+    tlsCaStore: "mozilla" as const,
+    tlsServerSha256: "",
+    tlsInsecure: false,
+  };
+  assert.equal(describeTls(none), "Deno's built-in Mozilla roots");
+  assert.equal(describeTls({ ...none, tlsCaStore: "system" }), "the system's certificate store");
+  assert.equal(describeTls({ ...none, tlsCaFile: "ca.pem" }), "only the CA in ca.pem");
+  assert.equal(describeTls({ ...none, tlsInsecure: true }), "certificate NOT checked");
+  assert.equal(
+    describeTls({ ...none, tlsServerSha256: "ab".repeat(32) }),
+    "pinned certificate abababababababab…",
+  );
 });

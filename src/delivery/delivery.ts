@@ -17,7 +17,7 @@ import { eventKey, SendStatus } from "../event.ts";
 import { classify, describe, eventBody, keyOf } from "./event_answer.ts";
 import { backoffDelay, EventHolds } from "./event_holds.ts";
 import { PauseProbe } from "./pause_probe.ts";
-import { RefusalJudge, type Suspect } from "./refusal.ts";
+import { RefusalJudge } from "./refusal.ts";
 import type {
   DeliveryOptions,
   DeliveryState,
@@ -26,6 +26,7 @@ import type {
   PauseReason,
   PendingEntry,
   SettledStatus,
+  Suspect,
 } from "./types.ts";
 import { RatePacer } from "./rate_limit.ts";
 import { learnSecret, maskSecret, redact } from "../log/redact.ts";

@@ -8,8 +8,18 @@ import { type Clock, systemClock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
 import { learnSecret, maskSecret, redact } from "../log/redact.ts";
 import { describeForeign, MAX_QUOTE, readAnswer } from "./server_answer.ts";
-import type { HealthResult } from "../status/status.ts";
 import { type Transport, TransportError } from "../net/transport.ts";
+
+/** The result of one health check. */
+export interface HealthResult {
+  /** Epoch milliseconds (wall clock). */
+  at: number;
+  ok: boolean;
+  /** The HTTP status, when the server answered. */
+  httpStatus?: number;
+  /** What the server said, or why it could not be asked. */
+  message: string;
+}
 
 /**
  * Asks the server's health endpoint; never throws. The answer's text passes the redaction

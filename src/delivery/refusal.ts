@@ -8,15 +8,7 @@
  *
  * @module
  */
-import type { PendingEntry } from "./types.ts";
-
-/** A 4xx held until another event's answer tells whether it concerns this one. */
-export interface Suspect {
-  readonly key: string;
-  readonly entry: PendingEntry;
-  readonly status: number;
-  readonly reason: string;
-}
+import type { Suspect } from "./types.ts";
 
 /** What to do about a 4xx: pause (the setup's), and/or refuse an earlier suspect now. */
 export interface Verdict {

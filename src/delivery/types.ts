@@ -7,7 +7,6 @@
 import type { Clock } from "../clock.ts";
 import type { SendStatus, SendStatusValue, SessionEvent } from "../event.ts";
 import type { AnswerTiming } from "./rate_limit.ts";
-import type { Suspect } from "./refusal.ts";
 import type { HttpResponse, Transport } from "../net/transport.ts";
 
 /** A pending journal entry as delivery needs it. */
@@ -18,6 +17,14 @@ export interface PendingEntry {
   readonly recovered?: boolean;
   /** The entry's identity in the journal, when it has one (else the event's values are). */
   readonly seq?: number;
+}
+
+/** A 4xx held until another event's answer tells whether it concerns this one. */
+export interface Suspect {
+  readonly key: string;
+  readonly entry: PendingEntry;
+  readonly status: number;
+  readonly reason: string;
 }
 
 /** A status an answer settles an entry with: sent, sent on a retry, or refused for good. */

@@ -1,7 +1,7 @@
 /**
  * What the agent writes to the Windows Application log: one stable event ID per kind of event,
  * a level, and a one-line text. Platform-neutral (tested on Linux); the Windows writer is
- * src/windows/eventlog/event_log.ts, behind the small {@link SystemEventLog} interface.
+ * src/windows/eventlog/event_log.ts, behind the small `SystemEventLog` interface of src/platform.ts.
  *
  * The IDs are in 1..1000: the event source's message file is Windows' own
  * `%SystemRoot%\System32\EventCreate.exe`, whose message table holds "%1" for exactly those IDs
@@ -10,6 +10,7 @@
  *
  * @module
  */
+import type { EventLevel, SystemEventLog } from "../platform.ts";
 
 /** The agent's event IDs. Stable: monitoring rules select on them. */
 export const EVENT_IDS = {
@@ -34,26 +35,11 @@ export const EVENT_IDS = {
 /** An event's kind: a key of {@link EVENT_IDS}. */
 export type EventKind = keyof typeof EVENT_IDS;
 
-/** The Event Log's levels (ReportEventW types: error 1, warning 2, information 4). */
-export type EventLevel = "information" | "warning" | "error";
-
 /** One entry for the Application log. */
 export interface SystemEvent {
   id: number;
   level: EventLevel;
   text: string;
-}
-
-/**
- * Where entries go: the Windows Application log, or memory (tests). The agent writes through
- * {@link reportTo} (src/log/system_events.ts), which catches a failed write: it is never the agent's
- * failure.
- */
-export interface SystemEventLog {
-  /** Writes one entry; throws when the log refuses it (the Event Log service is stopped...). */
-  report(id: number, level: EventLevel, text: string): void;
-  /** Releases the log; idempotent. */
-  close?(): void;
 }
 
 /** The level of each kind. */

@@ -14,8 +14,8 @@ import {
   startedEvent,
   startFailedEvent,
   stoppedEvent,
-  type SystemEventLog,
 } from "./event_log.ts";
+import type { SystemEventLog } from "../platform.ts";
 
 Deno.test("event IDs are stable, unique and within EventCreate.exe's 1..1000", () => {
   assert.deepEqual(EVENT_IDS, {

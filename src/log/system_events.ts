@@ -24,8 +24,8 @@ import {
   startFailedEvent,
   stoppedEvent,
   type SystemEvent,
-  type SystemEventLog,
 } from "./event_log.ts";
+import type { SystemEventLog } from "../platform.ts";
 import { SERVICE_EXIT_CODES, StartError } from "../exit_codes.ts";
 import type { LogFn } from "./log.ts";
 import { errorText } from "../text.ts";

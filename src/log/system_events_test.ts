@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { EVENT_IDS, MemoryEventLog, type SystemEventLog } from "./event_log.ts";
+import type { SystemEventLog } from "../platform.ts";
+import { EVENT_IDS, MemoryEventLog } from "./event_log.ts";
 import { SERVICE_EXIT_CODES, StartError } from "../exit_codes.ts";
 import { startExitCode, SystemEvents } from "./system_events.ts";
 

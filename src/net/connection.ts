@@ -10,22 +10,6 @@ import type { LogFn } from "../log/log.ts";
 import { readCaRoots } from "./ca_roots.ts";
 import { Transport, transportFor, type TransportSettings } from "./transport.ts";
 
-/**
- * How config.ini has the server's certificate checked, for the settings log line and
- * `--status` (README, "TLS": the same words).
- */
-export function describeTls(config: TransportSettings): string {
-  return config.tlsServerSha256
-    ? `pinned certificate ${config.tlsServerSha256.slice(0, 16)}…`
-    : config.tlsInsecure
-    ? "certificate NOT checked"
-    : config.tlsCaFile
-    ? `only the CA in ${config.tlsCaFile}`
-    : config.tlsCaStore === "system"
-    ? "the system's certificate store"
-    : "Deno's built-in Mozilla roots";
-}
-
 /** What an http:// server_url means, said at the command, at every start and in --status. */
 export const CLEAR_TEXT_WARNING =
   "server_url starts with http://: the API key and every event travel unencrypted, readable by anyone on the network path; use https:// (pin a self-signed certificate with --pin-server-cert)";

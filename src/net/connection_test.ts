@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { fallbackConfig } from "../config/source.ts";
-import { describeTls, ServerConnection } from "./connection.ts";
+import { ServerConnection } from "./connection.ts";
 
 const PIN = "ab".repeat(32);
 
@@ -45,22 +45,4 @@ Deno.test("an unreadable tls_ca_file is logged and the default roots are used", 
   } finally {
     connection.close();
   }
-});
-
-Deno.test("describeTls names how the server's certificate is checked", () => {
-  const none = {
-    serverUrl: "",
-    tlsCaFile: "",
-    tlsCaStore: "mozilla" as const,
-    tlsServerSha256: "",
-    tlsInsecure: false,
-  };
-  assert.equal(describeTls(none), "Deno's built-in Mozilla roots");
-  assert.equal(describeTls({ ...none, tlsCaStore: "system" }), "the system's certificate store");
-  assert.equal(describeTls({ ...none, tlsCaFile: "ca.pem" }), "only the CA in ca.pem");
-  assert.equal(describeTls({ ...none, tlsInsecure: true }), "certificate NOT checked");
-  assert.equal(
-    describeTls({ ...none, tlsServerSha256: PIN }),
-    "pinned certificate abababababababab…",
-  );
 });

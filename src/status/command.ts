@@ -13,7 +13,8 @@
 import { join } from "node:path";
 import { systemClock } from "../clock.ts";
 import { configProblems, loadConfig, maskSecret } from "../config/config.ts";
-import { CLEAR_TEXT_WARNING, describeTls, isClearText } from "../net/connection.ts";
+import { describeTls } from "../config/source.ts";
+import { CLEAR_TEXT_WARNING, isClearText } from "../net/connection.ts";
 import { eventKey, SendStatus, type SessionEvent } from "../event.ts";
 import { readJournal } from "../journal/journal.ts";
 import type { Platform } from "../platform.ts";

@@ -9,7 +9,8 @@ import type { Clock, Timer } from "../clock.ts";
 import { type Config, configProblems, describeInterval, maskSecret } from "../config/config.ts";
 import type { DeliveryState } from "../delivery/delivery.ts";
 import type { LogFn } from "../log/log.ts";
-import { type AgentStatus, type HealthResult, writeStatus } from "./status.ts";
+import type { HealthResult } from "../delivery/health.ts";
+import { type AgentStatus, writeStatus } from "./status.ts";
 import { NotRegularFileError } from "../no_follow.ts";
 
 /** Changes within this time after the first go into one write of status.json. */

@@ -8,17 +8,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../atomic_write.ts";
 import { NotRegularFileError, openRegular } from "../no_follow.ts";
 import { redact } from "../log/redact.ts";
-
-/** The result of one health check. */
-export interface HealthResult {
-  /** Epoch milliseconds (wall clock). */
-  at: number;
-  ok: boolean;
-  /** The HTTP status, when the server answered. */
-  httpStatus?: number;
-  /** What the server said, or why it could not be asked. */
-  message: string;
-}
+import type { HealthResult } from "../delivery/health.ts";
 
 /** The content of status.json. */
 export interface AgentStatus {

@@ -22,7 +22,7 @@ import {
 } from "../../../ffi/advapi32.ts";
 import { checkStatus, ERROR_FILE_NOT_FOUND, unwrap } from "../../../ffi/error.ts";
 import { wide } from "../../../ffi/wide.ts";
-import type { EventLevel, SystemEventLog } from "../../log/event_log.ts";
+import type { EventLevel, SystemEventLog } from "../../platform.ts";
 
 /** The source name: the service's name, as Event Viewer's "Source" column shows it. */
 export const EVENT_SOURCE = "UserSessionMonService";

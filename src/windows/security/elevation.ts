@@ -12,7 +12,6 @@ import {
 } from "../../../ffi/advapi32.ts";
 import { unwrap } from "../../../ffi/error.ts";
 import { kernel32 } from "../../../ffi/kernel32.ts";
-import { openManager } from "../mgr/scm.ts";
 
 /** What a non-elevated administrator is told. */
 export const ELEVATION_REQUIRED =
@@ -47,7 +46,12 @@ export function isElevated(): boolean {
 export function requireElevation(): void {
   if (isElevated()) return;
   try {
-    openManager(SC_MANAGER_ALL_ACCESS).close();
+    // Opened here rather than through mgr/scm.ts, which sits above this folder.
+    const manager = unwrap(
+      "OpenSCManagerW",
+      advapi32().OpenSCManagerW(null, null, SC_MANAGER_ALL_ACCESS),
+    );
+    advapi32().CloseServiceHandle(manager);
   } catch (error) {
     throw new Error(ELEVATION_REQUIRED, { cause: error });
   }
