@@ -2,8 +2,8 @@
  * The command line of winagentUSM.exe: every flag of the original agent, accepted as `--name`
  * and as `-name` (Go style, as the server's install_service.bat writes them), plus `--status`,
  * `--pending`, `--version`, `--pin-server-cert`, `--simulate` and `--purge` (and `/?`, `-?`); the
- * status display is in status_command.ts. The flags are parsed in
- * cli_args.ts; this module carries out what they ask for and returns the exit code.
+ * status display is in status/command.ts. The flags are parsed in
+ * args.ts; this module carries out what they ask for and returns the exit code.
  *
  * @module
  */

@@ -60,7 +60,7 @@ export interface ConfigKeySpec<K extends string = string, F extends keyof Config
   section: ConfigSection;
   /** The value used when the key is missing or empty, as it is written in the file. */
   default: string | ((defaults: ConfigDefaults) => string);
-  /** Validates the trimmed, unquoted text; returns it normalized (see config_values.ts). */
+  /** Validates the trimmed, unquoted text; returns it normalized (see values.ts). */
   check: (key: string, value: string) => string;
   /** The `Config` field the key fills. */
   field: F;

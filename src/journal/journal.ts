@@ -23,7 +23,7 @@
  * while `.next` must wait until the live file is archived, and open() must find it by its fixed
  * name. The archives are shifted by src/log/rotation.ts; carrying pending rows over is the journal's.
  *
- * A file the journal did not write as it is (journal_recovery.ts): one that cannot be read at
+ * A file the journal did not write as it is (recovery.ts): one that cannot be read at
  * open is moved aside (`event_log.unreadable-<time>.csv`) and its readable pending rows are
  * carried into a new one; one whose status cannot be written in place (`,"0"`) is rewritten
  * whole; before every write the open file is compared with the path (identity and size), and a
@@ -151,7 +151,7 @@ export class Journal {
    * Opens the journal at `path`: creates it with its header if missing, finishes or undoes an
    * interrupted rotation, cuts off a torn last line, rewrites a file whose status digits cannot
    * be written in place, and moves an unusable file aside carrying its readable pending rows
-   * into a new one (each reported through `onWarning`; see journal_recovery.ts).
+   * into a new one (each reported through `onWarning`; see recovery.ts).
    *
    * @throws {Error} Only when the folder refuses the files (permissions, a full disk).
    */
@@ -370,7 +370,7 @@ export class Journal {
    * Before every write: the file open must still be the one at the path, with the size this
    * journal wrote. Otherwise (`sed -i`, an editor or `mv` replaced it, `: >` or copytruncate cut
    * it, another program appended to it) the journal is rebuilt from what the path holds now and
-   * every pending event of its own (journal_recovery.ts, mergeRows), so nothing is written into
+   * every pending event of its own (recovery.ts, mergeRows), so nothing is written into
    * a deleted file or at an offset past the end.
    */
   async #checkFile(): Promise<void> {
