@@ -4,7 +4,7 @@
  * (default dist/winagentUSM.exe) with msitools' `wixl`, then marks the custom actions that carry
  * the API key "HideTarget" with msitools' `msibuild` (wixl has no attribute for that bit).
  *
- * What the package does (README "Deploy to many PCs"):
+ * What the package does (docs/administration.md, "Deploy to many PCs"):
  * - files: winagentUSM.exe into `%ProgramFiles%\UserSessionMon` (admin-only by inheritance); the
  *   agent's folder (`INSTALL_DIR`, default `%ProgramData%\UserSessionMon`) in
  *   `HKLM\SOFTWARE\UserSessionMon\InstallDir`, read back at upgrade and uninstall, and the
@@ -53,7 +53,7 @@ export const SECRET_ACTIONS = ["SetArgApiKey", "AgentInstall"] as const;
 /** Set empty after InstallFinalize: the properties that hold the API key. */
 const CLEARED = ["ClearAPI_KEY", "ClearUSM_ARG_KEY"] as const;
 
-/** The public properties the package reads (README "MSI properties"). */
+/** The public properties the package reads (docs/administration.md, "MSI properties"). */
 export const MSI_PROPERTIES = [
   "SERVER_URL",
   "API_KEY",

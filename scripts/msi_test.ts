@@ -89,7 +89,7 @@ Deno.test("afterWixl hides the key's actions and adds the secure properties and 
 });
 
 Deno.test({
-  name: "deno task msi builds a package whose tables say what the README says",
+  name: "deno task msi builds a package whose tables say what docs/administration.md says",
   ignore: !tools,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "usm-msi-test-" });

@@ -29,7 +29,7 @@ import { type Transport, transportFor } from "../net/transport.ts";
 
 export { type CliOptions, parseArgs, usage } from "./args.ts";
 
-/** Exit codes, documented in the README. */
+/** Exit codes, documented in docs/monitoring.md. */
 export const ExitCode = {
   Ok: 0,
   /** The action failed (server unreachable for --pin-server-cert, a service action failed). */
@@ -311,7 +311,7 @@ async function changeSettings(
   return ExitCode.Ok;
 }
 
-/** `--status` (text or JSON); returns its exit code (README, "Status"). */
+/** `--status` (text or JSON); returns its exit code (docs/monitoring.md, "Status"). */
 async function showStatus(
   configPath: string,
   options: CliOptions,

@@ -21,7 +21,10 @@ import {
 import { IniDocument } from "./ini.ts";
 
 const KEY = "47959c6d5d8db64eb0ec3ad824ccbe82618632e2a58823d84aba92078da693fa";
-/** The config.ini the server's "Download Agent" page generates (REFERENCE.md §1), byte for byte. */
+/**
+ * The config.ini the server's "Download Agent" page generates, byte for byte
+ * (docs/server-contract.md, "The package the server hands out").
+ */
 const SERVER_FILE = Deno.readTextFileSync(
   new URL("../../testdata/server_config.ini", import.meta.url),
 );

@@ -179,7 +179,7 @@ export interface AliveFacts {
   disconnected: string[];
 }
 
-/** The settings that decide what is inferred (config keys, see config/schema.ts). */
+/** The settings that decide what is inferred (config keys, see config/keys.ts). */
 export interface InferenceSettings {
   /** `logon_at_start`: a Logon for present sessions whose logon is not recorded. */
   logonAtStart: boolean;

@@ -5,7 +5,7 @@
  *
  * `--status` exits 0 only when an agent runs, its last health check passed, sending is not
  * paused, no event is held in memory and no event has waited longer than `--max-backlog`; the
- * other codes are {@link STATUS_EXIT_CODES} (README, "Status"). `--json` prints the same facts
+ * other codes are {@link STATUS_EXIT_CODES} (docs/monitoring.md, "Status"). `--json` prints the same facts
  * as one JSON object whose field names are part of the interface ({@link StatusReport}).
  *
  * @module
