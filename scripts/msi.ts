@@ -448,6 +448,14 @@ export function afterWixl(msi: WixlOutput): string[] {
     "INSERT INTO `MsiLockPermissionsEx` (`MsiLockPermissionsEx`, `LockObject`, `Table`, " +
       `\`SDDLText\`) VALUES ('SetupKeyLock', 'SetupApiKey', 'Registry', ${sql(SETUP_KEY_SDDL)})`,
   );
+  // WriteRegistryValues' log line is "Key: [1], Name: [2], Value: [3]" by default: without [3],
+  // no log shows the value written (the API key's, in the Setup key).
+  queries.push(
+    "CREATE TABLE `ActionText` (`Action` CHAR(72) NOT NULL, `Description` CHAR(0), " +
+      "`Template` CHAR(0) PRIMARY KEY `Action`)",
+    "INSERT INTO `ActionText` (`Action`, `Description`, `Template`) VALUES " +
+      "('WriteRegistryValues', 'Writing system registry values', 'Key: [1], Name: [2]')",
+  );
   return queries;
 }
 

@@ -229,6 +229,11 @@ Deno.test({
         "Registry",
         "D:P(A;;KA;;;SY)(A;;KA;;;BA)",
       ]]);
+      const texts = await table(msi, "ActionText");
+      assert.deepEqual(
+        texts.find(([a]) => a === "WriteRegistryValues")?.[2],
+        "Key: [1], Name: [2]",
+      );
       const component = (await table(msi, "Component")).find(([id]) => id === "ApiKeyValue")!;
       assert.ok(Number(component[3]) & 0x40, "transitive");
       assert.equal(component[4], "API_KEY AND NOT Installed");
