@@ -87,6 +87,7 @@ export class Agent {
   #delivery: Delivery | undefined;
   #lock: InstanceLock | undefined;
   #lastHealth: HealthResult | undefined;
+  #sessionSource: string | undefined;
   #healthRunning: Promise<HealthResult> | undefined;
   #state: AgentStatus["state"] = "starting";
   #startedAt: number;
@@ -237,6 +238,12 @@ export class Agent {
     return ms >= 60_000 ? this.#sessions.refresh() : Promise.resolve();
   }
 
+  /** Says in status.json where session changes come from, or why none are recorded. */
+  set sessionSource(description: string) {
+    this.#sessionSource = description;
+    this.#status.soon();
+  }
+
   /** The open-sessions view's generation: pass it to {@link sessionsPresent}. */
   get sessionsGeneration(): number {
     return this.#sessions.generation;
@@ -315,6 +322,7 @@ export class Agent {
       lastHealth: this.#lastHealth,
       pending: this.#journal?.pendingCount ?? 0,
       unsaved: this.#held.count,
+      sessionSource: this.#sessionSource,
     }, this.#clock.wallNow());
   }
 

@@ -28,6 +28,7 @@ export interface StatusFacts {
   lastHealth: HealthResult | undefined;
   pending: number;
   unsaved: number;
+  sessionSource?: string;
 }
 
 /** The content of status.json for `facts`, as of the wall-clock time `now`. */
@@ -52,6 +53,7 @@ export function buildStatus(facts: StatusFacts, now: number): AgentStatus {
     rejected: delivery?.rejected ?? 0,
     pending: facts.pending,
     unsaved: facts.unsaved,
+    sessionSource: facts.sessionSource,
     sending: delivery?.sending,
   };
 }
