@@ -202,11 +202,14 @@ export class Agent {
   record(change: SessionChange): Promise<void> {
     const reported = this.#sessions.translate(change);
     if (!reported) {
+      const why = change.type === "logoff"
+        ? "the user is still logged on in another session"
+        : `disconnect_events = ${this.#source.config.disconnectEvents}`;
       this.log(
         "debug",
         `${change.type} of ${
           describeUser(change)
-        } (session ${change.session}) not recorded (disconnect_events = ${this.#source.config.disconnectEvents})`,
+        } (session ${change.session}) not recorded (${why})`,
       );
       return Promise.resolve();
     }

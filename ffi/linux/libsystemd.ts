@@ -73,7 +73,7 @@ export const LIBSYSTEMD_SYMBOLS = {
     parameters: [
       "pointer", // sd_bus_message* m
       "u8", // char type: 's', 'b', 'u'...
-      "buffer", // const void* p: the value (for 's', a pointer to the NUL-terminated string)
+      "buffer", // const void* p: the value (for 's', the NUL-terminated string itself)
     ],
     result: "i32",
   },

@@ -210,13 +210,9 @@ function appendBasic(
   type: string,
   value: string | boolean | number | bigint,
 ) {
-  const sd = libsystemd();
   let data: Uint8Array<ArrayBuffer>;
-  let keep: Uint8Array | undefined;
   if (type === "s") {
-    keep = cString(value as string);
-    const pointer = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(keep)));
-    data = new Uint8Array(new BigUint64Array([pointer]).buffer);
+    data = cString(value as string); // a string is passed as the const char* itself
   } else if (type === "t") {
     data = new Uint8Array(new BigUint64Array([value as bigint]).buffer);
   } else {
@@ -225,9 +221,8 @@ function appendBasic(
   }
   check(
     "sd_bus_message_append_basic",
-    sd.sd_bus_message_append_basic(message, type.charCodeAt(0), data),
+    libsystemd().sd_bus_message_append_basic(message, type.charCodeAt(0), data),
   );
-  keep?.fill(0); // keeps the string alive until the append has copied it
 }
 
 function callError(call: MethodCall, errno: number, error: Uint8Array): SdBusError {

@@ -35,7 +35,9 @@ def Inhibit(self, what, who, why, mode):
     fd_r, fd_w = os.pipe()
     mockobject.held_inhibitors.append((fd_r, what, who, why, mode))
     self.log(f'Inhibit {what} {who} {mode}')
-    return dbus.types.UnixFd(fd_w)
+    sent = dbus.types.UnixFd(fd_w)  # holds its own duplicate of the fd
+    os.close(fd_w)
+    return sent
 
 
 @dbus.service.method(MOCK_IFACE, in_signature='', out_signature='u')
@@ -54,7 +56,7 @@ def InhibitorsHeld(_self):
     return dbus.UInt32(held)
 
 
-@dbus.service.method(MOCK_IFACE, in_signature='sussbtb', out_signature='s')
+@dbus.service.method(MOCK_IFACE, in_signature='susssbtb', out_signature='s')
 def NewSession(self, session_id, uid, name, session_class, session_type, remote, timestamp,
                announce):
     '''Adds a session with these properties; emits SessionNew when `announce`.'''
