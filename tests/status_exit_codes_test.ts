@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { AgentProcess, configureAgent, runCli } from "./support/agent_process.ts";
 import { agentDir, eventually, TEST_API_KEY } from "./support/files.ts";
 import { ReferenceServer } from "./support/reference_server.ts";
-import type { StatusReport } from "../src/status_command.ts";
+import type { StatusReport } from "../src/status/command.ts";
 
 /** Runs `--status` (plus `extra`) until its exit code is `code`; returns the last run. */
 function statusUntil(config: string, code: number, extra: string[] = []) {

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
-import { parseArgs } from "../src/cli_args.ts";
+import { parseArgs } from "../src/cli/args.ts";
 import { AGENT_PERMISSIONS } from "../src/permissions.ts";
 import { posixInstallDir } from "../src/posix.ts";
 

@@ -9,7 +9,7 @@
  * @module
  */
 import { type Clock, systemClock } from "../clock.ts";
-import type { LogFn } from "../log.ts";
+import type { LogFn } from "../log/log.ts";
 import type { PresentSession, SessionChange, SessionSink, SessionSource } from "../platform.ts";
 import { errorText } from "../text.ts";
 import {

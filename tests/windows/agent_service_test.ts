@@ -8,7 +8,7 @@
  * remove (files kept) → remove --purge.
  */
 import assert from "node:assert/strict";
-import { WindowsServiceManager } from "../../src/windows/service_manager.ts";
+import { WindowsServiceManager } from "../../src/windows/mgr/service_manager.ts";
 import { encodeTestControl } from "./test_controls.ts";
 import { ReferenceServer } from "../support/reference_server.ts";
 import { testBuildCli as cli, until } from "./support.ts";

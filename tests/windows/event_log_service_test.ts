@@ -6,12 +6,12 @@
  * error.log); `--service remove` removes the source.
  *
  * Wine's Event Log stores nothing (RegisterEventSourceW and ReportEventW succeed, the
- * Application log stays empty: src/windows/event_log_test.ts prints the record counts), so what
+ * Application log stays empty: src/windows/eventlog/event_log_test.ts prints the record counts), so what
  * Event Viewer shows is checked only on Windows; here the calls and the registry are.
  */
 import assert from "node:assert/strict";
-import { EVENT_SOURCE_KEY } from "../../src/windows/event_log.ts";
-import { WindowsServiceManager } from "../../src/windows/service_manager.ts";
+import { EVENT_SOURCE_KEY } from "../../src/windows/eventlog/event_log.ts";
+import { WindowsServiceManager } from "../../src/windows/mgr/service_manager.ts";
 import { encodeTestControl } from "./test_controls.ts";
 import { ReferenceServer } from "../support/reference_server.ts";
 import { testBuildCli as cli, until } from "./support.ts";
