@@ -87,7 +87,15 @@ export class LogindDouble {
     }).spawn();
     const double = new LogindDouble(dir, `unix:path=${socket}`, daemon);
     try {
-      await double.#until(() => Deno.stat(socket).then(() => true, () => false));
+      // The socket file appears before the daemon listens on it: wait until a client connects.
+      await double.#until(() => {
+        try {
+          SdBus.open(double.address).close();
+          return Promise.resolve(true);
+        } catch {
+          return Promise.resolve(false);
+        }
+      });
       if (options.logind !== false) await double.startLogind();
     } catch (error) {
       await double.stop();
