@@ -88,6 +88,7 @@ export class Agent {
   #delivery: Delivery | undefined;
   #lock: InstanceLock | undefined;
   #lastHealth: HealthResult | undefined;
+  #sessionSource: string | undefined;
   #healthRunning: Promise<HealthResult> | undefined;
   #state: AgentStatus["state"] = "starting";
   #startedAt: number;
@@ -202,11 +203,14 @@ export class Agent {
   record(change: SessionChange): Promise<void> {
     const reported = this.#sessions.translate(change);
     if (!reported) {
+      const why = change.type === "logoff"
+        ? "the user is still logged on in another session"
+        : `disconnect_events = ${this.#source.config.disconnectEvents}`;
       this.log(
         "debug",
         `${change.type} of ${
           describeUser(change)
-        } (session ${change.session}) not recorded (disconnect_events = ${this.#source.config.disconnectEvents})`,
+        } (session ${change.session}) not recorded (${why})`,
       );
       return Promise.resolve();
     }
@@ -236,6 +240,12 @@ export class Agent {
    */
   clockAdvanced(ms: number): Promise<void> {
     return ms >= 60_000 ? this.#sessions.refresh() : Promise.resolve();
+  }
+
+  /** Says in status.json where session changes come from, or why none are recorded. */
+  set sessionSource(description: string) {
+    this.#sessionSource = description;
+    this.#status.soon();
   }
 
   /** The open-sessions view's generation: pass it to {@link sessionsPresent}. */
@@ -316,6 +326,7 @@ export class Agent {
       lastHealth: this.#lastHealth,
       pending: this.#journal?.pendingCount ?? 0,
       unsaved: this.#held.count,
+      sessionSource: this.#sessionSource,
     }, this.#clock.wallNow());
   }
 
