@@ -57,10 +57,5 @@ export function secureParents(installDir: string, print: (line: string) => void)
 
 /** The refusal for an unsafe parent `folder` of `installDir`: what is wrong, and the fix. */
 export function parentRefusal(installDir: string, folder: string, problem: string): string {
-  return `Refusing to install in ${installDir}: its parent folder ${folder} is not safe: ${problem}, ` +
-    `so a user who is not an administrator could put a folder of their own in place of ${installDir}, ` +
-    `which the service runs from as SYSTEM. Choose an install_dir under C:\\ProgramData or ` +
-    `C:\\Program Files, or let only administrators change ${folder}: ` +
-    `icacls "${folder}" /setowner *S-1-5-32-544 and ` +
-    `icacls "${folder}" /inheritance:r /grant:r *S-1-5-18:(OI)(CI)F *S-1-5-32-544:(OI)(CI)F *S-1-5-32-545:(OI)(CI)RX`;
+  return `Refusing to install in ${installDir}: its parent folder ${folder} is not safe: ${problem}, so a user who is not an administrator could put a folder of their own in place of ${installDir}, which the service runs from as SYSTEM. Choose an install_dir under C:\\ProgramData or C:\\Program Files, or let only administrators change ${folder}: icacls "${folder}" /setowner *S-1-5-32-544 and icacls "${folder}" /inheritance:r /grant:r *S-1-5-18:(OI)(CI)F *S-1-5-32-544:(OI)(CI)F *S-1-5-32-545:(OI)(CI)RX`;
 }
