@@ -18,7 +18,7 @@ import { type Config, configProblems } from "./config.ts";
 import { ConfigSource, describeSettings } from "./config_source.ts";
 import { ConfigWatcher } from "./config_watcher.ts";
 import { ServerConnection } from "./connection.ts";
-import { Delivery } from "./delivery.ts";
+import { Delivery, SHUTDOWN_GRACE_MS } from "./delivery.ts";
 import { checkHealth } from "./health.ts";
 import { HeldEvents } from "./held_events.ts";
 import { HostInfo, type HostProbe } from "./host_info.ts";
@@ -329,9 +329,9 @@ export class Agent {
     this.log("info", "Agent stopping");
     this.#tasks.stop();
     await this.#watcher?.close();
-    // At shutdown Windows allows seconds: the request in flight is not waited for (its event
-    // stays pending and goes after the restart), nor background lookups beyond a moment.
-    await this.#delivery?.stop(options.shutdown ? 0 : undefined);
+    // At shutdown Windows allows seconds: the request in flight gets a short moment (else its
+    // event stays pending and goes after the restart), background lookups less.
+    await this.#delivery?.stop(options.shutdown ? SHUTDOWN_GRACE_MS : undefined);
     this.#connection.close();
     await this.#held.close();
     await this.#sessions.close();

@@ -7,7 +7,6 @@
 import type { Clock } from "./clock.ts";
 import type { SendStatus, SendStatusValue, SessionEvent } from "./event.ts";
 import type { AnswerTiming } from "./rate_limit.ts";
-import type { Suspect } from "./refusal.ts";
 import type { HttpResponse, Transport } from "./transport.ts";
 
 /** A pending journal entry as delivery needs it. */
@@ -72,7 +71,7 @@ export interface DeliveryOptions {
    * requests per 60 s (a server configured for more is paced at that until it says so).
    */
   rateBudget?: { limit: number; windowMs: number } | null;
-  /** Whether the last health check passed (a 4xx is refused for good only then). Default: true. */
+  /** Whether the last health check passed (else a 4xx is the setup's). Default: true. */
   healthy?: () => boolean;
   /**
    * Asked, with backoff, while sending is paused (not for "not-configured"): a health check
@@ -90,14 +89,15 @@ export interface Exchange {
   firstAttempt: boolean;
   /** The URL the request went to (server_url's path prefix included), for messages. */
   url: string;
+  /** The URL and the API key the request went with: a 4xx is judged per setup. Never logged. */
+  setup: string;
   response: HttpResponse;
   timing: AnswerTiming;
 }
 
-/** What to do next: send `entry`, settle a held 4xx as refused, or wait until `wakeAt`. */
+/** What to do next: send `entry`, or wait until `wakeAt`. */
 export interface Next {
   entry?: PendingEntry;
   count: number;
-  refuse?: Suspect;
   wakeAt?: number;
 }
