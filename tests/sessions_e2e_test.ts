@@ -36,14 +36,14 @@ async function withSetup(
 
 /**
  * One agent run: feeds `lines`, waits until the server stored `storedAfter` events in all and
- * the agent marked them sent, then feeds `end` (a stop, shutdown or power-loss line) and waits
- * for the process to exit.
+ * the agent marked them sent, then feeds `end` (a stop, shutdown or power-loss line), the
+ * server answering `endLatencyMs` late from then on, and waits for the process to exit.
  */
 async function run(
   config: string,
   server: ReferenceServer,
   lines: Line[],
-  options: { storedAfter: number; end: Line },
+  options: { storedAfter: number; end: Line; endLatencyMs?: number },
 ): Promise<{ lines: string[]; code: number }> {
   const agent = AgentProcess.start(config);
   try {
@@ -55,8 +55,10 @@ async function run(
       () => journalRows(dirname(config)),
       (rows) => rows.filter((row) => row.status !== 0).length >= options.storedAfter,
     );
+    server.setDelay(options.endLatencyMs ?? 0);
     await agent.feed(options.end);
     const status = await agent.close();
+    server.setDelay(0);
     return { lines: agent.lines, code: status.code };
   } catch (error) {
     await agent.stop("SIGKILL");
@@ -206,7 +208,12 @@ Deno.test("shutdown with two users logged on: both get a Logoff at the shutdown 
       { type: "logon", user: "bob", session: 2, at: at(D1, "09:00:00") },
       { type: "lock", user: "bob", session: 2, at: at(D1, "12:00:00") },
       { type: "unlock", user: "bob", session: 2, at: at(D1, "13:00:00") },
-    ], { storedAfter: 4, end: { type: "shutdown", at: at(D1, "17:30:00") } });
+    ], {
+      storedAfter: 4,
+      end: { type: "shutdown", at: at(D1, "17:30:00") },
+      // A real server's latency: the Logoff is stored before its answer comes.
+      endLatencyMs: 300,
+    });
     // The Logoff on the wire at the shutdown had its moment: stored, so marked sent (not resent).
     const storedAt = new Set(stored(server).map((s) => `${s.userName} ${Date.parse(s.timestamp)}`));
     const unmarked = (await journalRows(dir)).filter((row) =>
