@@ -5,10 +5,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type Clock, systemClock } from "../src/clock.ts";
-import { Delivery, eventBody } from "../src/delivery.ts";
+import { Delivery, eventBody } from "../src/delivery/delivery.ts";
 import type { SessionEvent } from "../src/event.ts";
-import { Journal, readJournal } from "../src/journal.ts";
-import { Transport } from "../src/transport.ts";
+import { Journal, readJournal } from "../src/journal/journal.ts";
+import { Transport } from "../src/net/transport.ts";
 import { eventually } from "./support/files.ts";
 import { DEFAULT_API_KEY, ReferenceServer } from "./support/reference_server.ts";
 

@@ -1,13 +1,13 @@
 /**
  * `--status`, `--status --json` and `--pending` as a monitoring script meets them: the real CLI
  * in its own process, reading the folder of a real agent process that talks to the reference
- * server double over HTTPS. Each exit code of the README's Status table is provoked for real.
+ * server double over HTTPS. Each exit code of the Status table in docs/monitoring.md is provoked for real.
  */
 import assert from "node:assert/strict";
 import { AgentProcess, configureAgent, runCli } from "./support/agent_process.ts";
 import { agentDir, eventually, TEST_API_KEY } from "./support/files.ts";
 import { ReferenceServer } from "./support/reference_server.ts";
-import type { StatusReport } from "../src/status_command.ts";
+import type { StatusReport } from "../src/status/command.ts";
 
 /** Runs `--status` (plus `extra`) until its exit code is `code`; returns the last run. */
 function statusUntil(config: string, code: number, extra: string[] = []) {

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { AgentProcess, configureAgent, runCli } from "./support/agent_process.ts";
 import { canMount, eventually, run, TEST_API_KEY, withoutRateLimit } from "./support/files.ts";
 import { ReferenceServer } from "./support/reference_server.ts";
-import type { StatusReport } from "../src/status_command.ts";
+import type { StatusReport } from "../src/status/command.ts";
 
 async function statusReport(config: string): Promise<StatusReport> {
   const result = await runCli(["--status", "--json", "--config", config]);

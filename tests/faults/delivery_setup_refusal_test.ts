@@ -7,7 +7,7 @@
  * answered, and none is refused until another event is accepted.
  */
 import assert from "node:assert/strict";
-import { readStatus } from "../../src/status.ts";
+import { readStatus } from "../../src/status/status.ts";
 import { AgentProcess } from "../support/agent_process.ts";
 import { agentDir, eventually, journalRows } from "../support/files.ts";
 import { HostileServer, replies, writeAgentConfig } from "../support/hostile_server.ts";

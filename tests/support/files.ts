@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { readJournal } from "../../src/journal.ts";
+import { readJournal } from "../../src/journal/journal.ts";
 
 /** An API key of the reference server's kind (64 hex digits), distinctive enough to scan for. */
 export const TEST_API_KEY = "47959c6d5d8db64eb0ec3ad824ccbe82618632e2a58823d84aba92078da693fa";

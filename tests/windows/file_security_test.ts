@@ -12,14 +12,14 @@ import {
   isTrustedOwner,
   parseOwner,
   sameDescriptor,
-} from "../../src/windows/descriptor.ts";
+} from "../../src/windows/security/descriptor.ts";
 import {
   createDirectoryWithDescriptor,
   FileHandle,
   readDescriptor,
   secureDirectory,
   secureFile,
-} from "../../src/windows/file_security.ts";
+} from "../../src/windows/security/file_security.ts";
 
 const ignore = Deno.build.os !== "windows";
 const realWindows = Deno.env.get("USM_REAL_WINDOWS") === "1";

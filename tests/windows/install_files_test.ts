@@ -13,7 +13,7 @@ import {
   replaceExecutable,
   UNINSTALL_BAT,
   writeUninstaller,
-} from "../../src/windows/install_files.ts";
+} from "../../src/windows/mgr/install_files.ts";
 
 const ignore = Deno.build.os !== "windows";
 

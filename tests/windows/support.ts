@@ -6,7 +6,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { DEV_PERMISSION_FLAGS } from "../../src/windows/installer.ts";
+import { DEV_PERMISSION_FLAGS } from "../../src/windows/mgr/installer.ts";
 
 /** The test build's entry: mod.ts plus the test-only session controls. */
 export const TEST_BUILD = fileURLToPath(new URL("./test_build.ts", import.meta.url));
