@@ -18,7 +18,7 @@ import { type Config, configProblems } from "../config/config.ts";
 import { ConfigSource, describeSettings } from "../config/source.ts";
 import { ConfigWatcher } from "../config/watcher.ts";
 import { ServerConnection } from "../net/connection.ts";
-import { Delivery } from "../delivery/delivery.ts";
+import { Delivery, SHUTDOWN_GRACE_MS } from "../delivery/delivery.ts";
 import { checkHealth, type HealthResult } from "../delivery/health.ts";
 import { HeldEvents } from "./held_events.ts";
 import { HostInfo, type HostProbe } from "../net/host_info.ts";
@@ -341,9 +341,9 @@ export class Agent {
     this.log("info", "Agent stopping");
     this.#tasks.stop();
     await this.#watcher?.close();
-    // At shutdown Windows allows seconds: the request in flight is not waited for (its event
-    // stays pending and goes after the restart), nor background lookups beyond a moment.
-    await this.#delivery?.stop(options.shutdown ? 0 : undefined);
+    // At shutdown Windows allows seconds: the request in flight gets a short moment (else its
+    // event stays pending and goes after the restart), background lookups less.
+    await this.#delivery?.stop(options.shutdown ? SHUTDOWN_GRACE_MS : undefined);
     this.#connection.close();
     await this.#held.close();
     await this.#sessions.close();
