@@ -5,7 +5,7 @@
  * @module
  */
 import denoJson from "./deno.json" with { type: "json" };
-import { main } from "./src/cli.ts";
+import { main } from "./src/cli/cli.ts";
 import type { Platform } from "./src/platform.ts";
 import { createPosixPlatform } from "./src/posix.ts";
 

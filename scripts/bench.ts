@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { SessionEvent } from "../src/event.ts";
-import { Journal, JOURNAL_HEADER, type JournalEntry, rowText } from "../src/journal.ts";
+import { Journal, JOURNAL_HEADER, type JournalEntry, rowText } from "../src/journal/journal.ts";
 import { type AgentProcess, configureAgent } from "../tests/support/agent_process.ts";
 import { TEST_API_KEY } from "../tests/support/files.ts";
 import { ReferenceServer, type RequestRecord } from "../tests/support/reference_server.ts";

@@ -11,7 +11,7 @@
 #
 # The service tests install a development agent from tests/windows/test_build.ts (its test-only
 # session controls exist only in that build); USM_DEV_INSTALL=test-machine lets that install go
-# ahead although Wine reports every folder as its one user's (see src/windows/dev_install.ts).
+# ahead although Wine reports every folder as its one user's (see src/windows/security/dev_install.ts).
 set -euo pipefail
 
 WINE_ROOT="${WINE_ROOT:-/opt/usm-wine}"

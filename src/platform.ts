@@ -5,8 +5,6 @@
  *
  * @module
  */
-import type { ConfigKey } from "./config.ts";
-import type { SystemEventLog } from "./event_log.ts";
 
 /** The four session changes the agent reports, as the core names them. */
 export type SessionChangeType = "logon" | "logoff" | "lock" | "unlock";
@@ -14,7 +12,7 @@ export type SessionChangeType = "logon" | "logoff" | "lock" | "unlock";
 /**
  * A session's client went away ("disconnect": Remote Desktop client closed, fast user switching
  * away) or came back ("reconnect"). The server knows no such event: the core reports it per the
- * `disconnect_events` policy (src/sessions.ts) as Lock/Unlock, Logoff/Logon or not at all.
+ * `disconnect_events` policy (src/sessions/sessions.ts) as Lock/Unlock, Logoff/Logon or not at all.
  */
 export type ConnectionChangeType = "disconnect" | "reconnect";
 
@@ -92,8 +90,11 @@ export interface ServiceState {
 export interface ServiceActionOptions {
   /** `--config <path>`: at install, the config.ini to import. */
   configPath?: string;
-  /** At install: config flags (`--url`, `--api-key`, `--install-dir`...), applied over the import. */
-  settings?: Partial<Record<ConfigKey, string>>;
+  /**
+   * At install: config flags (`--url`, `--api-key`, `--install-dir`...), applied over the import;
+   * keyed by config.ini key (`ConfigKey`).
+   */
+  settings?: Partial<Record<string, string>>;
   /** `--purge`: at remove, also delete config.ini, the journal and the logs. */
   purge?: boolean;
   /** Where messages for the administrator go (stdout of the command). */
@@ -212,4 +213,19 @@ export interface Platform {
    * The caller closes it.
    */
   systemEventLog?(): SystemEventLog | undefined;
+}
+
+/** The Event Log's levels (ReportEventW types: error 1, warning 2, information 4). */
+export type EventLevel = "information" | "warning" | "error";
+
+/**
+ * Where entries go: the Windows Application log, or memory (tests). The agent writes through
+ * `reportTo` (src/log/system_events.ts), which catches a failed write: it is never the agent's
+ * failure.
+ */
+export interface SystemEventLog {
+  /** Writes one entry; throws when the log refuses it (the Event Log service is stopped...). */
+  report(id: number, level: EventLevel, text: string): void;
+  /** Releases the log; idempotent. */
+  close?(): void;
 }

@@ -3,18 +3,14 @@
  * real agent with a {@link MemoryEventLog}: start and stop, a start failure with its service
  * exit code, config.ini broken and fixed, sending paused by the server's 401 and resumed, and an
  * event_log.csv the disk refuses (a real, tiny tmpfs). Real files, the reference server double
- * on 127.0.0.1; the Windows writer itself is tested under Wine (src/windows/event_log_test.ts,
+ * on 127.0.0.1; the Windows writer itself is tested under Wine (src/windows/eventlog/event_log_test.ts,
  * tests/windows/event_log_service_test.ts).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Agent } from "../src/agent.ts";
-import {
-  EVENT_IDS,
-  MemoryEventLog,
-  type SystemEvent,
-  type SystemEventLog,
-} from "../src/event_log.ts";
+import { Agent } from "../src/agent/agent.ts";
+import { EVENT_IDS, MemoryEventLog, type SystemEvent } from "../src/log/event_log.ts";
+import type { SystemEventLog } from "../src/platform.ts";
 import { createPosixPlatform } from "../src/posix.ts";
 import { canMount, eventually, journalRows, run, TEST_API_KEY } from "./support/files.ts";
 import { ReferenceServer } from "./support/reference_server.ts";
@@ -267,7 +263,7 @@ Deno.test({
 
       await Deno.writeTextFile(config, configText({ ...settings, api_key: TEST_API_KEY }));
       await agent.reload();
-      await server.waitFor((stored) => stored.length === 2, 20_000);
+      await server.waitFor((stored) => stored.length === 2);
       const resumed = log.entries.filter((e) => e.id === EVENT_IDS.sendingResumed);
       assert.equal(resumed.length, 1, JSON.stringify(log.entries));
       assert.equal(resumed[0].level, "information");

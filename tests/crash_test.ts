@@ -17,8 +17,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { readJournal } from "../src/journal.ts";
-import { salvageRows } from "../src/journal_format.ts";
+import { readJournal } from "../src/journal/journal.ts";
+import { salvageRows } from "../src/journal/format.ts";
 import { AgentProcess, configureAgent } from "./support/agent_process.ts";
 import { agentDir, eventually, TEST_API_KEY } from "./support/files.ts";
 import { ReferenceServer } from "./support/reference_server.ts";

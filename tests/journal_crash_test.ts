@@ -8,8 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Journal, readJournal } from "../src/journal.ts";
-import { archivePath } from "../src/rotation.ts";
+import { Journal, readJournal } from "../src/journal/journal.ts";
+import { archivePath } from "../src/log/rotation.ts";
 import { readLines } from "../src/text.ts";
 import { eventFor, idOf, statusFor } from "./support/journal_writer.ts";
 

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { AgentProcess, configureAgent, runCli } from "./support/agent_process.ts";
 import { canMount, eventually, run, TEST_API_KEY, withoutRateLimit } from "./support/files.ts";
 import { ReferenceServer } from "./support/reference_server.ts";
-import type { StatusReport } from "../src/status_command.ts";
+import type { StatusReport } from "../src/status/command.ts";
 
 async function statusReport(config: string): Promise<StatusReport> {
   const result = await runCli(["--status", "--json", "--config", config]);
@@ -73,7 +73,7 @@ Deno.test({
       assert.deepEqual(leftovers, [], "a temporary file was left on the full disk");
 
       await Deno.remove(filler);
-      await server.waitFor((stored) => stored.length === during.length, 30_000);
+      await server.waitFor((stored) => stored.length === during.length);
       await eventually(
         "--status 0 again",
         () => statusReport(config),

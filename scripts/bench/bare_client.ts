@@ -1,6 +1,6 @@
 /**
  * Baseline child of scripts/bench.ts: the bare request loop, with the agent's client stack
- * (src/transport.ts, certificate pinned) or plain `fetch` (CA-signed server), and none of the
+ * (src/net/transport.ts, certificate pinned) or plain `fetch` (CA-signed server), and none of the
  * agent's work (no journal, no delivery state).
  *
  * Usage: deno run -A scripts/bench/bare_client.ts --client transport|fetch --url <url>
@@ -13,10 +13,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { eventBody } from "../../src/delivery.ts";
+import { eventBody } from "../../src/delivery/delivery.ts";
 import type { EventType, SessionEvent } from "../../src/event.ts";
 import { readLines } from "../../src/text.ts";
-import { Transport } from "../../src/transport.ts";
+import { Transport } from "../../src/net/transport.ts";
 
 const EVENT_PATH = "/api/log_event";
 

@@ -10,7 +10,7 @@
  * @module
  */
 import { join } from "node:path";
-import { JOURNAL_HEADER, rowText } from "../../src/journal.ts";
+import { JOURNAL_HEADER, rowText } from "../../src/journal/journal.ts";
 import type { SessionEvent } from "../../src/event.ts";
 import { configureAgent } from "../../tests/support/agent_process.ts";
 import type { ReferenceServer, RequestRecord } from "../../tests/support/reference_server.ts";

@@ -5,14 +5,14 @@
  * @module
  */
 import type { Platform } from "../platform.ts";
-import { WindowsEventLog } from "./event_log.ts";
-import { describeOpenAccess } from "./descriptor.ts";
-import { readDescriptor, secureDirectory, secureFile } from "./file_security.ts";
+import { WindowsEventLog } from "./eventlog/event_log.ts";
+import { describeOpenAccess } from "./security/descriptor.ts";
+import { readDescriptor, secureDirectory, secureFile } from "./security/file_security.ts";
 import { runningUnderWine } from "./wine.ts";
-import { windowsInstallDir } from "./installer.ts";
-import { runWindowsService } from "./service_host.ts";
-import { WindowsServiceManager } from "./service_manager.ts";
-import { enumerateWhenReady, readPresentSessions } from "./wts.ts";
+import { windowsInstallDir } from "./mgr/installer.ts";
+import { runWindowsService } from "./svc/service_host.ts";
+import { WindowsServiceManager } from "./mgr/service_manager.ts";
+import { enumerateWhenReady, readPresentSessions } from "./svc/wts.ts";
 
 /** How long the start-up snapshot waits for Terminal Services. */
 const TERMSRV_WAIT_MS = 60_000;
@@ -46,7 +46,7 @@ export function createWindowsPlatform(): Platform {
     },
     notifyReload: () => Promise.resolve(services().notifyReload()),
     runService: (hooks) => {
-      // The sessions present at start (issue 10), read in the background after start.
+      // The sessions present at start, read in the background after start.
       hooks.presentSessions ??= () =>
         readPresentSessions({ enumerate: () => enumerateWhenReady(TERMSRV_WAIT_MS) });
       return runWindowsService(hooks);

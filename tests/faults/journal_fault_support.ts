@@ -7,8 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { rowText } from "../../src/journal.ts";
-import { JOURNAL_HEADER } from "../../src/journal.ts";
+import { rowText } from "../../src/journal/journal.ts";
+import { JOURNAL_HEADER } from "../../src/journal/journal.ts";
 import { AgentProcess, configureAgent } from "../support/agent_process.ts";
 import { agentDir, eventually, TEST_API_KEY } from "../support/files.ts";
 import { ReferenceServer } from "../support/reference_server.ts";

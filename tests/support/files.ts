@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { readJournal } from "../../src/journal.ts";
+import { readJournal } from "../../src/journal/journal.ts";
 
 /** An API key of the reference server's kind (64 hex digits), distinctive enough to scan for. */
 export const TEST_API_KEY = "47959c6d5d8db64eb0ec3ad824ccbe82618632e2a58823d84aba92078da693fa";
@@ -26,12 +26,18 @@ export async function journalRows(dir: string) {
   }
 }
 
-/** Polls until `predicate` holds, or fails with `what` after `timeoutMs`. */
+/**
+ * How long a test waits for a state before it fails: long enough that only a hang reaches it on
+ * a busy machine (a test never asserts a timing).
+ */
+export const HANG_MS = 120_000;
+
+/** Polls until `predicate` holds, or fails with `what` after `timeoutMs` (a hang). */
 export async function eventually<T>(
   what: string,
   probe: () => Promise<T> | T,
   predicate: (value: T) => boolean,
-  timeoutMs = 20_000,
+  timeoutMs = HANG_MS,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let value = await probe();

@@ -9,7 +9,7 @@
  * @module
  */
 import type { SessionEvent } from "../../src/event.ts";
-import { Journal, type JournalEntry } from "../../src/journal.ts";
+import { Journal, type JournalEntry } from "../../src/journal/journal.ts";
 
 const EVENT_TYPES = ["Logon", "Logoff", "Lock", "Unlock"] as const;
 

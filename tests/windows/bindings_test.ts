@@ -21,13 +21,13 @@ import {
   readDacl,
   secureDirectory,
   secureFile,
-} from "../../src/windows/file_security.ts";
+} from "../../src/windows/security/file_security.ts";
 import {
   createOrUpdateService,
   FAILURE_ACTIONS,
   FAILURE_RESET_SECONDS,
-} from "../../src/windows/installer.ts";
-import { isElevated, requireElevation } from "../../src/windows/elevation.ts";
+} from "../../src/windows/mgr/installer.ts";
+import { isElevated, requireElevation } from "../../src/windows/security/elevation.ts";
 import {
   deleteService,
   openService,
@@ -36,10 +36,15 @@ import {
   queryStatus,
   serviceKeyExists,
   stateName,
-} from "../../src/windows/scm.ts";
-import { WindowsServiceManager } from "../../src/windows/service_manager.ts";
-import { SERVICE_DESCRIPTION } from "../../src/windows/service_status.ts";
-import { enumerateSessions, querySessionUser, waitForNamedEvent } from "../../src/windows/wts.ts";
+} from "../../src/windows/mgr/scm.ts";
+import { WindowsServiceManager } from "../../src/windows/mgr/service_manager.ts";
+import { SERVICE_DESCRIPTION } from "../../src/windows/svc/service_status.ts";
+import { makeInstallParent } from "./support.ts";
+import {
+  enumerateSessions,
+  querySessionUser,
+  waitForNamedEvent,
+} from "../../src/windows/svc/wts.ts";
 
 const ignore = Deno.build.os !== "windows";
 const SERVICE_QUERY_CONFIG = 0x1;
@@ -249,7 +254,7 @@ Deno.test({
   ignore,
   async fn() {
     const name = "UsmCopyTest";
-    const tmp = await Deno.makeTempDir({ prefix: "usm-copy-" });
+    const tmp = await makeInstallParent("usm-copy-");
     const installDir = `${tmp}\\installed`;
     const exe = `${tmp}\\package\\winagentUSM.exe`;
     await Deno.mkdir(`${tmp}\\package`);

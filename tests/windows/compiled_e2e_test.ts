@@ -8,9 +8,13 @@
  * restart, said so), then a second install removed with uninstall.bat (nothing left).
  */
 import assert from "node:assert/strict";
-import { AGENT_FILE_SDDL, INSTALL_DIR_SDDL, sameDescriptor } from "../../src/windows/descriptor.ts";
-import { readDescriptor } from "../../src/windows/file_security.ts";
-import { WindowsServiceManager } from "../../src/windows/service_manager.ts";
+import {
+  AGENT_FILE_SDDL,
+  INSTALL_DIR_SDDL,
+  sameDescriptor,
+} from "../../src/windows/security/descriptor.ts";
+import { readDescriptor } from "../../src/windows/security/file_security.ts";
+import { WindowsServiceManager } from "../../src/windows/mgr/service_manager.ts";
 import { ReferenceServer } from "../support/reference_server.ts";
 import { encodeTestControl } from "./test_controls.ts";
 import { run, until as untilWithin } from "./support.ts";

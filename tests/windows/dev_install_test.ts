@@ -3,7 +3,10 @@
  * refused where users may write, unless USM_DEV_INSTALL=test-machine, which says what it means.
  */
 import assert from "node:assert/strict";
-import { checkDevelopmentInstall, DEV_INSTALL_ENV } from "../../src/windows/dev_install.ts";
+import {
+  checkDevelopmentInstall,
+  DEV_INSTALL_ENV,
+} from "../../src/windows/security/dev_install.ts";
 
 const ignore = Deno.build.os !== "windows";
 

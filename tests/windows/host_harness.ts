@@ -13,7 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import type { ServiceHooks } from "../../src/platform.ts";
-import { ServiceHost } from "../../src/windows/service_host.ts";
+import { ServiceHost } from "../../src/windows/svc/service_host.ts";
 import { registerTestControls, synthesizeSessionChange } from "./test_controls.ts";
 
 registerTestControls();

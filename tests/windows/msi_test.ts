@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { WindowsServiceManager } from "../../src/windows/service_manager.ts";
+import { WindowsServiceManager } from "../../src/windows/mgr/service_manager.ts";
 import { encodeTestControl } from "./test_controls.ts";
 import { ReferenceServer } from "../support/reference_server.ts";
 import { PRODUCT_NAME } from "../../scripts/msi.ts";

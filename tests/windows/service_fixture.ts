@@ -6,9 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { createOrUpdateService, quotePath } from "../../src/windows/installer.ts";
-import { deleteService } from "../../src/windows/scm.ts";
-import { WindowsServiceManager } from "../../src/windows/service_manager.ts";
+import { createOrUpdateService, quotePath } from "../../src/windows/mgr/installer.ts";
+import { deleteService } from "../../src/windows/mgr/scm.ts";
+import { WindowsServiceManager } from "../../src/windows/mgr/service_manager.ts";
 
 export const ignore = Deno.build.os !== "windows";
 /** Set by .github/workflows/windows.yml: checks that only real Windows can show. */

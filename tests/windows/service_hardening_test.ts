@@ -15,16 +15,16 @@ import {
   SERVICE_STOPPED,
 } from "../../ffi/advapi32.ts";
 import { unwrap } from "../../ffi/error.ts";
-import { sameDescriptor, SERVICE_SDDL } from "../../src/windows/descriptor.ts";
-import { createOrUpdateService } from "../../src/windows/installer.ts";
-import { waitForProcessExit } from "../../src/windows/process_wait.ts";
-import { openService, queryStatus, stopService, waitForState } from "../../src/windows/scm.ts";
+import { sameDescriptor, SERVICE_SDDL } from "../../src/windows/security/descriptor.ts";
+import { createOrUpdateService } from "../../src/windows/mgr/installer.ts";
+import { waitForProcessExit } from "../../src/windows/mgr/process_wait.ts";
+import { openService, queryStatus, stopService, waitForState } from "../../src/windows/mgr/scm.ts";
 import {
   PRESHUTDOWN_TIMEOUT_MS,
   queryFailureActionsOnNonCrash,
   queryPreshutdownTimeout,
   queryServiceDacl,
-} from "../../src/windows/service_config.ts";
+} from "../../src/windows/mgr/service_config.ts";
 import { advapi32 } from "../../ffi/advapi32.ts";
 import {
   harnessCommand,
@@ -35,9 +35,9 @@ import {
   waitForHook,
   withService,
 } from "./service_fixture.ts";
-import { RELOAD_CONTROL } from "../../src/windows/service_status.ts";
+import { RELOAD_CONTROL } from "../../src/windows/svc/service_status.ts";
 import { runningUnderWine } from "../../src/windows/wine.ts";
-import { isElevated, mayAdminister } from "../../src/windows/elevation.ts";
+import { isElevated, mayAdminister } from "../../src/windows/security/elevation.ts";
 
 async function regQuery(name: string): Promise<string> {
   const { stdout } = await new Deno.Command("reg", {

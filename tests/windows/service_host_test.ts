@@ -11,9 +11,14 @@ import {
 } from "../../ffi/advapi32.ts";
 import { Win32Error } from "../../ffi/error.ts";
 import { HARNESS, ignore, readHooks, waitForHook, withService } from "./service_fixture.ts";
-import { RELOAD_CONTROL } from "../../src/windows/service_status.ts";
+import { RELOAD_CONTROL } from "../../src/windows/svc/service_status.ts";
 import { encodeTestControl, TEST_CONTROL_LAST } from "./test_controls.ts";
-import { controlService, openService, queryStatus, waitForState } from "../../src/windows/scm.ts";
+import {
+  controlService,
+  openService,
+  queryStatus,
+  waitForState,
+} from "../../src/windows/mgr/scm.ts";
 
 Deno.test({
   name: "service host: SCM start, session controls through HandlerEx, reload, stop",

@@ -6,7 +6,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { DEV_PERMISSION_FLAGS } from "../../src/windows/installer.ts";
+import { DEV_PERMISSION_FLAGS } from "../../src/windows/mgr/installer.ts";
 
 /** The test build's entry: mod.ts plus the test-only session controls. */
 export const TEST_BUILD = fileURLToPath(new URL("./test_build.ts", import.meta.url));
@@ -44,4 +44,14 @@ export async function until<T>(
     await new Promise((resolve) => setTimeout(resolve, options.everyMs ?? 100));
   }
   throw new Error(`Timed out waiting for ${what}`);
+}
+
+/**
+ * A new temporary folder to install into. On real Windows it is made under C:\ProgramData: the
+ * install refuses a folder whose parents a non-administrator may rename (install_parents.ts),
+ * and the runner's %TEMP% belongs to its user. Wine makes its descriptors up, so %TEMP% there.
+ */
+export function makeInstallParent(prefix: string): Promise<string> {
+  const realWindows = Deno.env.get("USM_REAL_WINDOWS") === "1";
+  return Deno.makeTempDir({ prefix, dir: realWindows ? "C:\\ProgramData" : undefined });
 }

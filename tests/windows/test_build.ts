@@ -7,7 +7,7 @@
  * @module
  */
 import { VERSION } from "../../mod.ts";
-import { main } from "../../src/cli.ts";
+import { main } from "../../src/cli/cli.ts";
 import type { Platform } from "../../src/platform.ts";
 import { createPosixPlatform } from "../../src/posix.ts";
 import { registerTestControls } from "./test_controls.ts";

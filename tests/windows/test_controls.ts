@@ -14,7 +14,7 @@
  */
 import { SERVICE_CONTROL_SESSIONCHANGE } from "../../ffi/advapi32.ts";
 import { encodeSessionNotification } from "../../ffi/structs.ts";
-import { HANDLER_EX, registerExtraControls } from "../../src/windows/service_host.ts";
+import { HANDLER_EX, registerExtraControls } from "../../src/windows/svc/service_host.ts";
 
 /** First and last test control. */
 export const TEST_CONTROL_FIRST = 129;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { RELOAD_CONTROL } from "../../src/windows/service_status.ts";
+import { RELOAD_CONTROL } from "../../src/windows/svc/service_status.ts";
 import {
   decodeTestControl,
   encodeTestControl,
@@ -39,7 +39,7 @@ Deno.test("a release build holds no test control: mod.ts's module graph never re
     modules: { specifier: string }[];
   };
   const specifiers = graph.modules.map((m) => m.specifier);
-  assert.ok(specifiers.some((s) => s.endsWith("/src/windows/service_host.ts")), "host bundled");
+  assert.ok(specifiers.some((s) => s.endsWith("/src/windows/svc/service_host.ts")), "host bundled");
   const testModules = specifiers.filter((s) => s.includes("/tests/"));
   assert.deepEqual(testModules, [], "no module under tests/ in the release build");
   // The test build's entry does reach them.

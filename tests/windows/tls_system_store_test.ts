@@ -9,9 +9,9 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { DEV_PERMISSION_FLAGS } from "../../src/windows/installer.ts";
+import { DEV_PERMISSION_FLAGS } from "../../src/windows/mgr/installer.ts";
 import { wide } from "../../ffi/wide.ts";
-import { readCaRoots } from "../../src/ca_roots.ts";
+import { readCaRoots } from "../../src/net/ca_roots.ts";
 import { generateCaSignedCertificate } from "../support/cert.ts";
 
 const ignore = Deno.build.os !== "windows";

@@ -1,0 +1,386 @@
+/**
+ * The command line of winagentUSM.exe: every flag of the original agent, accepted as `--name`
+ * and as `-name` (Go style, as the server's install_service.bat writes them), plus `--status`,
+ * `--pending`, `--version`, `--pin-server-cert`, `--simulate` and `--purge` (and `/?`, `-?`); the
+ * status display is in status/command.ts. The flags are parsed in
+ * args.ts; this module carries out what they ask for and returns the exit code.
+ *
+ * @module
+ */
+import { dirname, join } from "node:path";
+import { Agent } from "../agent/agent.ts";
+import { type CliOptions, parseArgs, usage } from "./args.ts";
+import {
+  ConfigError,
+  loadConfig,
+  maskSecret,
+  updateConfigFile,
+  validateSetting,
+} from "../config/config.ts";
+import { checkHealth } from "../delivery/health.ts";
+import type { Platform, ServiceHooks, SessionSource, SystemEventLog } from "../platform.ts";
+import { SimulatedClock, type SimulatedEnd, SimulatedSource } from "../sessions/simulate.ts";
+import { pendingLines, pendingReport, statusLines, statusReport } from "../status/command.ts";
+import { errorText, readLines } from "../text.ts";
+import { fetchServerCertificate } from "../net/server_certificate.ts";
+import { CLEAR_TEXT_WARNING, isClearText } from "../net/connection.ts";
+import { learnSecret, redact } from "../log/redact.ts";
+import { type Transport, transportFor } from "../net/transport.ts";
+
+export { type CliOptions, parseArgs, usage } from "./args.ts";
+
+/** Exit codes, documented in docs/monitoring.md. */
+export const ExitCode = {
+  Ok: 0,
+  /** The action failed (server unreachable for --pin-server-cert, a service action failed). */
+  Failed: 1,
+  /** A bad flag or flag value: nothing was changed. */
+  Usage: 2,
+  /** config.ini cannot be read or parsed: nothing was changed. */
+  Config: 3,
+} as const;
+
+/** The first line of a stream ("" when it is empty); the rest is not read. */
+async function firstLine(input: ReadableStream<Uint8Array>): Promise<string> {
+  for await (const line of readLines(input)) return line;
+  return "";
+}
+
+/** What {@link main} needs from the outside. */
+export interface CliDeps {
+  /** Standard input (for `--api-key -`). */
+  stdin?: ReadableStream<Uint8Array>;
+  platform: Platform;
+  version: string;
+  print?: (line: string) => void;
+  printError?: (line: string) => void;
+}
+
+/** Runs the command line; returns the exit code. */
+export async function main(args: string[], deps: CliDeps): Promise<number> {
+  // Every message of the command passes the redaction point (src/log/redact.ts).
+  const rawPrint = deps.print ?? ((line: string) => console.log(line));
+  const rawPrintError = deps.printError ?? ((line: string) => console.error(line));
+  const print = (line: string) => rawPrint(redact(line));
+  const printError = (line: string) => rawPrintError(redact(line));
+  let options: CliOptions;
+  try {
+    options = parseArgs(args);
+  } catch (error) {
+    printError(errorText(error));
+    return ExitCode.Usage;
+  }
+  const { platform, version } = deps;
+  for (const warning of options.warnings) printError(`Warning: ${warning}`);
+  if (options.help || args.length === 0) {
+    print(usage(version));
+    return ExitCode.Ok;
+  }
+  if (options.version) {
+    print(`winagentUSM ${version} (Deno ${Deno.version.deno}, ${Deno.build.target})`);
+    return ExitCode.Ok;
+  }
+  const installDir = platform.defaultInstallDir();
+  const configPath = options.config ?? join(installDir, "config.ini");
+  try {
+    if (options.service === "run") {
+      return await runAgent(configPath, options.simulate, deps);
+    }
+    if (options.apiKeyFromStdin) {
+      const line = await firstLine(deps.stdin ?? Deno.stdin.readable);
+      learnSecret(line);
+      try {
+        options.settings.api_key = validateSetting("api_key", line.trim());
+      } catch (error) {
+        // validateSetting's cause holds the detail without its own "Invalid value for" prefix.
+        const detail = (error as Error).cause ?? error;
+        printError(
+          `Invalid value for --api-key (api_key, from standard input): ${errorText(detail)}`,
+        );
+        return ExitCode.Usage;
+      }
+    }
+    if (options.service) {
+      return await platform.serviceAction(options.service, {
+        configPath: options.config,
+        settings: options.settings,
+        purge: options.purge,
+        print,
+      });
+    }
+    if (Object.keys(options.settings).length > 0 || options.pinServerCert) {
+      return await changeSettings(configPath, options, deps, print, printError);
+    }
+    if (options.status) return await showStatus(configPath, options, deps, print);
+    if (options.pending) return await showPending(configPath, options, print);
+  } catch (error) {
+    printError(errorText(error));
+    return error instanceof ConfigError ? ExitCode.Config : ExitCode.Failed;
+  }
+  print(usage(version));
+  return ExitCode.Ok;
+}
+
+async function runAgent(
+  configPath: string,
+  simulate: string | undefined,
+  deps: CliDeps,
+): Promise<number> {
+  const eventLog = deps.platform.systemEventLog?.();
+  try {
+    return await hostAgent(configPath, simulate, deps, eventLog);
+  } finally {
+    eventLog?.close?.();
+  }
+}
+
+async function hostAgent(
+  configPath: string,
+  simulate: string | undefined,
+  deps: CliDeps,
+  eventLog: SystemEventLog | undefined,
+): Promise<number> {
+  // A simulated run's wall clock follows its input (src/sessions/simulate.ts).
+  const clock = simulate === undefined ? undefined : new SimulatedClock();
+  const agent = new Agent({
+    configPath,
+    platform: deps.platform,
+    version: deps.version,
+    eventLog,
+    clock,
+    echo: (line) => {
+      try {
+        Deno.stderr.writeSync(new TextEncoder().encode(line + "\n"));
+      } catch { /* no console (service) */ }
+    },
+  });
+  let source: SessionSource | undefined;
+  let feeding: Promise<void> | undefined;
+  let advancing: Promise<void> = Promise.resolve();
+  const ended = Promise.withResolvers<number>();
+  const hooks: ServiceHooks = {
+    start: async (options) => {
+      await agent.start(options);
+      const since = agent.sessionsGeneration;
+      if (simulate !== undefined) {
+        if (clock) clock.onAdvance = (ms) => advancing = agent.clockAdvanced(ms);
+        source = await SimulatedSource.open(simulate, agent.log, {
+          simulatedClock: clock,
+          // A power cut comes after the sessions.json write its clock line called for.
+          onEnd: (end) => ended.resolve(advancing.then(() => endSimulatedRun(end, hooks))),
+        });
+        agent.sessionSource = `simulated: ${simulate === "-" ? "standard input" : simulate}`;
+        feeding = feedAgent(source, agent, since, "Simulated input");
+      } else if (Deno.build.os === "linux") {
+        // The machine's shutdown ends the run once its Logoffs are journaled (the source
+        // releases its inhibitor then, and ends).
+        source = await openLogind(agent, () => {
+          const done = agent.shutdown();
+          ended.resolve(done.then(() => ExitCode.Ok));
+          return done;
+        });
+        if (source) feeding = feedAgent(source, agent, since, "systemd-logind");
+      } else if (hooks.presentSessions) {
+        // Not awaited: the platform may wait for its session service (Windows: up to 60 s).
+        void hooks.presentSessions().then(
+          (present) => present ? agent.sessionsPresent(present, since) : undefined,
+        ).catch((error) => {
+          agent.log("warn", `Sessions present at start not read: ${errorText(error)}`);
+        });
+      }
+    },
+    // A snapshot still waiting for the platform (`presenting`) is not awaited: once the agent
+    // has stopped it records nothing.
+    stop: async () => {
+      source?.close();
+      await agent.stop();
+      await feeding;
+    },
+    shutdown: async () => {
+      source?.close();
+      await agent.shutdown();
+      await feeding;
+    },
+    online: () => agent.online(),
+    reload: () => agent.reload("reload requested through the service manager"),
+    sessionChange: (change) => agent.record(change),
+    log: agent.log,
+  };
+  return await Promise.race([deps.platform.runService(hooks), ended.promise]);
+}
+
+/**
+ * Feeds the agent from `source` in the background: its snapshot of the sessions present, then
+ * its changes. Not awaited by the start: the first input may be long in coming (standard
+ * input), and a stop must not wait for it.
+ */
+function feedAgent(
+  source: SessionSource,
+  agent: Agent,
+  since: number,
+  name: string,
+): Promise<void> {
+  return (async () => {
+    const present = await source.presentSessions?.();
+    if (present) await agent.sessionsPresent(present, since);
+    await source.run((change) => agent.record(change));
+  })().catch((error) => {
+    agent.log("error", `${name} stopped: ${errorText(error)}`);
+  });
+}
+
+/**
+ * The systemd-logind source (src/linux/), or undefined when logind cannot be reached (a
+ * container): the agent says so once, in its log and status.json, and goes on sending what
+ * event_log.csv holds.
+ */
+async function openLogind(
+  agent: Agent,
+  onShutdown: () => Promise<void>,
+): Promise<SessionSource | undefined> {
+  const { LogindSource } = await import("../linux/logind_source.ts");
+  try {
+    const source = await LogindSource.open({ log: agent.log, onShutdown });
+    agent.sessionSource = "systemd-logind";
+    return source;
+  } catch (error) {
+    const reason = errorText(error);
+    agent.log(
+      "warn",
+      `No session events are recorded: ${reason}. The events already in event_log.csv are still sent`,
+    );
+    agent.sessionSource = `none: ${reason}`;
+    return undefined;
+  }
+}
+
+/** Ends a simulated run as its last line says; returns the exit code. */
+async function endSimulatedRun(end: SimulatedEnd, hooks: ServiceHooks): Promise<number> {
+  if (end === "power-loss") {
+    // A power cut: nothing is closed, flushed or recorded (what a SIGKILL leaves).
+    Deno.exit(137);
+  }
+  await (end === "shutdown" ? hooks.shutdown() : hooks.stop());
+  return ExitCode.Ok;
+}
+
+/**
+ * `--pin-server-cert`: reads the certificate of `url` (default the configured server_url) and
+ * prints it; returns its SHA-256, or the exit code when there is none to read.
+ */
+async function serverPin(
+  configPath: string,
+  url: string | undefined,
+  deps: CliDeps,
+  print: (line: string) => void,
+  printError: (line: string) => void,
+): Promise<string | number> {
+  if (!url) {
+    const installDir = deps.platform.defaultInstallDir();
+    url = (await loadConfig(configPath, { installDir })).config.serverUrl;
+  }
+  if (!url) {
+    printError(`No server_url in ${configPath}: give it with --url <url> --pin-server-cert`);
+    return ExitCode.Usage;
+  }
+  let certificate;
+  try {
+    certificate = await fetchServerCertificate(url);
+  } catch (error) {
+    printError(`Cannot read the certificate of ${url}: ${errorText(error)}`);
+    return ExitCode.Failed;
+  }
+  print(`Server certificate of ${url}:`);
+  print(`  subject:  ${certificate.subject}`);
+  print(`  issuer:   ${certificate.issuer}${certificate.selfSigned ? " (self-signed)" : ""}`);
+  print(`  valid:    ${certificate.validFrom} to ${certificate.validTo}`);
+  print(`  SHA-256:  ${certificate.sha256}`);
+  print(`Compare the SHA-256 with the one the server shows before you trust it.`);
+  return certificate.sha256;
+}
+
+async function changeSettings(
+  configPath: string,
+  options: CliOptions,
+  deps: CliDeps,
+  print: (line: string) => void,
+  printError: (line: string) => void,
+): Promise<number> {
+  const { platform } = deps;
+  const installDir = platform.defaultInstallDir();
+  const changes = { ...options.settings };
+  if (options.pinServerCert) {
+    const pin = await serverPin(configPath, changes.server_url, deps, print, printError);
+    if (typeof pin === "number") return pin;
+    changes.tls_server_sha256 = pin;
+  }
+  try {
+    const dir = dirname(configPath);
+    if (!(await Deno.stat(dir).catch(() => undefined))) {
+      // The platform creates the folder with its final permissions in the same step (Windows:
+      // CreateDirectoryW with the descriptor; a command that is not elevated is refused there).
+      await Deno.mkdir(dirname(dir), { recursive: true });
+      await platform.secureDirectory(dir, { create: true, report: print });
+    }
+    await updateConfigFile(configPath, changes, { installDir, secureFile: platform.secureFile });
+  } catch (error) {
+    printError(errorText(error));
+    return ExitCode.Config;
+  }
+  const described = Object.entries(changes).map(([key, value]) =>
+    `${key} = ${key === "api_key" ? maskSecret(value!) : value}`
+  );
+  print(`Updated ${configPath}: ${described.join(", ")}`);
+  const told = await platform.notifyReload().catch(() => false);
+  print(
+    told
+      ? "The running service was told to reload config.ini and check the server"
+      : "A running agent reloads config.ini by itself when the file changes",
+  );
+  const { config } = await loadConfig(configPath, { installDir });
+  if (isClearText(config.serverUrl)) printError(`Warning: ${CLEAR_TEXT_WARNING}`);
+  if (config.apiKey && config.serverUrl) {
+    let transport: Transport;
+    try {
+      transport = transportFor(config);
+    } catch (error) {
+      print(`Health check not run: ${errorText(error)}`);
+      return ExitCode.Ok;
+    }
+    try {
+      const result = await checkHealth(config, transport);
+      print(`Health check ${result.ok ? "passed" : "failed"}: ${result.message}`);
+    } finally {
+      transport.close();
+    }
+  }
+  return ExitCode.Ok;
+}
+
+/** `--status` (text or JSON); returns its exit code (docs/monitoring.md, "Status"). */
+async function showStatus(
+  configPath: string,
+  options: CliOptions,
+  deps: CliDeps,
+  print: (line: string) => void,
+): Promise<number> {
+  const report = await statusReport(configPath, {
+    platform: deps.platform,
+    maxBacklogMs: options.maxBacklogMs,
+  });
+  if (options.json) print(JSON.stringify(report, null, 2));
+  else for (const line of statusLines(report)) print(line);
+  return report.exitCode;
+}
+
+/** `--pending` (text or JSON). */
+async function showPending(
+  configPath: string,
+  options: CliOptions,
+  print: (line: string) => void,
+): Promise<number> {
+  const report = await pendingReport(configPath);
+  if (options.json) print(JSON.stringify(report, null, 2));
+  else for (const line of pendingLines(report)) print(line);
+  return ExitCode.Ok;
+}

@@ -1,0 +1,506 @@
+/**
+ * Delivery: sends the journal's pending events one at a time, oldest first, and records each
+ * answer in event_log.csv. Sent means the server's own "stored" answers (event_answer.ts); an
+ * event the server fails waits on its own backoff while the others go on (event_holds.ts); a
+ * 4xx is refused for good only when it concerns its event (refusal.ts); a pause is probed again
+ * with backoff (pause_probe.ts); the rate limit is counted (rate_limit.ts). docs/delivery.md
+ * says what each answer leads to.
+ *
+ * Time: every wait and deadline is on the injected clock's monotonic reading; the wall clock is
+ * read only for the times in {@link DeliveryState} (status.json) and to turn a server's
+ * X-RateLimit-Reset or Date header into a duration.
+ *
+ * @module
+ */
+import { type Clock, systemClock, type Timer } from "../clock.ts";
+import { eventKey, SendStatus } from "../event.ts";
+import { classify, describe, eventBody, keyOf } from "./event_answer.ts";
+import { backoffDelay, EventHolds } from "./event_holds.ts";
+import { PauseProbe } from "./pause_probe.ts";
+import { RefusalJudge } from "./refusal.ts";
+import type {
+  DeliveryOptions,
+  DeliveryState,
+  Exchange,
+  Next,
+  PauseReason,
+  PendingEntry,
+  SettledStatus,
+  Suspect,
+} from "./types.ts";
+import { RatePacer } from "./rate_limit.ts";
+import { learnSecret, maskSecret, redact } from "../log/redact.ts";
+import { errorText } from "../text.ts";
+import { TransportError } from "../net/transport.ts";
+
+/** The server's event endpoint, relative to server_url. */
+export const DEFAULT_EVENT_PATH = "/api/log_event";
+export { BACKOFF_BASE_MS, BACKOFF_CAP_MS, backoffDelay } from "./event_holds.ts";
+/** How long {@link Delivery.stop} lets the request in flight finish. */
+const STOP_GRACE_MS = 5_000;
+/**
+ * How long a shutdown lets the request already on the wire finish, so that an event the server
+ * stores is marked sent rather than resent at the next start; short, inside Windows' budget.
+ */
+export const SHUTDOWN_GRACE_MS = 2_500;
+
+export { classify, eventBody, type Outcome } from "./event_answer.ts";
+
+export type {
+  DeliveryJournal,
+  DeliveryOptions,
+  DeliveryState,
+  PauseReason,
+  PendingEntry,
+  SettledStatus,
+} from "./types.ts";
+
+/**
+ * The delivery loop. One request at a time, oldest pending first (skipping the events that
+ * wait on their own backoff).
+ */
+export class Delivery {
+  #options: DeliveryOptions;
+  #clock: Clock;
+  #path: string;
+  #paused: DeliveryState["paused"] = null;
+  #lastError: DeliveryState["lastError"];
+  #lastSentAt: number | undefined;
+  #sent = 0;
+  #rejected = 0;
+  /** Consecutive failures (any event): two in a row mean the server, not the event. */
+  #failures = 0;
+  /** Backoff of all of delivery: no request before this monotonic time. */
+  #backoffUntil: number | undefined;
+  /** Events the server failed, each on its own backoff. */
+  #holds: EventHolds;
+  /** Rate limit: holds requests until the window allows them. */
+  #pacer: RatePacer;
+  /** Events attempted in this process (so a later attempt says retry 1). */
+  #attempted = new Map<string, number>();
+  /** The entry sent last (the oldest pending one while it is retried). */
+  #head: PendingEntry | undefined;
+  /** Whether a 4xx concerns its event or the setup. */
+  #judge = new RefusalJudge();
+  /** The event the last failure was for: a failure of another one next is the server's. */
+  #lastFailed: string | undefined;
+  /** While paused by an answer: asks the server again, with backoff. */
+  #probe: PauseProbe;
+  #loop: Promise<void> | undefined;
+  #wake: AbortController | undefined;
+  /** The loop waits only for held events: a new event may go at once. */
+  #waitingForHolds = false;
+  #stopped = false;
+
+  constructor(options: DeliveryOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#path = options.eventPath ?? DEFAULT_EVENT_PATH;
+    this.#holds = new EventHolds(this.#clock);
+    this.#pacer = new RatePacer(options.rateBudget);
+    this.#probe = new PauseProbe({
+      clock: this.#clock,
+      stillPaused: () =>
+        !this.#stopped && this.#paused !== null && this.#paused !== "not-configured",
+      probe: () => {
+        this.#options.log("info", `Sending is paused (${this.#paused}): asking the server again`);
+        if (this.#options.probe) this.#options.probe();
+        else this.resume();
+      },
+    });
+  }
+
+  /** There may be new pending entries: drain them, unless paused or already draining/waiting. */
+  kick(): void {
+    if (this.#stopped || this.#paused) return;
+    if (this.#waitingForHolds) this.#wake?.abort();
+    this.#start();
+  }
+
+  /** A health check passed or the config changed: clear pause and backoff, and drain now. */
+  resume(): void {
+    if (this.#stopped) return;
+    const wasPaused = this.#paused;
+    this.#paused = null;
+    this.#probe.cancel();
+    this.#holds.clear();
+    this.#failures = 0;
+    this.#backoffUntil = undefined;
+    if (wasPaused) this.#options.log("info", `Event delivery resumed (was paused: ${wasPaused})`);
+    this.#wake?.abort();
+    this.#changed();
+    this.#start();
+  }
+
+  /** Stops sending until {@link Delivery.resume}; a request in flight still completes. */
+  pause(reason: "not-configured"): void {
+    if (this.#stopped || this.#paused === reason) return;
+    this.#paused = reason;
+    this.#probe.cancel();
+    this.#wake?.abort();
+    this.#changed();
+  }
+
+  /** The server's rate limit as config.ini states it (null: none), until a 429 says otherwise. */
+  setRateBudget(budget: { limit: number; windowMs: number } | null): void {
+    this.#pacer.assume(budget);
+  }
+
+  /** A snapshot of the delivery state. */
+  state(): DeliveryState {
+    const now = this.#clock.monotonic();
+    const allHeld = this.#holds.size > 0 && this.#holds.size >= this.#options.journal.pendingCount;
+    const held = allHeld ? this.#holds.firstEnd() : undefined;
+    const waits = [this.#backoffUntil, this.#pacer.until(now), held].filter((t): t is number =>
+      t !== undefined && t > now
+    );
+    return {
+      paused: this.#paused,
+      lastError: this.#lastError,
+      lastSentAt: this.#lastSentAt,
+      nextAttemptAt: waits.length > 0
+        ? this.#clock.wallNow() + (Math.max(...waits) - now)
+        : undefined,
+      sent: this.#sent,
+      rejected: this.#rejected,
+      held: this.#holds.size,
+      sending: this.#sending(),
+    };
+  }
+
+  #sending(): DeliveryState["sending"] {
+    const attempts = this.#head && this.#attempted.get(keyOf(this.#head));
+    if (!this.#head || !attempts) return undefined;
+    return { key: eventKey(this.#head.event), attempts, lastError: this.#lastError?.message };
+  }
+
+  /**
+   * Stops: ends any wait, lets the request in flight and its status write finish (at most
+   * `graceMs`, default 5 s; a shutdown passes {@link SHUTDOWN_GRACE_MS}), and sends nothing
+   * more. Idempotent. A request still unanswered then is given up: its event stays pending and
+   * is sent after the restart (answered "already recorded" if the server stored it meanwhile).
+   */
+  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
+    this.#stopped = true;
+    this.#probe.cancel();
+    this.#wake?.abort();
+    const loop = this.#loop;
+    if (!loop) return;
+    let timer: Timer | undefined;
+    const finished = await Promise.race([
+      loop.then(() => true),
+      new Promise<boolean>((resolve) => timer = this.#clock.after(graceMs, () => resolve(false))),
+    ]);
+    timer?.cancel();
+    if (!finished && this.#head) {
+      this.#options.log(
+        "warn",
+        `Stopping without the answer to ${
+          describe(this.#head.event)
+        } (none within ${graceMs} ms): it stays pending and is sent again at the next start`,
+      );
+    }
+  }
+
+  #start(): void {
+    if (this.#loop) return;
+    this.#loop = this.#drain().finally(() => {
+      this.#loop = undefined;
+    });
+  }
+
+  #changed(): void {
+    try {
+      this.#options.onStateChange?.(this.state());
+    } catch {
+      // A listener's failure is not delivery's.
+    }
+  }
+
+  /** Sleeps `ms` on the monotonic clock, woken early by a resume, a pause or the stop. */
+  async #wait(ms: number): Promise<void> {
+    this.#wake = new AbortController();
+    try {
+      await this.#clock.sleep(ms, this.#wake.signal);
+    } catch {
+      // Woken early: look again at what to do.
+    }
+    this.#wake = undefined;
+  }
+
+  async #drain(): Promise<void> {
+    while (!this.#stopped && !this.#paused) {
+      const backoff = (this.#backoffUntil ?? 0) - this.#clock.monotonic();
+      if (backoff > 0) {
+        await this.#wait(backoff);
+        continue;
+      }
+      let next: Next;
+      try {
+        next = this.#next();
+      } catch (error) {
+        this.#backOff(`cannot read the pending events: ${errorText(error)}`);
+        continue;
+      }
+      if (!next.entry) {
+        // Only held events are left: wait for the first hold to end, else nothing to do.
+        if (next.wakeAt === undefined) return;
+        this.#waitingForHolds = true;
+        await this.#wait(next.wakeAt - this.#clock.monotonic());
+        this.#waitingForHolds = false;
+        continue;
+      }
+      const paced = this.#pacer.sending(this.#clock.monotonic());
+      if (paced > 0) {
+        this.#options.log(
+          "debug",
+          `Rate-limit budget spent: next event in ${(paced / 1000).toFixed(1)} s`,
+        );
+        await this.#wait(paced);
+        continue;
+      }
+      const exchange = await this.#send(next.entry);
+      if (exchange) await this.#apply(exchange, next.count);
+    }
+  }
+
+  /** The oldest pending entry not held: the walk costs the held events, not the backlog. */
+  #next(): Next {
+    const journal = this.#options.journal;
+    const count = journal.pendingCount;
+    if (this.#holds.size === 0) return { entry: journal.oldestPending(), count };
+    const passed = new Set<string>();
+    for (const entry of journal.pendingEntries()) {
+      const key = keyOf(entry);
+      if (!this.#holds.holds(key)) return { entry, count };
+      passed.add(key);
+    }
+    // Every pending event waits: forget the holds and suspects of events no longer pending.
+    this.#holds.forgetAllBut(passed);
+    this.#judge.forgetAllBut(passed);
+    return { count, wakeAt: this.#holds.firstEnd() };
+  }
+
+  /** Sends one entry; undefined (after backing off) when no answer came. */
+  async #send(entry: PendingEntry): Promise<Exchange | undefined> {
+    const key = keyOf(entry);
+    const firstAttempt = !this.#attempted.has(key);
+    const retry = !firstAttempt || entry.recovered === true;
+    const sentAt = this.#clock.monotonic();
+    try {
+      learnSecret(this.#options.apiKey());
+      const transport = this.#options.transport();
+      const body = eventBody(entry.event, { retry, publicIp: this.#options.publicIp?.() });
+      this.#attempted.set(key, (this.#attempted.get(key) ?? 0) + 1);
+      this.#head = entry;
+      const apiKey = this.#options.apiKey();
+      const response = await transport.post(this.#path, body, {
+        "X-API-Key": apiKey,
+        "Content-Type": "application/json",
+      });
+      const timing = {
+        sentAt,
+        receivedAt: this.#clock.monotonic(),
+        wallNow: this.#clock.wallNow(),
+      };
+      const url = transport.urlOf(this.#path);
+      return { entry, firstAttempt, url, setup: `${url} ${apiKey}`, response, timing };
+    } catch (error) {
+      this.#pacer.answered(this.#clock.monotonic());
+      const reason = error instanceof TransportError
+        ? error.message
+        : `cannot send to the server: ${errorText(error)}`;
+      this.#backOff(`${describe(entry.event)} not sent: ${reason}`);
+      return undefined;
+    }
+  }
+
+  /** Applies the server's answer: settles, holds, pauses, waits or backs off. */
+  async #apply(exchange: Exchange, pendingCount: number): Promise<void> {
+    const { entry, response, timing } = exchange;
+    const outcome = classify(response);
+    if (outcome.kind !== "rate-limited") this.#pacer.answered(timing.receivedAt);
+    const where = exchange.url;
+    switch (outcome.kind) {
+      case "sent":
+        await this.#delivered(exchange, outcome.duplicate);
+        break;
+      case "rejected":
+        this.#rejectedAnswer(exchange, outcome, pendingCount);
+        break;
+      case "unauthorized":
+        this.#pause(
+          "unauthorized",
+          `The server rejected the API key ${
+            maskSecret(this.#options.apiKey())
+          } (${outcome.message}): sending is paused and ${pendingCount} events wait; set the right key with winagentUSM.exe --api-key <key>`,
+        );
+        break;
+      case "misconfigured":
+        this.#pause(
+          "misconfigured",
+          `${where} ${outcome.reason}. Sending is paused and ${pendingCount} events wait`,
+        );
+        break;
+      case "rate-limited":
+        this.#rateLimited(exchange);
+        return;
+      case "retryable":
+        this.#failed(entry, outcome.reason);
+        return;
+    }
+    this.#changed();
+  }
+
+  async #delivered(exchange: Exchange, duplicate: boolean): Promise<void> {
+    const { entry, timing } = exchange;
+    const status = exchange.firstAttempt && !entry.recovered
+      ? SendStatus.Sent
+      : SendStatus.SentOnRetry;
+    if (!await this.#settle(entry, status)) return;
+    this.#sent++;
+    this.#lastSentAt = timing.wallNow;
+    this.#failures = 0;
+    this.#probe.sent();
+    this.#backoffUntil = undefined;
+    this.#holds.release(keyOf(entry));
+    if (duplicate && status === SendStatus.Sent) {
+      // Never sent before, yet "already recorded": the server holds another event with the same
+      // five fields as it stores them (docs/server-contract.md: times are stored as naive local times, so in
+      // the server zone's autumn fall-back hour two events an hour apart collide).
+      this.#options.log(
+        "warn",
+        `The server answered "Event already recorded" to the first sending of ${
+          describe(entry.event)
+        }: it holds an event it takes for the same (in the server's time zone, the autumn fall-back hour makes two times an hour apart alike); this one is not stored again`,
+      );
+    } else {
+      const already = duplicate ? " (the server already had it)" : "";
+      this.#options.log("debug", `Sent ${describe(entry.event)}${already}`);
+    }
+    // Another event was accepted by the same setup: a held 4xx concerned its own event.
+    for (const proven of this.#judge.accepted(keyOf(entry), exchange.setup)) {
+      await this.#refuse(proven);
+    }
+  }
+
+  /**
+   * A 4xx other than 401/403/404/405/429: when the setup is at fault, sending pauses; else the
+   * event waits on its own backoff until another event's answer tells (src/delivery/refusal.ts).
+   */
+  #rejectedAnswer(
+    { entry, setup }: Exchange,
+    { status, reason }: { status: number; reason: string },
+    pendingCount: number,
+  ): void {
+    const key = keyOf(entry);
+    const healthy = this.#options.healthy?.() ?? true;
+    const pause = this.#judge.rejected({ key, entry, status, reason, setup }, healthy);
+    if (pause) {
+      this.#pause("refusing", `${pause}. Sending is paused and ${pendingCount} events wait`);
+      return;
+    }
+    const delay = this.#holds.hold(key, this.#clock.random());
+    const message = redact(
+      `The server answered ${status} to ${
+        describe(entry.event)
+      } (${reason}) while its health check passes: until the server accepts another event this may be the setup, not the event, at fault (a proxy or a wrong path prefix in server_url in front of a healthy server), so it is not refused but stays pending`,
+    );
+    this.#lastError = { at: this.#clock.wallNow(), message };
+    this.#options.log("warn", `${message}; tried again in ${(delay / 1000).toFixed(1)} s`);
+  }
+
+  /** Marks a held 4xx refused for good (status 3). */
+  async #refuse({ entry, status, reason }: Suspect): Promise<void> {
+    this.#error(
+      `The server refused ${
+        describe(entry.event)
+      } for good (${status}): ${reason}; it stays in event_log.csv marked refused (status 3)`,
+    );
+    if (!await this.#settle(entry, SendStatus.Rejected)) return;
+    this.#rejected++;
+    this.#changed();
+  }
+
+  #rateLimited(exchange: Exchange): void {
+    const lesson = this.#pacer.limited(exchange.response, exchange.timing);
+    if (lesson.backOff) return this.#backOff(lesson.backOff);
+    this.#options.log(
+      "warn",
+      `The server's rate limit was reached (${lesson.limit} requests per ${
+        lesson.windowMs / 1000
+      } s): pacing to it; next event in ${Math.ceil(lesson.waitMs / 1000)} s`,
+    );
+    this.#changed();
+  }
+
+  /**
+   * The server failed this event (5xx and the like): it waits on its own backoff while the
+   * others go on; when the previous attempt failed too, all of delivery backs off.
+   */
+  #failed(entry: PendingEntry, reason: string): void {
+    const delay = this.#holds.hold(keyOf(entry), this.#clock.random());
+    const message = redact(`${describe(entry.event)} not sent: ${reason}`);
+    const key = keyOf(entry);
+    const another = this.#failures > 0 && this.#lastFailed !== key;
+    this.#lastFailed = key;
+    if (another) {
+      this.#backOff(message);
+      return;
+    }
+    this.#failures = 1;
+    this.#lastError = { at: this.#clock.wallNow(), message };
+    this.#options.log(
+      "warn",
+      `${message}; this event is tried again in ${(delay / 1000).toFixed(1)} s, the others go on`,
+    );
+    this.#changed();
+  }
+
+  /** Pauses sending for `reason` and has the server asked again with backoff. */
+  #pause(reason: Exclude<PauseReason, "not-configured">, message: string): void {
+    this.#paused = reason;
+    const delay = this.#probe.paused();
+    this.#error(`${message}; asking the server again in ${Math.round(delay / 1000)} s`);
+  }
+
+  /**
+   * Writes the status an answer settles an entry with, and forgets the entry's attempts; when
+   * the write fails, logs and backs off (the entry stays pending). True when written.
+   */
+  async #settle(entry: PendingEntry, status: SettledStatus): Promise<boolean> {
+    try {
+      await this.#options.journal.setStatus(entry, status);
+    } catch (error) {
+      this.#backOff(
+        `cannot record the answer for ${describe(entry.event)} in event_log.csv: ${
+          errorText(error)
+        }`,
+      );
+      return false;
+    }
+    this.#attempted.delete(keyOf(entry));
+    this.#holds.release(keyOf(entry));
+    return true;
+  }
+
+  #error(message: string): void {
+    const text = redact(message);
+    this.#lastError = { at: this.#clock.wallNow(), message: text };
+    this.#options.log("error", text);
+  }
+
+  /** A failure of all of delivery: exponential backoff with full jitter. */
+  #backOff(message: string): void {
+    this.#failures++;
+    const delay = backoffDelay(this.#failures, this.#clock.random());
+    this.#backoffUntil = this.#clock.monotonic() + delay;
+    const text = redact(message);
+    this.#lastError = { at: this.#clock.wallNow(), message: text };
+    this.#options.log(
+      "warn",
+      `${text}; attempt ${this.#failures} failed, next in ${(delay / 1000).toFixed(1)} s`,
+    );
+    this.#changed();
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Backoff, and the events that wait on their own backoff: when the server fails one event (a
+ * 5xx for data it cannot store, say), that event waits while the events behind it go on, so no
+ * single event holds the queue. Kept in memory only: after a restart every pending event is
+ * tried again in order. Nothing here drops an event.
+ *
+ * @module
+ */
+import type { Clock } from "../clock.ts";
+
+/** First backoff step after a failure; each further failure doubles it. */
+export const BACKOFF_BASE_MS = 2_000;
+/** Longest backoff step. */
+export const BACKOFF_CAP_MS = 5 * 60_000;
+
+/** Exponential backoff with full jitter: a delay for the `failures`-th failure in a row. */
+export function backoffDelay(failures: number, random: number): number {
+  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, failures - 1));
+  return Math.floor(random * ceiling);
+}
+
+/** The events on hold, by key, each with its failures and the monotonic time its hold ends. */
+export class EventHolds {
+  #clock: Clock;
+  #holds = new Map<string, { failures: number; until: number }>();
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  /** How many events are on hold. */
+  get size(): number {
+    return this.#holds.size;
+  }
+
+  /** Puts `key` on hold after one more failure; returns the hold's length in ms. */
+  hold(key: string, random: number): number {
+    const failures = (this.#holds.get(key)?.failures ?? 0) + 1;
+    const delay = Math.max(BACKOFF_BASE_MS / 2, backoffDelay(failures, random));
+    this.#holds.set(key, { failures, until: this.#clock.monotonic() + delay });
+    return delay;
+  }
+
+  /** Whether `key` is on hold now. */
+  holds(key: string): boolean {
+    const hold = this.#holds.get(key);
+    return hold !== undefined && hold.until > this.#clock.monotonic();
+  }
+
+  /** The monotonic time the first hold ends, when any is held. */
+  firstEnd(): number | undefined {
+    let first: number | undefined;
+    for (const { until } of this.#holds.values()) first = Math.min(first ?? until, until);
+    return first;
+  }
+
+  /** Forgets `key` (it was sent or settled). */
+  release(key: string): void {
+    this.#holds.delete(key);
+  }
+
+  /** Forgets every hold (a health check passed: try them all again). */
+  clear(): void {
+    this.#holds.clear();
+  }
+
+  /** Forgets every key not in `pending` (settled meanwhile, rotated away). */
+  forgetAllBut(pending: ReadonlySet<string>): void {
+    for (const key of this.#holds.keys()) if (!pending.has(key)) this.#holds.delete(key);
+  }
+}

@@ -1,0 +1,504 @@
+import assert from "node:assert/strict";
+import { inspect } from "node:util";
+import {
+  generateCaSignedCertificate,
+  generateReferenceCertificate,
+} from "../../tests/support/cert.ts";
+import { fetchServerCertificate } from "./server_certificate.ts";
+import { Transport, TransportError, transportFor } from "./transport.ts";
+
+const API_KEY = "k3y5ecretABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+const HEADERS = { "X-API-Key": API_KEY, "Content-Type": "application/json" };
+
+interface Seen {
+  method: string;
+  path: string;
+  headers: Headers;
+  body: string;
+  remotePort: number;
+}
+
+/** A Deno.serve HTTPS (or HTTP) server on 127.0.0.1 that records what it receives. */
+function serve(
+  tls: { cert: string; key: string } | undefined,
+  answer: (seen: Seen) => Response | Promise<Response> = () =>
+    Response.json({ message: "Event logged successfully", status: "success" }, {
+      status: 201,
+      headers: { "X-RateLimit-Remaining": "59" },
+    }),
+) {
+  const seen: Seen[] = [];
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen() {},
+    ...(tls ?? {}),
+  }, async (request, info) => {
+    const record: Seen = {
+      method: request.method,
+      path: new URL(request.url).pathname,
+      headers: request.headers,
+      body: await request.text(),
+      remotePort: info.remoteAddr.port,
+    };
+    seen.push(record);
+    return answer(record);
+  });
+  const scheme = tls ? "https" : "http";
+  return { server, seen, url: `${scheme}://127.0.0.1:${server.addr.port}` };
+}
+
+/** A raw TLS server that only counts the application bytes it receives and may answer once. */
+function rawTlsServer(cert: string, key: string) {
+  const listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
+  const state = { received: 0, text: "", connections: 0 };
+  const handlers: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      state.connections++;
+      handlers.push((async () => {
+        const buffer = new Uint8Array(4096);
+        try {
+          while (true) {
+            const n = await conn.read(buffer);
+            if (n === null) break;
+            state.received += n;
+            state.text += new TextDecoder().decode(buffer.subarray(0, n));
+            if (state.text.includes("\r\n\r\n")) {
+              await conn.write(
+                new TextEncoder().encode(
+                  "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                ),
+              );
+              break;
+            }
+          }
+        } catch {
+          // The client hung up during or after the handshake.
+        }
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+      })());
+    }
+  })();
+  return {
+    state,
+    port: (listener.addr as Deno.NetAddr).port,
+    async close() {
+      listener.close();
+      await accepting.catch(() => {});
+      await Promise.all(handlers);
+    },
+  };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<TransportError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof TransportError, `expected a TransportError, got ${error}`);
+    return error;
+  }
+  assert.fail("expected the request to fail");
+}
+
+function assertNoKey(error: unknown): void {
+  const text = inspect(error, { depth: 10 }) + String((error as Error).stack);
+  assert.ok(!text.includes(API_KEY), "the error must not contain the API key");
+  assert.ok(!text.includes(API_KEY.slice(4, 20)), "the error must not contain part of the key");
+}
+
+Deno.test("transport verifies a CA-signed certificate against tls_ca_file and posts", async () => {
+  const cert = await generateCaSignedCertificate();
+  const { server, seen, url } = serve({ cert: cert.certPem, key: cert.keyPem });
+  const transport = new Transport(url, { caPem: cert.caPem });
+  try {
+    const response = await transport.post("/api/log_event", '{"a":"é"}', HEADERS);
+    assert.equal(response.status, 201);
+    assert.equal(response.headers["x-ratelimit-remaining"], "59");
+    assert.equal(JSON.parse(response.body).message, "Event logged successfully");
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0].method, "POST");
+    assert.equal(seen[0].path, "/api/log_event");
+    assert.equal(seen[0].body, '{"a":"é"}');
+    assert.equal(seen[0].headers.get("x-api-key"), API_KEY);
+    assert.equal(seen[0].headers.get("connection"), "keep-alive");
+    assert.equal(seen[0].headers.get("content-type"), "application/json");
+  } finally {
+    transport.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("transport sends a POST without a body with Content-Length 0", async () => {
+  const cert = await generateCaSignedCertificate();
+  const { server, seen, url } = serve({ cert: cert.certPem, key: cert.keyPem });
+  const transport = new Transport(url, { caPem: cert.caPem });
+  try {
+    const response = await transport.post("/api/health", undefined, { "X-API-Key": API_KEY });
+    assert.equal(response.status, 201);
+    assert.equal(seen[0].headers.get("content-length"), "0");
+    assert.equal(seen[0].body, "");
+  } finally {
+    transport.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("transport refuses a CA-signed certificate whose CA it was not given", async () => {
+  const cert = await generateCaSignedCertificate();
+  const { server, seen, url } = serve({ cert: cert.certPem, key: cert.keyPem });
+  const transport = new Transport(url);
+  try {
+    const error = await rejection(transport.post("/api/log_event", "{}", HEADERS));
+    assert.equal(error.code, "tls");
+    assert.match(error.message, new RegExp(`The certificate of ${url} is not trusted: `));
+    assert.match(error.message, /--pin-server-cert/);
+    assertNoKey(error);
+    assert.equal(seen.length, 0);
+  } finally {
+    transport.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("transport refuses the reference server's self-signed certificate by default", async () => {
+  const cert = await generateReferenceCertificate({ bits: 2048 });
+  const { server, seen, url } = serve({ cert: cert.certPem, key: cert.keyPem });
+  const transport = new Transport(url);
+  try {
+    const error = await rejection(transport.post("/api/log_event", "{}", HEADERS));
+    assert.equal(error.code, "tls");
+    assert.match(error.message, /run|pin it with winagentUSM\.exe --pin-server-cert/);
+    assertNoKey(error);
+    assert.equal(seen.length, 0);
+  } finally {
+    transport.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("transport with tls_ca_file refuses a certificate that CA did not issue", async () => {
+  const ca = await generateCaSignedCertificate();
+  const cert = await generateReferenceCertificate({ bits: 2048 });
+  const { server, seen, url } = serve({ cert: cert.certPem, key: cert.keyPem });
+  const transport = new Transport(url, { caPem: ca.caPem });
+  try {
+    const error = await rejection(transport.post("/api/log_event", "{}", HEADERS));
+    assert.equal(error.code, "tls");
+    assert.equal(seen.length, 0);
+  } finally {
+    transport.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("transport accepts the reference server's certificate when pinned", async () => {
+  const cert = await generateReferenceCertificate({ bits: 2048 });
+  const { server, seen, url } = serve({ cert: cert.certPem, key: cert.keyPem });
+  // Colons and upper case, as `openssl x509 -fingerprint` prints it, are accepted too.
+  const printed = cert.sha256.toUpperCase().match(/../g)!.join(":");
+  const transport = new Transport(url, { pinSha256: printed });
+  try {
+    const response = await transport.post("/api/log_event", "{}", HEADERS);
+    assert.equal(response.status, 201);
+    assert.equal(seen.length, 1);
+  } finally {
+    transport.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("transport with tls_insecure accepts any certificate", async () => {
+  const cert = await generateReferenceCertificate({ bits: 2048 });
+  const { server, seen, url } = serve({ cert: cert.certPem, key: cert.keyPem });
+  const transport = new Transport(url, { insecure: true });
+  try {
+    assert.equal((await transport.post("/x", "{}", HEADERS)).status, 201);
+    assert.equal(seen.length, 1);
+  } finally {
+    transport.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("transport with a mismatched pin sends no byte of the request", async (t) => {
+  const cert = await generateReferenceCertificate({ bits: 2048 });
+  await t.step("control: with the right pin the raw server sees the request", async () => {
+    const raw = rawTlsServer(cert.certPem, cert.keyPem);
+    const transport = new Transport(`https://127.0.0.1:${raw.port}`, { pinSha256: cert.sha256 });
+    try {
+      const response = await transport.post("/api/log_event", "{}", HEADERS);
+      assert.equal(response.status, 200);
+    } finally {
+      transport.close();
+      await raw.close();
+    }
+    assert.ok(raw.state.received > 0);
+    assert.ok(raw.state.text.includes(API_KEY));
+  });
+  await t.step("with a wrong pin the handshake completes but nothing is written", async () => {
+    const raw = rawTlsServer(cert.certPem, cert.keyPem);
+    const wrong = "0".repeat(64);
+    const transport = new Transport(`https://127.0.0.1:${raw.port}`, { pinSha256: wrong });
+    try {
+      const error = await rejection(transport.post("/api/log_event", "{}", HEADERS));
+      assert.equal(error.code, "pin-mismatch");
+      assert.ok(error.message.includes(cert.sha256), "names the fingerprint seen");
+      assert.match(error.message, /--pin-server-cert/);
+      assertNoKey(error);
+    } finally {
+      transport.close();
+      await raw.close();
+    }
+    assert.equal(raw.state.connections, 1, "the TLS connection was made");
+    assert.equal(raw.state.received, 0, "no application byte reached the server");
+  });
+});
+
+Deno.test("transport reuses one kept-alive connection for consecutive requests", async () => {
+  const cert = await generateCaSignedCertificate();
+  const { server, seen, url } = serve({ cert: cert.certPem, key: cert.keyPem });
+  const transport = new Transport(url, { caPem: cert.caPem });
+  try {
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await transport.post("/api/log_event", `{"n":${i}}`, HEADERS)).status, 201);
+    }
+    // Concurrent posts queue on the single connection.
+    await Promise.all([1, 2, 3].map((n) => transport.post("/p", `{"c":${n}}`, HEADERS)));
+    assert.equal(seen.length, 8);
+    assert.equal(new Set(seen.map((s) => s.remotePort)).size, 1, "one client port for all");
+  } finally {
+    transport.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("transport retries once on a fresh connection when a kept-alive one was dropped", async () => {
+  // Answers the first request of each connection with keep-alive, then closes the connection
+  // when a second request arrives on it, without answering: a server that timed out an idle
+  // connection just as the client reused it. Deno's node:http client resends such a request on
+  // a new connection by itself; this test holds it to that.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const connections: number[] = [];
+  const handlers: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      const id = connections.push(0);
+      handlers.push((async () => {
+        const buffer = new Uint8Array(8192);
+        let text = "";
+        try {
+          while (true) {
+            const n = await conn.read(buffer);
+            if (n === null) break;
+            text += new TextDecoder().decode(buffer.subarray(0, n));
+            if (!text.includes("\r\n\r\n")) continue;
+            connections[id - 1]++;
+            if (connections[id - 1] > 1) break;
+            text = "";
+            await conn.write(new TextEncoder().encode(
+              "HTTP/1.1 201 CREATED\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok",
+            ));
+          }
+        } catch { /* reset by the client */ }
+        conn.close();
+      })());
+    }
+  })();
+  const transport = new Transport(`http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`);
+  try {
+    assert.equal((await transport.post("/a", undefined, HEADERS)).status, 201);
+    assert.equal((await transport.post("/b", undefined, HEADERS)).status, 201);
+    assert.deepEqual(connections, [2, 1], "the dropped request went again on a new connection");
+  } finally {
+    transport.close();
+    listener.close();
+    await accepting.catch(() => {});
+    await Promise.all(handlers);
+  }
+});
+
+Deno.test("transport keeps the server_url path prefix and works over plain http", async () => {
+  const { server, seen, url } = serve(undefined);
+  const transport = new Transport(`${url}/usm/`);
+  try {
+    assert.equal((await transport.post("/api/log_event", "{}", HEADERS)).status, 201);
+    assert.equal(seen[0].path, "/usm/api/log_event");
+  } finally {
+    transport.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("transport times out a request that gets no answer", async () => {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => release = resolve);
+  const { server, url } = serve(undefined, async () => {
+    await released;
+    return new Response("late");
+  });
+  const transport = new Transport(url, { timeoutMs: 200 });
+  try {
+    const error = await rejection(transport.post("/api/log_event", "{}", HEADERS));
+    assert.equal(error.code, "timeout");
+    assert.match(error.message, new RegExp(`No answer from ${url} within 0.2 s`));
+    assertNoKey(error);
+  } finally {
+    release();
+    transport.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("transport times out a TLS handshake that never completes", async () => {
+  // Accepts TCP connections and never says a word.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  const url = `https://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+  const transport = new Transport(url, { timeoutMs: 200, pinSha256: "a".repeat(64) });
+  try {
+    const error = await rejection(transport.post("/api/log_event", "{}", HEADERS));
+    assert.equal(error.code, "timeout");
+    assertNoKey(error);
+  } finally {
+    transport.close();
+    listener.close();
+    await accepting.catch(() => {});
+    for (const conn of held) conn.close();
+  }
+});
+
+Deno.test("transport reports a server that is down as a network error", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  for (const scheme of ["https", "http"]) {
+    const transport = new Transport(`${scheme}://127.0.0.1:${port}`);
+    try {
+      const error = await rejection(transport.post("/api/log_event", "{}", HEADERS));
+      assert.equal(error.code, "network");
+      assert.match(error.message, new RegExp(`Cannot reach ${scheme}://127.0.0.1:${port}: `));
+      assert.ok(error.cause instanceof Error);
+      assertNoKey(error);
+    } finally {
+      transport.close();
+    }
+  }
+});
+
+Deno.test("transport close is idempotent and refuses later requests", async () => {
+  const transport = new Transport("http://127.0.0.1:9");
+  transport.close();
+  transport.close();
+  const error = await rejection(transport.post("/x", undefined, HEADERS));
+  assert.equal(error.code, "network");
+});
+
+Deno.test("transport rejects a bad server_url or pin with a TypeError", () => {
+  assert.throws(() => new Transport("192.168.1.1:8000x"), TypeError);
+  assert.throws(() => new Transport("ftp://host"), /scheme must be https or http/);
+  assert.throws(
+    () => new Transport("https://host", { pinSha256: "abc" }),
+    /Invalid tls_server_sha256: expected 64 hexadecimal digits/,
+  );
+});
+
+Deno.test("transportFor reads tls_ca_file and verifies the server against it", async () => {
+  const cert = await generateCaSignedCertificate();
+  const { server, url } = serve({ cert: cert.certPem, key: cert.keyPem });
+  const dir = await Deno.makeTempDir();
+  const caFile = `${dir}/ca.pem`;
+  await Deno.writeTextFile(caFile, cert.caPem);
+  const transport = transportFor({
+    serverUrl: url,
+    tlsCaFile: caFile,
+    tlsCaStore: "mozilla",
+    tlsServerSha256: "",
+    tlsInsecure: false,
+  });
+  try {
+    const response = await transport.post("/api/log_event", "{}", HEADERS);
+    assert.equal(response.status, 201);
+  } finally {
+    transport.close();
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("transportFor reports an unreadable tls_ca_file instead of using the default roots", () => {
+  const settings = {
+    serverUrl: "https://127.0.0.1:9",
+    tlsCaFile: "/nonexistent/ca.pem",
+    tlsCaStore: "mozilla" as const,
+    tlsServerSha256: "",
+    tlsInsecure: false,
+  };
+  assert.throws(() => transportFor(settings), /Cannot read tls_ca_file \/nonexistent\/ca\.pem: /);
+  transportFor(settings, { caPem: "already read" }).close();
+  assert.throws(
+    () => transportFor({ ...settings, tlsCaFile: "", serverUrl: "" }),
+    TypeError,
+  );
+});
+
+Deno.test("fetchServerCertificate describes the certificate a server presents", async (t) => {
+  await t.step("the reference server's kind: self-signed", async () => {
+    const cert = await generateReferenceCertificate({ bits: 2048 });
+    const { server, seen, url } = serve({ cert: cert.certPem, key: cert.keyPem });
+    try {
+      const found = await fetchServerCertificate(url);
+      assert.equal(found.sha256, cert.sha256);
+      assert.equal(found.subject, "CN=localhost");
+      assert.equal(found.issuer, "CN=localhost");
+      assert.equal(found.selfSigned, true);
+      assert.match(found.validTo, /GMT$/);
+      assert.ok(!Number.isNaN(Date.parse(found.validFrom)));
+      assert.equal(seen.length, 0, "no request is sent");
+    } finally {
+      await server.shutdown();
+    }
+  });
+  await t.step("a CA-signed one", async () => {
+    const cert = await generateCaSignedCertificate();
+    const { server, url } = serve({ cert: cert.certPem, key: cert.keyPem });
+    try {
+      const found = await fetchServerCertificate(url);
+      assert.equal(found.sha256, cert.sha256);
+      assert.equal(found.issuer, "CN=USM Test CA");
+      assert.equal(found.selfSigned, false);
+    } finally {
+      await server.shutdown();
+    }
+  });
+  await t.step("an http URL or a server that is down", async () => {
+    assert.throws(() => fetchServerCertificate("http://127.0.0.1:1"), /not an https URL/);
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+    const error = await rejection(fetchServerCertificate(`https://127.0.0.1:${port}`));
+    assert.equal(error.code, "network");
+  });
+});
+
+Deno.test("urlOf names the URL a request goes to, server_url's path prefix included", () => {
+  for (
+    const [base, url] of [
+      ["https://192.168.27.1:8000", "https://192.168.27.1:8000/api/log_event"],
+      ["https://host:8000/usm/", "https://host:8000/usm/api/log_event"],
+      ["http://host/a/b", "http://host/a/b/api/log_event"],
+    ]
+  ) {
+    const transport = new Transport(base);
+    try {
+      assert.equal(transport.urlOf("/api/log_event"), url);
+    } finally {
+      transport.close();
+    }
+  }
+});

@@ -1,0 +1,405 @@
+/**
+ * `--status` and `--pending`: what a person or a monitoring script learns about the agent of one
+ * config.ini, read from the outside (another process): agent.lock (does an agent run?),
+ * status.json (what the running agent last knew), config.ini and event_log.csv.
+ *
+ * `--status` exits 0 only when an agent runs, its last health check passed, sending is not
+ * paused, no event is held in memory and no event has waited longer than `--max-backlog`; the
+ * other codes are {@link STATUS_EXIT_CODES} (docs/monitoring.md, "Status"). `--json` prints the same facts
+ * as one JSON object whose field names are part of the interface ({@link StatusReport}).
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { systemClock } from "../clock.ts";
+import { configProblems, loadConfig, maskSecret } from "../config/config.ts";
+import { describeTls } from "../config/source.ts";
+import { CLEAR_TEXT_WARNING, isClearText } from "../net/connection.ts";
+import { eventKey, SendStatus, type SessionEvent } from "../event.ts";
+import { readJournal } from "../journal/journal.ts";
+import type { Platform } from "../platform.ts";
+import { agentRunning, type AgentStatus, readStatus } from "./status.ts";
+import { errorText } from "../text.ts";
+
+/** The exit codes of `--status`, in the order they are checked (the first that applies wins). */
+export const STATUS_EXIT_CODES = {
+  ok: 0,
+  /** Whether an agent runs cannot be told (agent.lock cannot be opened: permissions). */
+  unknown: 1,
+  /** No agent runs with this config.ini's folder. */
+  "not-running": 4,
+  /** config.ini is missing, cannot be read or parsed, or lacks server_url or api_key. */
+  "not-configured": 5,
+  /** Sending is paused (the server rejected the API key, or server_url is not the server's). */
+  paused: 6,
+  /** The last health check failed, or none has run yet. */
+  "health-failed": 7,
+  /** Events are held in memory because event_log.csv cannot be written (a full disk). */
+  "held-in-memory": 9,
+  /** The oldest event not yet sent has waited longer than --max-backlog. */
+  backlog: 8,
+} as const;
+
+/** What `--status` concludes. */
+export type StatusVerdict = keyof typeof STATUS_EXIT_CODES;
+
+/** Default of `--max-backlog`: an event that waits an hour is worth a look. */
+export const DEFAULT_MAX_BACKLOG_MS = 60 * 60_000;
+
+/** `--status --json`: every field is always present (null when unknown). */
+export interface StatusReport {
+  /** The exit code of `--status`. */
+  exitCode: number;
+  verdict: StatusVerdict;
+  /** Every check that failed, in the order of the exit codes (empty when the verdict is ok). */
+  failed: StatusVerdict[];
+  /** The same, each in words. */
+  problems: string[];
+  /** From agent.lock and status.json. */
+  agent: {
+    running: boolean | null;
+    state: AgentStatus["state"] | null;
+    pid: number | null;
+    version: string | null;
+    startedAt: string | null;
+    /** When status.json was last written. */
+    updatedAt: string | null;
+  };
+  /** From the platform's service manager (Windows); null elsewhere. */
+  service: { state: string; pid: number | null } | null;
+  configPath: string;
+  configError: string | null;
+  serverUrl: string | null;
+  /** Masked: first and last four characters. */
+  apiKey: string | null;
+  /** How the server's certificate is checked. */
+  tls: string | null;
+  healthCheckInterval: string | null;
+  lastHealthCheck: { ok: boolean; at: string; httpStatus: number | null; message: string } | null;
+  paused: string | null;
+  lastError: { at: string; message: string } | null;
+  lastSentAt: string | null;
+  /** Where the running agent's session changes come from, or why none are recorded. */
+  sessionSource: string | null;
+  events: {
+    /** Rows in event_log.csv (null when it cannot be read). */
+    total: number | null;
+    pending: number | null;
+    rejected: number | null;
+    /** Events not yet in event_log.csv because it cannot be written. */
+    heldInMemory: number;
+    /** The time of the oldest event not yet sent, as recorded. */
+    oldestPendingAt: string | null;
+    oldestPendingAgeSeconds: number | null;
+    /** Why event_log.csv cannot be read, or that its last line is torn. */
+    journalNote: string | null;
+  };
+  /** The --max-backlog in force, in seconds (0: no limit). */
+  maxBacklogSeconds: number;
+}
+
+/** One event not yet sent, for `--pending`. */
+export interface PendingEvent {
+  /** The event's time as recorded (RFC 3339, the configured zone). */
+  time: string;
+  type: string;
+  user: string;
+  /** Attempts by the running agent since it started (0: not tried yet by it). */
+  attempts: number;
+  lastError: string | null;
+}
+
+/** Options of {@link statusReport} and {@link pendingReport}. */
+export interface StatusOptions {
+  platform: Pick<Platform, "defaultInstallDir" | "serviceState">;
+  /** --max-backlog (default {@link DEFAULT_MAX_BACKLOG_MS}; 0: no limit). */
+  maxBacklogMs?: number;
+  /** The wall clock (default the system's). */
+  now?: number;
+}
+
+const iso = (ms: number | undefined) => ms ? new Date(ms).toISOString() : null;
+
+interface JournalFacts {
+  pending: SessionEvent[];
+  total: number | null;
+  rejected: number | null;
+  note: string | null;
+}
+
+async function readPending(dir: string): Promise<JournalFacts> {
+  try {
+    const { entries, tornTail } = await readJournal(join(dir, "event_log.csv"));
+    return {
+      pending: entries.filter((e) => e.status === SendStatus.Pending).map((e) => e.event),
+      total: entries.length,
+      rejected: entries.filter((e) => e.status === SendStatus.Rejected).length,
+      note: tornTail ? "last line incomplete: repaired at the agent's next start" : null,
+    };
+  } catch (error) {
+    const note = error instanceof Deno.errors.NotFound
+      ? "event_log.csv does not exist yet"
+      : errorText(error);
+    return {
+      pending: [],
+      total: error instanceof Deno.errors.NotFound ? 0 : null,
+      rejected: null,
+      note,
+    };
+  }
+}
+
+/** The problems of `report`'s facts, each with its verdict, in the order of the exit codes. */
+function findProblems(report: StatusReport, maxBacklogMs: number): [StatusVerdict, string][] {
+  const found: [StatusVerdict, string][] = [];
+  const { agent, events } = report;
+  if (agent.running === null) {
+    found.push(["unknown", "cannot tell whether an agent runs: agent.lock cannot be opened"]);
+  } else if (!agent.running) {
+    found.push(["not-running", "no agent is running with this config.ini"]);
+  }
+  if (report.configError) found.push(["not-configured", report.configError]);
+  if (agent.running && report.paused && !report.configError) {
+    found.push(["paused", `sending is paused: ${report.paused}`]);
+  }
+  if (agent.running) {
+    const health = report.lastHealthCheck;
+    if (!health) found.push(["health-failed", "no health check has run yet"]);
+    else if (!health.ok) {
+      found.push(["health-failed", `the last health check failed: ${health.message}`]);
+    }
+  }
+  if (events.heldInMemory > 0) {
+    found.push([
+      "held-in-memory",
+      `${events.heldInMemory} events are held in memory: event_log.csv cannot be written`,
+    ]);
+  }
+  const age = events.oldestPendingAgeSeconds;
+  if (maxBacklogMs > 0 && age !== null && age * 1000 > maxBacklogMs) {
+    found.push([
+      "backlog",
+      `the oldest event not yet sent (${events.oldestPendingAt}) has waited ${
+        Math.round(age / 60)
+      } minutes, more than --max-backlog ${Math.round(maxBacklogMs / 60_000)} minutes`,
+    ]);
+  }
+  const order = Object.keys(STATUS_EXIT_CODES);
+  return found.sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0]));
+}
+
+/** Everything `--status` reports about the agent of `configPath`. */
+export async function statusReport(
+  configPath: string,
+  options: StatusOptions,
+): Promise<StatusReport> {
+  const dir = join(configPath, "..");
+  const now = options.now ?? systemClock.wallNow();
+  const maxBacklogMs = options.maxBacklogMs ?? DEFAULT_MAX_BACKLOG_MS;
+  const status = await readStatus(dir);
+  const running = agentRunning(dir);
+  const service = await options.platform.serviceState().catch(() => undefined);
+  const report: StatusReport = {
+    exitCode: 0,
+    verdict: "ok",
+    failed: [],
+    problems: [],
+    agent: {
+      running: running ?? null,
+      state: status?.state ?? null,
+      pid: status?.pid ?? null,
+      version: status?.version ?? null,
+      startedAt: iso(status?.startedAt),
+      updatedAt: iso(status?.updatedAt),
+    },
+    service: service ? { state: service.state, pid: service.pid ?? null } : null,
+    configPath,
+    configError: null,
+    serverUrl: null,
+    apiKey: null,
+    tls: null,
+    healthCheckInterval: status?.healthCheckInterval ?? null,
+    lastHealthCheck: status?.lastHealthCheck
+      ? {
+        ok: status.lastHealthCheck.ok,
+        at: iso(status.lastHealthCheck.at)!,
+        httpStatus: status.lastHealthCheck.httpStatus ?? null,
+        message: status.lastHealthCheck.message,
+      }
+      : null,
+    paused: status?.paused ?? null,
+    lastError: status?.lastError
+      ? { at: iso(status.lastError.at)!, message: status.lastError.message }
+      : null,
+    lastSentAt: iso(status?.lastSentAt),
+    sessionSource: running ? status?.sessionSource ?? null : null,
+    events: {
+      total: null,
+      pending: null,
+      rejected: null,
+      heldInMemory: running ? status?.unsaved ?? 0 : 0,
+      oldestPendingAt: null,
+      oldestPendingAgeSeconds: null,
+      journalNote: null,
+    },
+    maxBacklogSeconds: Math.round(maxBacklogMs / 1000),
+  };
+  try {
+    const installDir = options.platform.defaultInstallDir();
+    const { config } = await loadConfig(configPath, { installDir });
+    report.serverUrl = config.serverUrl;
+    report.apiKey = maskSecret(config.apiKey);
+    report.tls = describeTls(config);
+    const problems = configProblems(config);
+    if (problems.length > 0) report.configError = `not configured: ${problems.join("; ")}`;
+  } catch (error) {
+    report.configError = errorText(error);
+  }
+  const journal = await readPending(dir);
+  const oldest = journal.pending[0];
+  report.events = {
+    ...report.events,
+    total: journal.total,
+    pending: journal.total === null ? null : journal.pending.length,
+    rejected: journal.rejected,
+    oldestPendingAt: oldest?.timestamp ?? null,
+    oldestPendingAgeSeconds: oldest
+      ? Math.max(
+        0,
+        Math.round((now - Temporal.Instant.from(oldest.timestamp).epochMilliseconds) / 1000),
+      )
+      : null,
+    journalNote: journal.note,
+  };
+  const problems = findProblems(report, maxBacklogMs);
+  if (problems.length > 0) {
+    report.verdict = problems[0][0];
+    report.exitCode = STATUS_EXIT_CODES[report.verdict];
+    report.failed = problems.map(([verdict]) => verdict);
+    report.problems = problems.map(([, text]) => text);
+  }
+  return report;
+}
+
+/** The lines `--status` prints for `report`. */
+export function statusLines(report: StatusReport): string[] {
+  const rows: [string, string][] = [];
+  const { agent, events } = report;
+  if (report.service) {
+    const pid = report.service.pid ? ` (pid ${report.service.pid})` : "";
+    rows.push(["Service", `${report.service.state}${pid}`]);
+  }
+  if (agent.state === null) {
+    rows.push([
+      "Agent",
+      agent.running
+        ? "running (no status.json yet)"
+        : "has not run with this config.ini (no status.json)",
+    ]);
+  } else if (agent.running === false) {
+    rows.push([
+      "Agent",
+      `not running (last seen ${agent.state} at ${agent.updatedAt}, pid ${agent.pid})`,
+    ]);
+  } else {
+    rows.push(["Agent", `${agent.state} (pid ${agent.pid}, since ${agent.startedAt})`]);
+  }
+  rows.push(["Config", report.configPath]);
+  if (report.configError) rows.push(["Config error", report.configError]);
+  if (report.serverUrl !== null) {
+    rows.push(["Server", report.serverUrl ? `${report.serverUrl} (${report.tls})` : "(not set)"]);
+    if (isClearText(report.serverUrl)) rows.push(["Warning", CLEAR_TEXT_WARNING]);
+    rows.push(["API key", report.apiKey!]);
+  }
+  if (agent.state !== null) {
+    if (report.sessionSource) rows.push(["Sessions from", report.sessionSource]);
+    rows.push(["Health checks", report.healthCheckInterval ?? "unknown"]);
+    const health = report.lastHealthCheck;
+    rows.push([
+      "Last health check",
+      health ? `${health.ok ? "passed" : "FAILED"} at ${health.at}: ${health.message}` : "none yet",
+    ]);
+    if (report.paused && !report.configError) rows.push(["Sending paused", report.paused]);
+    if (report.lastError) {
+      rows.push(["Last error", `${report.lastError.at}: ${report.lastError.message}`]);
+    }
+    rows.push(["Last event sent", report.lastSentAt ?? "never"]);
+  }
+  if (events.heldInMemory > 0) {
+    rows.push(["Not yet on disk", `${events.heldInMemory} events held in memory (disk full?)`]);
+  }
+  rows.push(["Events", eventsLine(report)]);
+  const said: Record<StatusVerdict, string> = {
+    ok: "OK",
+    unknown: "cannot tell whether an agent runs",
+    "not-running": "no agent runs",
+    "not-configured": "not configured",
+    paused: "sending paused",
+    "health-failed": "last health check not passed",
+    "held-in-memory": "events held in memory",
+    backlog: report.problems[report.failed.indexOf("backlog")],
+  };
+  const verdicts = report.failed.length > 0 ? report.failed : ["ok" as const];
+  rows.push([
+    "Verdict",
+    `${verdicts.map((v) => said[v]).join("; ")} (exit code ${report.exitCode})`,
+  ]);
+  const width = Math.max(...rows.map(([k]) => k.length)) + 2;
+  return rows.map(([key, value]) => `${(key + ":").padEnd(width)}${value}`);
+}
+
+function eventsLine(report: StatusReport): string {
+  const { events } = report;
+  if (events.total === null) return events.journalNote ?? "event_log.csv cannot be read";
+  if (events.total === 0 && events.journalNote) return events.journalNote;
+  const oldest = events.oldestPendingAt ? ` (oldest ${events.oldestPendingAt})` : "";
+  const note = events.journalNote ? ` (${events.journalNote})` : "";
+  return `${events.total} in event_log.csv, ${events.pending} not yet sent${oldest}, ${events.rejected} rejected by the server${note}`;
+}
+
+/** `--pending`: the events not yet sent, oldest first, and how many are held in memory. */
+export async function pendingReport(
+  configPath: string,
+): Promise<{ events: PendingEvent[]; heldInMemory: number; note: string | null }> {
+  const dir = join(configPath, "..");
+  const [journal, status] = await Promise.all([readPending(dir), readStatus(dir)]);
+  const running = agentRunning(dir);
+  const sending = running ? status?.sending : undefined;
+  const events = journal.pending.map((event): PendingEvent => {
+    const tried = sending?.key === eventKey(event) ? sending : undefined;
+    return {
+      time: event.timestamp,
+      type: event.eventType,
+      user: event.userName,
+      attempts: tried?.attempts ?? 0,
+      lastError: tried?.lastError ?? null,
+    };
+  });
+  return { events, heldInMemory: running ? status?.unsaved ?? 0 : 0, note: journal.note };
+}
+
+/** The lines `--pending` prints. */
+export function pendingLines(report: Awaited<ReturnType<typeof pendingReport>>): string[] {
+  const lines: string[] = [];
+  if (report.events.length === 0) lines.push("No event waits to be sent");
+  else {
+    const header = ["time", "type", "user", "attempts", "last error"];
+    const rows = report.events.map((
+      e,
+    ) => [e.time, e.type, e.user, String(e.attempts), e.lastError ?? ""]);
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    for (const row of [header, ...rows]) {
+      lines.push(
+        row.map((cell, i) => i === row.length - 1 ? cell : cell.padEnd(widths[i])).join("  ")
+          .trimEnd(),
+      );
+    }
+  }
+  if (report.heldInMemory > 0) {
+    lines.push(
+      `${report.heldInMemory} more events are held in memory: event_log.csv cannot be written`,
+    );
+  }
+  if (report.note) lines.push(report.note);
+  return lines;
+}

@@ -1,0 +1,177 @@
+/**
+ * status.json: what the running agent last knew about itself, written atomically beside
+ * config.ini so that `--status` (another process) can show it. It never holds the API key.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { writeFileAtomic } from "../atomic_write.ts";
+import { NotRegularFileError, openRegular } from "../no_follow.ts";
+import { redact } from "../log/redact.ts";
+import type { HealthResult } from "../delivery/health.ts";
+
+/** The content of status.json. */
+export interface AgentStatus {
+  version: string;
+  pid: number;
+  state: "starting" | "running" | "stopping" | "stopped";
+  startedAt: number;
+  updatedAt: number;
+  configPath: string;
+  serverUrl: string;
+  /** Why config.ini cannot be used, when it cannot. */
+  configError?: string;
+  /** Why nothing is sent, when nothing is (not configured, key rejected, URL wrong). */
+  paused?: string;
+  healthCheckInterval: string;
+  lastHealthCheck?: HealthResult;
+  lastError?: { at: number; message: string };
+  lastSentAt?: number;
+  nextAttemptAt?: number;
+  sent: number;
+  rejected: number;
+  pending: number;
+  /** Events held in memory because event_log.csv could not be written. */
+  unsaved: number;
+  /**
+   * Where session changes come from ("systemd-logind", "simulated: <file>"), or why none are
+   * recorded ("none: ..."); absent until the source is known.
+   */
+  sessionSource?: string;
+  /**
+   * The event delivery is working on (the oldest pending one) once it has been tried in this
+   * process: its eventKey, the attempts so far, and why the last one failed.
+   */
+  sending?: { key: string; attempts: number; lastError?: string };
+}
+
+/** The file name of the status file in the agent's folder. */
+export const STATUS_FILE = "status.json";
+
+/**
+ * status.json is padded with spaces to a multiple of this, so that the file keeps room for the
+ * next status: when the disk is full and the atomic write (a new file) fails, the status is
+ * written over the old one in place, in blocks the file already owns.
+ */
+export const STATUS_BLOCK = 4096;
+
+/** The text of status.json: JSON, then spaces up to a multiple of {@link STATUS_BLOCK}, "\n". */
+export function statusText(status: AgentStatus): string {
+  // The server's words (health answer, last error) pass the redaction point like a log line.
+  const json = redact(JSON.stringify(status, null, 2));
+  const size = Math.ceil((json.length + 1) / STATUS_BLOCK) * STATUS_BLOCK;
+  return json.padEnd(size - 1) + "\n";
+}
+
+/**
+ * Writes status.json atomically and durably. When that fails (a full disk) and the new status
+ * fits in the existing file, it is written over that file in place instead (no new block is
+ * needed; a reader may then see a torn file, which {@link readStatus} reads again). Failures
+ * are returned, not thrown.
+ */
+export async function writeStatus(dir: string, status: AgentStatus): Promise<Error | undefined> {
+  const path = join(dir, STATUS_FILE);
+  const bytes = new TextEncoder().encode(statusText(status));
+  try {
+    await writeFileAtomic(path, bytes, { mode: 0o600 });
+    return undefined;
+  } catch (error) {
+    // A link or a special file in status.json's place is refused, never written through; the
+    // in-place fallback is only for a full disk.
+    if (error instanceof NotRegularFileError) return error;
+    return await writeInPlace(path, bytes) ? undefined : error as Error;
+  }
+}
+
+/** Overwrites status.json in place when `bytes` fit in it; false when they do not or it fails. */
+async function writeInPlace(path: string, bytes: Uint8Array): Promise<boolean> {
+  try {
+    const file = await openRegular(path, { read: true, write: true });
+    try {
+      const { size } = await file.stat();
+      if (bytes.length > size) return false;
+      const padded = new Uint8Array(size).fill(0x20);
+      padded.set(bytes.subarray(0, bytes.length - 1));
+      padded[size - 1] = 0x0a;
+      let done = 0;
+      while (done < size) done += await file.write(padded.subarray(done));
+      await file.sync();
+      return true;
+    } finally {
+      file.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads status.json; undefined when there is none or it cannot be parsed (read up to three
+ * times: an in-place write may be under way).
+ */
+export async function readStatus(dir: string): Promise<AgentStatus | undefined> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return JSON.parse(await Deno.readTextFile(join(dir, STATUS_FILE))) as AgentStatus;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** The lock file that marks a folder as in use by a running agent. */
+export const LOCK_FILE = "agent.lock";
+
+/**
+ * An exclusive lock on agent.lock in the agent's folder, held while the agent runs: a second
+ * agent on the same folder (and so the same journal) is refused, and `--status` can tell whether
+ * an agent runs. The operating system releases it when the process dies, even by SIGKILL.
+ */
+export class InstanceLock {
+  #file: Deno.FsFile;
+
+  private constructor(file: Deno.FsFile) {
+    this.#file = file;
+  }
+
+  /** Takes the lock; undefined when another process holds it. */
+  static acquire(dir: string): InstanceLock | undefined {
+    const file = Deno.openSync(join(dir, LOCK_FILE), {
+      read: true,
+      write: true,
+      create: true,
+      mode: 0o600,
+    });
+    if (!file.tryLockSync(true)) {
+      file.close();
+      return undefined;
+    }
+    return new InstanceLock(file);
+  }
+
+  /** Releases the lock; idempotent. */
+  release(): void {
+    try {
+      this.#file.unlockSync();
+      this.#file.close();
+    } catch { /* already released */ }
+  }
+}
+
+/** True when an agent holds the folder's lock, false when none does, undefined when unknown. */
+export function agentRunning(dir: string): boolean | undefined {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(join(dir, LOCK_FILE), { read: true, write: true });
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound ? false : undefined;
+  }
+  try {
+    const free = file.tryLockSync(false);
+    if (free) file.unlockSync();
+    return !free;
+  } finally {
+    file.close();
+  }
+}
