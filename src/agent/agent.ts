@@ -212,10 +212,15 @@ export class Agent {
       );
       return Promise.resolve();
     }
-    const how = reported.type === change.type
+    let how = reported.type === change.type
       ? ""
       : ` (a ${change.type}, disconnect_events = ${this.#source.config.disconnectEvents})`;
-    return this.#record(reported, how);
+    // Inferred changes are placed when planned; a notification's change is placed here.
+    const placed = this.#sessions.place(reported);
+    if (placed !== reported) {
+      how += ` (moved on from ${reported.at}: an event of this type and user is at that second)`;
+    }
+    return this.#record(placed, how);
   }
 
   /**
