@@ -9,6 +9,9 @@ import { writeFileAtomic } from "../atomic_write.ts";
 import { NotRegularFileError, openRegular } from "../no_follow.ts";
 import { redact } from "../log/redact.ts";
 import type { HealthResult } from "../delivery/health.ts";
+import { readRegularTextFile } from "../no_follow.ts";
+import { parseStatus } from "./status_schema.ts";
+import { errorText } from "../text.ts";
 
 /** The content of status.json. */
 export interface AgentStatus {
@@ -101,18 +104,28 @@ async function writeInPlace(path: string, bytes: Uint8Array): Promise<boolean> {
 }
 
 /**
- * Reads status.json; undefined when there is none or it cannot be parsed (read up to three
- * times: an in-place write may be under way).
+ * Reads status.json; undefined when there is none (read up to three times: an in-place write
+ * may be under way).
+ * @throws {Error} When it is damaged: not a regular file, not JSON, or a field of the wrong type.
  */
 export async function readStatus(dir: string): Promise<AgentStatus | undefined> {
+  const path = join(dir, STATUS_FILE);
+  let damage: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return JSON.parse(await Deno.readTextFile(join(dir, STATUS_FILE))) as AgentStatus;
+      return parseStatus(await readRegularTextFile(path));
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return undefined;
+      damage = error;
+      if (error instanceof NotRegularFileError) break;
     }
   }
-  return undefined;
+  throw new Error(
+    `${path} is damaged: ${
+      errorText(damage)
+    }; remove it (a running agent writes it again at its next change)`,
+    { cause: damage },
+  );
 }
 
 /** The lock file that marks a folder as in use by a running agent. */
