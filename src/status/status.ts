@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { writeFileAtomic } from "../atomic_write.ts";
-import { NotRegularFileError, openRegular } from "../no_follow.ts";
+import { NotRegularFileError, openRegular, openRegularSync } from "../no_follow.ts";
 import { redact } from "../log/redact.ts";
 import type { HealthResult } from "../delivery/health.ts";
 import { readRegularTextFile } from "../no_follow.ts";
@@ -143,9 +143,9 @@ export class InstanceLock {
     this.#file = file;
   }
 
-  /** Takes the lock; undefined when another process holds it. */
+  /** Takes the lock and writes this process's id into the file; undefined when another holds it. */
   static acquire(dir: string): InstanceLock | undefined {
-    const file = Deno.openSync(join(dir, LOCK_FILE), {
+    const file = openRegularSync(join(dir, LOCK_FILE), {
       read: true,
       write: true,
       create: true,
@@ -155,7 +155,22 @@ export class InstanceLock {
       file.close();
       return undefined;
     }
+    try {
+      file.truncateSync(0);
+      file.writeSync(new TextEncoder().encode(`${Deno.pid}\n`));
+    } catch { /* a full disk: the lock holds without the id */ }
     return new InstanceLock(file);
+  }
+
+  /** The process id the holder of `dir`'s lock wrote, when it can be read. */
+  static async holder(dir: string): Promise<number | undefined> {
+    try {
+      const text = await readRegularTextFile(join(dir, LOCK_FILE), { limit: 32 });
+      const pid = Number(text.trim());
+      return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+    } catch {
+      return undefined; // Windows: the holder's lock keeps others from reading
+    }
   }
 
   /** Releases the lock; idempotent. */
