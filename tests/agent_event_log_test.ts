@@ -163,7 +163,10 @@ Deno.test("a start that fails writes 102 with the service exit code: folder in u
     const first = newAgent(dir, new MemoryEventLog());
     await first.start();
     const second = new MemoryEventLog();
-    await assert.rejects(() => newAgent(dir, second).start(), /Another agent \(pid \d+\) is already running/);
+    await assert.rejects(
+      () => newAgent(dir, second).start(),
+      /Another agent \(pid \d+\) is already running/,
+    );
     assert.deepEqual(ids(second), [EVENT_IDS.startFailed]);
     assert.equal(second.entries[0].level, "error");
     assert.match(

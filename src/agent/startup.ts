@@ -102,6 +102,12 @@ async function lockHolder(dir: string): Promise<number | undefined> {
   return undefined;
 }
 
+/** The account the agent runs as, for messages: its uid on POSIX. */
+function accountName(): string {
+  const uid = Deno.uid();
+  return uid === null ? "the service account" : `uid ${uid}`;
+}
+
 /** The files written with writeFileAtomic, whose temporaries a start removes. */
 export const TEMPORARY_TARGETS: readonly string[] = ["config.ini", STATUS_FILE, ALIVE_FILE];
 
@@ -132,10 +138,11 @@ export async function openJournal(
       onSetAside: options.onSetAside,
     });
   } catch (error) {
+    const fix = error instanceof Deno.errors.PermissionDenied
+      ? `; give the agent's account (${accountName()}) permission to write it, or run the agent as its owner; nothing in it is lost`
+      : "; move the file aside if it is not an event log of this agent";
     throw new StartError(
-      `Cannot open ${eventLog}: ${
-        (error as Error).message
-      }; move the file aside if it is not an event log of this agent`,
+      `Cannot open ${eventLog}: ${(error as Error).message}${fix}`,
       SERVICE_EXIT_CODES.journalUnavailable,
       { cause: error },
     );
