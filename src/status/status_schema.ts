@@ -29,6 +29,7 @@ const FIELDS: Record<keyof AgentStatus, [Kind, "required" | "optional"]> = {
   rejected: ["number", "required"],
   pending: ["number", "required"],
   unsaved: ["number", "required"],
+  sessionSource: ["string", "optional"],
   sending: ["object", "optional"],
 };
 
