@@ -163,12 +163,15 @@ Deno.test("a start that fails writes 102 with the service exit code: folder in u
     const first = newAgent(dir, new MemoryEventLog());
     await first.start();
     const second = new MemoryEventLog();
-    await assert.rejects(() => newAgent(dir, second).start(), /Another agent is already running/);
+    await assert.rejects(
+      () => newAgent(dir, second).start(),
+      /Another agent \(pid \d+\) is already running/,
+    );
     assert.deepEqual(ids(second), [EVENT_IDS.startFailed]);
     assert.equal(second.entries[0].level, "error");
     assert.match(
       second.entries[0].text,
-      /^User Session Monitor Agent could not start \(service exit code 1: another agent is already running with the install folder \(agent\.lock is held\)\): Another agent is already running with /,
+      /^User Session Monitor Agent could not start \(service exit code 1: another agent is already running with the install folder \(agent\.lock is held\)\): Another agent \(pid \d+\) is already running with /,
     );
     await first.stop();
   } finally {

@@ -107,7 +107,7 @@ export class ConfigSource {
         create: options.create,
         secureFile: this.#options.secureFile,
       });
-      this.#text = await readRegularTextFile(this.path);
+      this.#text = await readRegularTextFile(this.path, { followLink: true });
       if (created) this.#options.log("info", `Created ${this.path} with the default settings`);
       this.#config = config;
       this.#loaded = true;

@@ -64,6 +64,8 @@ export interface StatusReport {
     startedAt: string | null;
     /** When status.json was last written. */
     updatedAt: string | null;
+    /** Why status.json cannot be used (not a regular file, not JSON, a field of the wrong type). */
+    statusError: string | null;
   };
   /** From the platform's service manager (Windows); null elsewhere. */
   service: { state: string; pid: number | null } | null;
@@ -153,6 +155,7 @@ async function readPending(dir: string): Promise<JournalFacts> {
 function findProblems(report: StatusReport, maxBacklogMs: number): [StatusVerdict, string][] {
   const found: [StatusVerdict, string][] = [];
   const { agent, events } = report;
+  if (agent.statusError) found.push(["unknown", agent.statusError]);
   if (agent.running === null) {
     found.push(["unknown", "cannot tell whether an agent runs: agent.lock cannot be opened"]);
   } else if (!agent.running) {
@@ -196,7 +199,7 @@ export async function statusReport(
   const dir = join(configPath, "..");
   const now = options.now ?? systemClock.wallNow();
   const maxBacklogMs = options.maxBacklogMs ?? DEFAULT_MAX_BACKLOG_MS;
-  const status = await readStatus(dir);
+  const [status, statusError] = await statusOf(dir);
   const running = agentRunning(dir);
   const service = await options.platform.serviceState().catch(() => undefined);
   const report: StatusReport = {
@@ -211,6 +214,7 @@ export async function statusReport(
       version: status?.version ?? null,
       startedAt: iso(status?.startedAt),
       updatedAt: iso(status?.updatedAt),
+      statusError,
     },
     service: service ? { state: service.state, pid: service.pid ?? null } : null,
     configPath,
@@ -331,7 +335,7 @@ export function statusLines(report: StatusReport): string[] {
   rows.push(["Events", eventsLine(report)]);
   const said: Record<StatusVerdict, string> = {
     ok: "OK",
-    unknown: "cannot tell whether an agent runs",
+    unknown: report.problems[report.failed.indexOf("unknown")],
     "not-running": "no agent runs",
     "not-configured": "not configured",
     paused: "sending paused",
@@ -362,7 +366,7 @@ export async function pendingReport(
   configPath: string,
 ): Promise<{ events: PendingEvent[]; heldInMemory: number; note: string | null }> {
   const dir = join(configPath, "..");
-  const [journal, status] = await Promise.all([readPending(dir), readStatus(dir)]);
+  const [journal, [status, statusError]] = await Promise.all([readPending(dir), statusOf(dir)]);
   const running = agentRunning(dir);
   const sending = running ? status?.sending : undefined;
   const events = journal.pending.map((event): PendingEvent => {
@@ -375,7 +379,13 @@ export async function pendingReport(
       lastError: tried?.lastError ?? null,
     };
   });
-  return { events, heldInMemory: running ? status?.unsaved ?? 0 : 0, note: journal.note };
+  const note = [journal.note, statusError].filter((n) => n !== null).join("; ") || null;
+  return { events, heldInMemory: running ? status?.unsaved ?? 0 : 0, note };
+}
+
+/** status.json, or why it cannot be used. */
+function statusOf(dir: string): Promise<[AgentStatus | undefined, string | null]> {
+  return readStatus(dir).then((status) => [status, null], (error) => [undefined, errorText(error)]);
 }
 
 /** The lines `--pending` prints. */
