@@ -19,6 +19,7 @@ import { backoffDelay, EventHolds } from "./event_holds.ts";
 import { PauseProbe } from "./pause_probe.ts";
 import { RefusalJudge } from "./refusal.ts";
 import type {
+  DeliveryFailure,
   DeliveryOptions,
   DeliveryState,
   Exchange,
@@ -42,6 +43,7 @@ const STOP_GRACE_MS = 5_000;
 export { classify, eventBody, type Outcome } from "./event_answer.ts";
 
 export type {
+  DeliveryFailure,
   DeliveryJournal,
   DeliveryOptions,
   DeliveryState,
@@ -61,6 +63,8 @@ export class Delivery {
   #paused: DeliveryState["paused"] = null;
   #lastError: DeliveryState["lastError"];
   #lastSentAt: number | undefined;
+  /** Since when attempts fail, and why the last one did (DeliveryState.failingSince). */
+  #failing: { since: number; why: DeliveryFailure } | undefined;
   #sent = 0;
   #rejected = 0;
   /** Consecutive failures (any event): two in a row mean the server, not the event. */
@@ -153,6 +157,8 @@ export class Delivery {
       paused: this.#paused,
       lastError: this.#lastError,
       lastSentAt: this.#lastSentAt,
+      failingSince: this.#failing?.since,
+      failure: this.#failing?.why,
       nextAttemptAt: waits.length > 0
         ? this.#clock.wallNow() + (Math.max(...waits) - now)
         : undefined,
@@ -301,6 +307,7 @@ export class Delivery {
       const reason = error instanceof TransportError
         ? error.message
         : `cannot send to the server: ${errorText(error)}`;
+      this.#attemptFailed(error instanceof TransportError ? error.code : "network");
       this.#backOff(`${describe(entry.event)} not sent: ${reason}`);
       return undefined;
     }
@@ -311,6 +318,7 @@ export class Delivery {
     const { entry, response, timing } = exchange;
     const outcome = classify(response);
     if (outcome.kind !== "rate-limited") this.#pacer.answered(timing.receivedAt);
+    if (outcome.kind !== "sent" && outcome.kind !== "rate-limited") this.#attemptFailed("answer");
     const where = exchange.url;
     switch (outcome.kind) {
       case "sent":
@@ -351,6 +359,7 @@ export class Delivery {
     if (!await this.#settle(entry, status)) return;
     this.#sent++;
     this.#lastSentAt = timing.wallNow;
+    this.#failing = undefined;
     this.#failures = 0;
     this.#probe.sent();
     this.#backoffUntil = undefined;
@@ -404,6 +413,7 @@ export class Delivery {
     );
     if (!await this.#settle(entry, SendStatus.Rejected)) return;
     this.#rejected++;
+    this.#failing = undefined;
     this.#changed();
   }
 
@@ -440,6 +450,11 @@ export class Delivery {
       `${message}; this event is tried again in ${(delay / 1000).toFixed(1)} s, the others go on`,
     );
     this.#changed();
+  }
+
+  /** An attempt failed for `why`: failing since now, unless it already was. */
+  #attemptFailed(why: DeliveryFailure): void {
+    this.#failing = { since: this.#failing?.since ?? this.#clock.wallNow(), why };
   }
 
   /** Pauses sending for `reason` and has the server asked again with backoff. */
