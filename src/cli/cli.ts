@@ -320,6 +320,7 @@ async function showStatus(
 ): Promise<number> {
   const report = await statusReport(configPath, {
     platform: deps.platform,
+    version: deps.version,
     maxBacklogMs: options.maxBacklogMs,
   });
   if (options.json) print(JSON.stringify(report, null, 2));
