@@ -30,6 +30,7 @@ import type {
   Suspect,
 } from "./types.ts";
 import { RatePacer } from "./rate_limit.ts";
+import { SentLog } from "./sent_log.ts";
 import { learnSecret, maskSecret, redact } from "../log/redact.ts";
 import { errorText } from "../text.ts";
 import { TransportError } from "../net/transport.ts";
@@ -66,6 +67,8 @@ export class Delivery {
   /** Since when attempts fail, and why the last one did (DeliveryState.failingSince). */
   #failing: { since: number; why: DeliveryFailure } | undefined;
   #sent = 0;
+  /** The "Sent" lines of the log. */
+  #sentLog: SentLog;
   #rejected = 0;
   /** Consecutive failures (any event): two in a row mean the server, not the event. */
   #failures = 0;
@@ -96,6 +99,7 @@ export class Delivery {
     this.#clock = options.clock ?? systemClock;
     this.#path = options.eventPath ?? DEFAULT_EVENT_PATH;
     this.#holds = new EventHolds(this.#clock);
+    this.#sentLog = new SentLog(options.log);
     this.#pacer = new RatePacer(options.rateBudget);
     this.#probe = new PauseProbe({
       clock: this.#clock,
@@ -322,7 +326,7 @@ export class Delivery {
     const where = exchange.url;
     switch (outcome.kind) {
       case "sent":
-        await this.#delivered(exchange, outcome.duplicate);
+        await this.#delivered(exchange, outcome.duplicate, pendingCount);
         break;
       case "rejected":
         await this.#rejectedAnswer(entry, outcome.status, outcome.reason, pendingCount);
@@ -351,7 +355,7 @@ export class Delivery {
     this.#changed();
   }
 
-  async #delivered(exchange: Exchange, duplicate: boolean): Promise<void> {
+  async #delivered(exchange: Exchange, duplicate: boolean, waiting: number): Promise<void> {
     const { entry, timing } = exchange;
     const status = exchange.firstAttempt && !entry.recovered
       ? SendStatus.Sent
@@ -375,8 +379,8 @@ export class Delivery {
         }: it holds an event it takes for the same (in the server's time zone, the autumn fall-back hour makes two times an hour apart alike); this one is not stored again`,
       );
     } else {
-      const already = duplicate ? " (the server already had it)" : "";
-      this.#options.log("debug", `Sent ${describe(entry.event)}${already}`);
+      const left = this.#options.journal.pendingCount;
+      this.#sentLog.sent(describe(entry.event), { duplicate, waiting, left });
     }
     // Another event was accepted: a held 4xx concerned its own event.
     const cleared = this.#judge.accepted(keyOf(entry));
