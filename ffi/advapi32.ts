@@ -274,6 +274,18 @@ export const ADVAPI32_SYMBOLS = {
     ],
     result: "i32", // LSTATUS: ERROR_SUCCESS, ERROR_FILE_NOT_FOUND 2 when there is no such value
   },
+  RegGetValueW: {
+    parameters: [
+      "pointer", // HKEY hkey: HKEY_LOCAL_MACHINE
+      "buffer", // LPCWSTR lpSubKey
+      "buffer", // LPCWSTR lpValue
+      "u32", // DWORD dwFlags: RRF_RT_REG_SZ
+      "buffer", // LPDWORD pdwType: NULL
+      "buffer", // PVOID pvData: out, NULL to ask the size
+      "buffer", // LPDWORD pcbData: in/out, bytes (the NUL included)
+    ],
+    result: "i32", // LSTATUS: ERROR_SUCCESS, ERROR_FILE_NOT_FOUND 2 when there is no such value
+  },
   RegOpenKeyExW: {
     parameters: [
       "pointer", // HKEY hKey: e.g. HKEY_LOCAL_MACHINE
@@ -294,6 +306,8 @@ export const ADVAPI32_SYMBOLS = {
 export const HKEY_LOCAL_MACHINE_VALUE = 0xffff_ffff_8000_0002n;
 /** KEY_READ access to a registry key. */
 export const KEY_READ = 0x20019;
+/** RegGetValueW's dwFlags: only a REG_SZ value is read. */
+export const RRF_RT_REG_SZ = 0x2;
 
 /** Service types, start types and error control. */
 export const SERVICE_WIN32_OWN_PROCESS = 0x10;

@@ -261,7 +261,7 @@ Deno.test({
 
       await Deno.writeTextFile(config, configText({ ...settings, api_key: TEST_API_KEY }));
       await agent.reload();
-      await server.waitFor((stored) => stored.length === 2, 20_000);
+      await server.waitFor((stored) => stored.length === 2);
       await agent.stop();
       // The events' fixed times may lie hours back: 204 and 214 (their age) are another test's.
       const backlog: number[] = [EVENT_IDS.backlogOld, EVENT_IDS.backlogCleared];

@@ -89,6 +89,8 @@ export interface StatusReport {
   lastSentAt: string | null;
   /** Since when the running agent's attempts to send fail; null when its last one did not. */
   deliveryFailingSince: string | null;
+  /** Where the running agent's session changes come from, or why none are recorded. */
+  sessionSource: string | null;
   events: {
     /** Rows in event_log.csv (null when it cannot be read). */
     total: number | null;
@@ -237,6 +239,7 @@ export async function statusReport(
       : null,
     lastSentAt: iso(status?.lastSentAt),
     deliveryFailingSince: running ? iso(status?.failingSince) : null,
+    sessionSource: running ? status?.sessionSource ?? null : null,
     events: {
       total: null,
       pending: null,
@@ -321,6 +324,7 @@ export function statusLines(report: StatusReport): string[] {
     rows.push(["API key", report.apiKey!]);
   }
   if (agent.state !== null) {
+    if (report.sessionSource) rows.push(["Sessions from", report.sessionSource]);
     rows.push(["Health checks", report.healthCheckInterval ?? "unknown"]);
     const health = report.lastHealthCheck;
     rows.push([
