@@ -40,6 +40,7 @@ import { type AgentStatus, type InstanceLock } from "../status/status.ts";
 import { buildStatus, StatusReporter } from "../status/reporter.ts";
 import type { JournalSetAside } from "../log/event_log.ts";
 import { SystemEvents } from "../log/system_events.ts";
+import { ServerWatch, WATCH_INTERVAL_MS } from "./server_watch.ts";
 
 export { StartError } from "../exit_codes.ts";
 
@@ -83,6 +84,7 @@ export class Agent {
   #status: StatusReporter;
   #tasks: PeriodicTasks;
   #events: SystemEvents;
+  #watch: ServerWatch;
   #sessions: SessionTracker;
   #watcher: ConfigWatcher | undefined;
   #journal: Journal | undefined;
@@ -120,6 +122,15 @@ export class Agent {
       log: options.eventLog,
       logLine: this.log,
       redact: (text) => this.#logs.redactor.apply(text),
+    });
+    this.#watch = new ServerWatch({
+      clock,
+      events: this.#events,
+      serverUrl: () => this.#source.config.serverUrl,
+      backlog: () => ({
+        oldest: this.#journal?.oldestPending()?.event.timestamp,
+        pending: this.#journal?.pendingCount ?? 0,
+      }),
     });
     this.#host = new HostInfo({ probe: options.probe, clock, log: this.log });
     this.#connection = new ServerConnection(this.log);
@@ -413,6 +424,7 @@ export class Agent {
     }
     options.progress?.("journal open");
     this.#tasks.every("ip", IP_REFRESH_MS, () => this.#track(this.#refreshIp()));
+    this.#tasks.every("watch", WATCH_INTERVAL_MS, () => this.#watch.check());
   }
 
   /** The journal is open: delivery starts and the events held meanwhile are written. */
@@ -432,6 +444,7 @@ export class Agent {
         const { serverUrl } = this.#source.config;
         const pending = this.#journal?.pendingCount ?? 0;
         this.#events.deliveryChanged(state, { serverUrl, pending });
+        this.#watch.delivery(state);
         this.#status.soon();
       },
     });
@@ -495,6 +508,7 @@ export class Agent {
         message: `Not configured: ${this.#source.problems().join("; ")}`,
       };
     this.#lastHealth = result;
+    this.#watch.health(result);
     if (result.ok) {
       this.log("info", `Health check (${reason}) passed: ${result.message}`);
       this.#delivery?.resume();

@@ -30,6 +30,8 @@ export interface AgentStatus {
   lastHealthCheck?: HealthResult;
   lastError?: { at: number; message: string };
   lastSentAt?: number;
+  /** Since when attempts to send fail (the last one failed); absent when the last one did not. */
+  failingSince?: number;
   nextAttemptAt?: number;
   sent: number;
   rejected: number;

@@ -24,6 +24,7 @@ const FIELDS: Record<keyof AgentStatus, [Kind, "required" | "optional"]> = {
   lastHealthCheck: ["object", "optional"],
   lastError: ["object", "optional"],
   lastSentAt: ["number", "optional"],
+  failingSince: ["number", "optional"],
   nextAttemptAt: ["number", "optional"],
   sent: ["number", "required"],
   rejected: ["number", "required"],
