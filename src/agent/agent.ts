@@ -34,11 +34,13 @@ import type {
   SystemEventLog,
 } from "../platform.ts";
 import { SessionTracker } from "../sessions/tracker.ts";
-import { lockFolder, openJournal } from "./startup.ts";
+import { lockFolder } from "./startup.ts";
+import { JournalOpener } from "./journal_opener.ts";
 import { type AgentStatus, type InstanceLock } from "../status/status.ts";
 import { buildStatus, StatusReporter } from "../status/reporter.ts";
 import type { JournalSetAside } from "../log/event_log.ts";
 import { SystemEvents } from "../log/system_events.ts";
+import { ServerWatch, WATCH_INTERVAL_MS } from "./server_watch.ts";
 
 export { StartError } from "../exit_codes.ts";
 
@@ -82,9 +84,11 @@ export class Agent {
   #status: StatusReporter;
   #tasks: PeriodicTasks;
   #events: SystemEvents;
+  #watch: ServerWatch;
   #sessions: SessionTracker;
   #watcher: ConfigWatcher | undefined;
   #journal: Journal | undefined;
+  #opener: JournalOpener | undefined;
   #delivery: Delivery | undefined;
   #lock: InstanceLock | undefined;
   #lastHealth: HealthResult | undefined;
@@ -118,6 +122,15 @@ export class Agent {
       log: options.eventLog,
       logLine: this.log,
       redact: (text) => this.#logs.redactor.apply(text),
+    });
+    this.#watch = new ServerWatch({
+      clock,
+      events: this.#events,
+      serverUrl: () => this.#source.config.serverUrl,
+      backlog: () => ({
+        oldest: this.#journal?.oldestPending()?.event.timestamp,
+        pending: this.#journal?.pendingCount ?? 0,
+      }),
     });
     this.#host = new HostInfo({ probe: options.probe, clock, log: this.log });
     this.#connection = new ServerConnection(this.log);
@@ -214,10 +227,15 @@ export class Agent {
       );
       return Promise.resolve();
     }
-    const how = reported.type === change.type
+    let how = reported.type === change.type
       ? ""
       : ` (a ${change.type}, disconnect_events = ${this.#source.config.disconnectEvents})`;
-    return this.#record(reported, how);
+    // Inferred changes are placed when planned; a notification's change is placed here.
+    const placed = this.#sessions.place(reported);
+    if (placed !== reported) {
+      how += ` (moved on from ${reported.at}: an event of this type and user is at that second)`;
+    }
+    return this.#record(placed, how);
   }
 
   /**
@@ -340,6 +358,7 @@ export class Agent {
     this.#state = "stopping";
     this.log("info", "Agent stopping");
     this.#tasks.stop();
+    this.#opener?.close();
     await this.#watcher?.close();
     // At shutdown Windows allows seconds: the request in flight gets a short moment (else its
     // event stays pending and goes after the restart), background lookups less.
@@ -378,31 +397,21 @@ export class Agent {
       "info",
       `User Session Monitor Agent ${this.#options.version} starting (pid ${Deno.pid}, config ${this.configPath})`,
     );
-    this.#journal = await openJournal(this.dir, {
-      rotationSizeBytes: this.#source.config.eventLogRotationBytes,
-      log: this.log,
-      onSetAside: (details) => this.journalSetAside(details),
-      reader: this.#sessions.reader(),
-    });
-    this.#delivery = new Delivery({
-      journal: this.#journal,
-      transport: () => this.#connection.transport(),
-      apiKey: () => this.#source.config.apiKey,
-      publicIp: () => this.#source.config.obtainPublicIp ? this.#host.publicIp : undefined,
-      log: this.log,
+    this.#opener = new JournalOpener({
+      dir: this.dir,
       clock: this.#clock,
-      healthy: () => this.#lastHealth?.ok === true,
-      probe: () => this.#track(this.healthCheck("probe while sending is paused")),
-      onStateChange: (state) => {
-        const { serverUrl } = this.#source.config;
-        const pending = this.#journal?.pendingCount ?? 0;
-        this.#events.deliveryChanged(state, { serverUrl, pending });
+      log: this.log,
+      rotationSizeBytes: () => this.#source.config.eventLogRotationBytes,
+      onSetAside: (details) => this.journalSetAside(details),
+      reader: () => this.#state === "starting" ? this.#sessions.reader() : undefined,
+      onOpen: (journal) => this.#journalOpened(journal),
+      onRefused: (error) => {
+        this.#events.journalRefused({ path: this.#opener!.path, error, held: this.#held.count });
         this.#status.soon();
       },
     });
     this.#applyConfig();
-    this.log("info", `event_log.csv holds ${this.#journal.pendingCount} events not yet sent`);
-    await this.#sessions.load(this.#journal.path);
+    if (!await this.#opener.open()) await this.#sessions.load(this.#opener.path);
     if (this.#options.watchConfig !== false) {
       // The poll reports a write of config.ini itself (its identity, size or time changed),
       // never other activity in the folder: each is a config change and runs a health check,
@@ -416,6 +425,35 @@ export class Agent {
     }
     options.progress?.("journal open");
     this.#tasks.every("ip", IP_REFRESH_MS, () => this.#track(this.#refreshIp()));
+    this.#tasks.every("watch", WATCH_INTERVAL_MS, () => this.#watch.check());
+  }
+
+  /** The journal is open: delivery starts and the events held meanwhile are written. */
+  async #journalOpened(journal: Journal): Promise<void> {
+    if (this.#state === "stopping" || this.#state === "stopped") return await journal.close();
+    this.#journal = journal;
+    this.#delivery = new Delivery({
+      journal,
+      transport: () => this.#connection.transport(),
+      apiKey: () => this.#source.config.apiKey,
+      publicIp: () => this.#source.config.obtainPublicIp ? this.#host.publicIp : undefined,
+      log: this.log,
+      clock: this.#clock,
+      healthy: () => this.#lastHealth?.ok === true,
+      probe: () => this.#track(this.healthCheck("probe while sending is paused")),
+      onStateChange: (state) => {
+        const { serverUrl } = this.#source.config;
+        const pending = this.#journal?.pendingCount ?? 0;
+        this.#events.deliveryChanged(state, { serverUrl, pending });
+        this.#watch.delivery(state);
+        this.#status.soon();
+      },
+    });
+    this.#configureDelivery();
+    this.log("info", `event_log.csv holds ${journal.pendingCount} events not yet sent`);
+    if (this.#state === "starting") await this.#sessions.load(journal.path);
+    this.#held.writeNow();
+    this.#status.soon();
   }
 
   // ---- config ----
@@ -429,7 +467,7 @@ export class Agent {
       errorLogBytes: config.errorLogRotationBytes,
     });
     this.#connection.configure(config);
-    this.#delivery?.setRateBudget(config.serverRateLimit);
+    this.#configureDelivery();
     this.#tasks.every("health", config.healthCheckIntervalMs, () => {
       this.#track(this.healthCheck("interval"));
     });
@@ -446,11 +484,16 @@ export class Agent {
     if (problems.length > 0 && this.#source.loaded && !this.#source.error) {
       this.log("error", `Nothing is sent until config.ini is completed: ${problems.join("; ")}`);
     }
+    this.#events.configChecked(this.#source.problems());
+    this.#status.soon();
+  }
+
+  #configureDelivery(): void {
+    const config = this.#source.config;
+    this.#delivery?.setRateBudget(config.serverRateLimit);
     if (!this.#source.loaded || configProblems(config).length > 0) {
       this.#delivery?.pause("not-configured");
     }
-    this.#events.configChecked(this.#source.problems());
-    this.#status.soon();
   }
 
   // ---- health and host facts ----
@@ -466,6 +509,7 @@ export class Agent {
         message: `Not configured: ${this.#source.problems().join("; ")}`,
       };
     this.#lastHealth = result;
+    this.#watch.health(result);
     if (result.ok) {
       this.log("info", `Health check (${reason}) passed: ${result.message}`);
       this.#delivery?.resume();

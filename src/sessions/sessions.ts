@@ -297,6 +297,46 @@ function planPresentUser(
   view: OpenSessions,
   user: string,
   sessions: PresentSession[],
+  options: StartPlanOptions,
+): InferredChange[] {
+  const ended = endedUnseen(view, user, sessions, options);
+  const planned = planPresentSessions(view, user, sessions, options);
+  return ended ? [ended, ...planned] : planned;
+}
+
+/**
+ * The inferred Logoff of a user open in the journal whose present sessions all began after the
+ * agent last knew the user's session alive (sessions.json): that session ended while the agent
+ * was not running (a power loss), and the user signed in again before it started.
+ */
+function endedUnseen(
+  view: OpenSessions,
+  user: string,
+  sessions: PresentSession[],
+  { settings, alive, now }: StartPlanOptions,
+): InferredChange | undefined {
+  const state = view.get(user);
+  if (!alive || !state || !isOpenType(state.last) || !settings.logoffAfterUncleanStop) return;
+  const lastKnown = Math.max(alive.aliveAt, state.at);
+  const renewed = sessions.every(({ logonAt }) =>
+    logonAt !== undefined && logonAt.epochMilliseconds > lastKnown &&
+    logonAt.epochMilliseconds <= now
+  );
+  if (!renewed) return;
+  return planGoneUser(
+    view,
+    user,
+    state,
+    alive,
+    "every session of the user present at start began after the agent last knew it alive",
+  );
+}
+
+/** {@link planPresentUser} once a session that ended unseen is closed. */
+function planPresentSessions(
+  view: OpenSessions,
+  user: string,
+  sessions: PresentSession[],
   { settings, alive, now }: StartPlanOptions,
 ): InferredChange[] {
   const first = sessions[0];
@@ -375,6 +415,7 @@ function planGoneUser(
   user: string,
   state: UserState,
   alive: AliveFacts | undefined,
+  why = "no longer exists at start",
 ): InferredChange {
   const lastKnown = alive ? Math.max(alive.aliveAt, state.at) : state.at;
   const at = view.freeInstant("Logoff", user, lastKnown);
@@ -391,7 +432,7 @@ function planGoneUser(
     "logoff",
     { user, session, state: "active" },
     at,
-    `inferred: the session was open in event_log.csv but no longer exists at start; time: ${source}`,
+    `inferred: the session was open in event_log.csv but ${why}; time: ${source}`,
   );
 }
 

@@ -15,8 +15,8 @@ import { systemClock } from "../clock.ts";
 import { configProblems, loadConfig, maskSecret } from "../config/config.ts";
 import { describeTls } from "../config/source.ts";
 import { CLEAR_TEXT_WARNING, isClearText } from "../net/connection.ts";
-import { eventKey, SendStatus, type SessionEvent } from "../event.ts";
-import { readJournal } from "../journal/journal.ts";
+import { eventKey } from "../event.ts";
+import { readPending } from "./journal_facts.ts";
 import type { Platform } from "../platform.ts";
 import { agentRunning, type AgentStatus, readStatus } from "./status.ts";
 import { errorText } from "../text.ts";
@@ -38,6 +38,8 @@ export const STATUS_EXIT_CODES = {
   "held-in-memory": 9,
   /** The oldest event not yet sent has waited longer than --max-backlog. */
   backlog: 8,
+  /** The last attempt to send an event failed (the server is down, unreachable, failing). */
+  "delivery-failing": 10,
 } as const;
 
 /** What `--status` concludes. */
@@ -64,7 +66,15 @@ export interface StatusReport {
     startedAt: string | null;
     /** When status.json was last written. */
     updatedAt: string | null;
+    /** Why status.json cannot be used (not a regular file, not JSON, a field of the wrong type). */
+    statusError: string | null;
   };
+  /** The computer's name, as events carry it. */
+  computerName: string | null;
+  /** The version of the winagentUSM.exe that answered (the running agent's is `agent.version`). */
+  agentVersion: string | null;
+  /** install_dir of config.ini (null when it cannot be read). */
+  installDir: string | null;
   /** From the platform's service manager (Windows); null elsewhere. */
   service: { state: string; pid: number | null } | null;
   configPath: string;
@@ -79,6 +89,8 @@ export interface StatusReport {
   paused: string | null;
   lastError: { at: string; message: string } | null;
   lastSentAt: string | null;
+  /** Since when the running agent's attempts to send fail; null when its last one did not. */
+  deliveryFailingSince: string | null;
   /** Where the running agent's session changes come from, or why none are recorded. */
   sessionSource: string | null;
   events: {
@@ -91,6 +103,10 @@ export interface StatusReport {
     /** The time of the oldest event not yet sent, as recorded. */
     oldestPendingAt: string | null;
     oldestPendingAgeSeconds: number | null;
+    /** The time of the newest event in event_log.csv, as recorded. */
+    lastRecordedAt: string | null;
+    /** The time, as recorded, of the newest event the server stored. */
+    lastSentEventAt: string | null;
     /** Why event_log.csv cannot be read, or that its last line is torn. */
     journalNote: string | null;
   };
@@ -112,6 +128,8 @@ export interface PendingEvent {
 /** Options of {@link statusReport} and {@link pendingReport}. */
 export interface StatusOptions {
   platform: Pick<Platform, "defaultInstallDir" | "serviceState">;
+  /** The version of this winagentUSM.exe. */
+  version?: string;
   /** --max-backlog (default {@link DEFAULT_MAX_BACKLOG_MS}; 0: no limit). */
   maxBacklogMs?: number;
   /** The wall clock (default the system's). */
@@ -120,32 +138,11 @@ export interface StatusOptions {
 
 const iso = (ms: number | undefined) => ms ? new Date(ms).toISOString() : null;
 
-interface JournalFacts {
-  pending: SessionEvent[];
-  total: number | null;
-  rejected: number | null;
-  note: string | null;
-}
-
-async function readPending(dir: string): Promise<JournalFacts> {
+function computerName(): string | null {
   try {
-    const { entries, tornTail } = await readJournal(join(dir, "event_log.csv"));
-    return {
-      pending: entries.filter((e) => e.status === SendStatus.Pending).map((e) => e.event),
-      total: entries.length,
-      rejected: entries.filter((e) => e.status === SendStatus.Rejected).length,
-      note: tornTail ? "last line incomplete: repaired at the agent's next start" : null,
-    };
-  } catch (error) {
-    const note = error instanceof Deno.errors.NotFound
-      ? "event_log.csv does not exist yet"
-      : errorText(error);
-    return {
-      pending: [],
-      total: error instanceof Deno.errors.NotFound ? 0 : null,
-      rejected: null,
-      note,
-    };
+    return Deno.hostname();
+  } catch {
+    return null;
   }
 }
 
@@ -153,6 +150,7 @@ async function readPending(dir: string): Promise<JournalFacts> {
 function findProblems(report: StatusReport, maxBacklogMs: number): [StatusVerdict, string][] {
   const found: [StatusVerdict, string][] = [];
   const { agent, events } = report;
+  if (agent.statusError) found.push(["unknown", agent.statusError]);
   if (agent.running === null) {
     found.push(["unknown", "cannot tell whether an agent runs: agent.lock cannot be opened"]);
   } else if (!agent.running) {
@@ -184,6 +182,14 @@ function findProblems(report: StatusReport, maxBacklogMs: number): [StatusVerdic
       } minutes, more than --max-backlog ${Math.round(maxBacklogMs / 60_000)} minutes`,
     ]);
   }
+  if (agent.running && report.deliveryFailingSince && !report.paused) {
+    found.push([
+      "delivery-failing",
+      `the last attempt to send an event failed (failing since ${report.deliveryFailingSince})${
+        report.lastError ? `: ${report.lastError.message}` : ""
+      }`,
+    ]);
+  }
   const order = Object.keys(STATUS_EXIT_CODES);
   return found.sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0]));
 }
@@ -196,7 +202,7 @@ export async function statusReport(
   const dir = join(configPath, "..");
   const now = options.now ?? systemClock.wallNow();
   const maxBacklogMs = options.maxBacklogMs ?? DEFAULT_MAX_BACKLOG_MS;
-  const status = await readStatus(dir);
+  const [status, statusError] = await statusOf(dir);
   const running = agentRunning(dir);
   const service = await options.platform.serviceState().catch(() => undefined);
   const report: StatusReport = {
@@ -211,7 +217,11 @@ export async function statusReport(
       version: status?.version ?? null,
       startedAt: iso(status?.startedAt),
       updatedAt: iso(status?.updatedAt),
+      statusError,
     },
+    computerName: computerName(),
+    agentVersion: options.version ?? null,
+    installDir: null,
     service: service ? { state: service.state, pid: service.pid ?? null } : null,
     configPath,
     configError: null,
@@ -232,6 +242,7 @@ export async function statusReport(
       ? { at: iso(status.lastError.at)!, message: status.lastError.message }
       : null,
     lastSentAt: iso(status?.lastSentAt),
+    deliveryFailingSince: running ? iso(status?.failingSince) : null,
     sessionSource: running ? status?.sessionSource ?? null : null,
     events: {
       total: null,
@@ -240,6 +251,8 @@ export async function statusReport(
       heldInMemory: running ? status?.unsaved ?? 0 : 0,
       oldestPendingAt: null,
       oldestPendingAgeSeconds: null,
+      lastRecordedAt: null,
+      lastSentEventAt: null,
       journalNote: null,
     },
     maxBacklogSeconds: Math.round(maxBacklogMs / 1000),
@@ -247,6 +260,7 @@ export async function statusReport(
   try {
     const installDir = options.platform.defaultInstallDir();
     const { config } = await loadConfig(configPath, { installDir });
+    report.installDir = config.installDir;
     report.serverUrl = config.serverUrl;
     report.apiKey = maskSecret(config.apiKey);
     report.tls = describeTls(config);
@@ -269,6 +283,8 @@ export async function statusReport(
         Math.round((now - Temporal.Instant.from(oldest.timestamp).epochMilliseconds) / 1000),
       )
       : null,
+    lastRecordedAt: journal.lastRecordedAt,
+    lastSentEventAt: journal.lastSentEventAt,
     journalNote: journal.note,
   };
   const problems = findProblems(report, maxBacklogMs);
@@ -324,6 +340,9 @@ export function statusLines(report: StatusReport): string[] {
       rows.push(["Last error", `${report.lastError.at}: ${report.lastError.message}`]);
     }
     rows.push(["Last event sent", report.lastSentAt ?? "never"]);
+    if (report.deliveryFailingSince) {
+      rows.push(["Sending fails since", report.deliveryFailingSince]);
+    }
   }
   if (events.heldInMemory > 0) {
     rows.push(["Not yet on disk", `${events.heldInMemory} events held in memory (disk full?)`]);
@@ -331,12 +350,13 @@ export function statusLines(report: StatusReport): string[] {
   rows.push(["Events", eventsLine(report)]);
   const said: Record<StatusVerdict, string> = {
     ok: "OK",
-    unknown: "cannot tell whether an agent runs",
+    unknown: report.problems[report.failed.indexOf("unknown")],
     "not-running": "no agent runs",
     "not-configured": "not configured",
     paused: "sending paused",
     "health-failed": "last health check not passed",
     "held-in-memory": "events held in memory",
+    "delivery-failing": "the last attempt to send failed",
     backlog: report.problems[report.failed.indexOf("backlog")],
   };
   const verdicts = report.failed.length > 0 ? report.failed : ["ok" as const];
@@ -362,7 +382,7 @@ export async function pendingReport(
   configPath: string,
 ): Promise<{ events: PendingEvent[]; heldInMemory: number; note: string | null }> {
   const dir = join(configPath, "..");
-  const [journal, status] = await Promise.all([readPending(dir), readStatus(dir)]);
+  const [journal, [status, statusError]] = await Promise.all([readPending(dir), statusOf(dir)]);
   const running = agentRunning(dir);
   const sending = running ? status?.sending : undefined;
   const events = journal.pending.map((event): PendingEvent => {
@@ -375,7 +395,13 @@ export async function pendingReport(
       lastError: tried?.lastError ?? null,
     };
   });
-  return { events, heldInMemory: running ? status?.unsaved ?? 0 : 0, note: journal.note };
+  const note = [journal.note, statusError].filter((n) => n !== null).join("; ") || null;
+  return { events, heldInMemory: running ? status?.unsaved ?? 0 : 0, note };
+}
+
+/** status.json, or why it cannot be used. */
+function statusOf(dir: string): Promise<[AgentStatus | undefined, string | null]> {
+  return readStatus(dir).then((status) => [status, null], (error) => [undefined, errorText(error)]);
 }
 
 /** The lines `--pending` prints. */
