@@ -13,6 +13,7 @@ import { eventTypeOf, type SessionEvent } from "../event.ts";
 import type { JournalReader } from "../journal/journal.ts";
 import { scanRows } from "../journal/scan.ts";
 import { instantMs } from "./instant.ts";
+import { openRegular } from "../no_follow.ts";
 import type { LogFn } from "../log/log.ts";
 import type { PresentSession, ReportedChange, SessionChange } from "../platform.ts";
 import {
@@ -119,7 +120,7 @@ export class SessionTracker {
   /** Notes each row of the journal file at `path` (`how`: in order, or read after later rows). */
   async #read(path: string, view: OpenSessions, how: "note" | "noteEarlier"): Promise<void> {
     try {
-      using file = await Deno.open(path, { read: true });
+      using file = await openRegular(path, { read: true }); // never a FIFO, a device or a link
       await scanRows(file, path, (row) => {
         const at = instantMs(row.timestamp);
         if (at !== undefined) view[how](row.eventType, row.userName, at);
