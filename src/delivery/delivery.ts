@@ -297,7 +297,9 @@ export class Delivery {
       };
       return { entry, firstAttempt, url: transport.urlOf(this.#path), response, timing };
     } catch (error) {
-      this.#pacer.answered(this.#clock.monotonic());
+      // The rate window is anchored only on requests that may have reached the server.
+      if (error instanceof TransportError && !error.requestSent) this.#pacer.unsent();
+      else this.#pacer.answered(this.#clock.monotonic());
       const reason = error instanceof TransportError
         ? error.message
         : `cannot send to the server: ${errorText(error)}`;

@@ -62,10 +62,21 @@ export type TransportErrorCode = "network" | "tls" | "pin-mismatch" | "timeout";
 export class TransportError extends Error {
   override name = "TransportError";
   readonly code: TransportErrorCode;
+  /**
+   * Whether the request was written, so the server may have seen it; false when it failed
+   * before a byte of it left (a refused connection, a name that does not resolve, a TLS
+   * handshake or pin check that failed or stalled).
+   */
+  readonly requestSent: boolean;
 
-  constructor(code: TransportErrorCode, message: string, options?: ErrorOptions) {
+  constructor(
+    code: TransportErrorCode,
+    message: string,
+    options?: ErrorOptions & { requestSent?: boolean },
+  ) {
     super(message, options);
     this.code = code;
+    this.requestSent = options?.requestSent ?? true;
   }
 }
 
@@ -192,6 +203,8 @@ export class Transport {
   /** The sockets of the request in flight (connecting, or carrying it). */
   #active = new Set<net.Socket>();
   #closed = false;
+  /** The request in flight was written on a connection (the server may have seen it). */
+  #written = false;
   #queue: Promise<unknown> = Promise.resolve();
 
   /**
@@ -284,6 +297,7 @@ export class Transport {
       { "Host": this.#base.host, ...headers, "Connection": "keep-alive" },
       body === undefined ? undefined : new TextEncoder().encode(body),
     );
+    this.#written = false;
     let timer: Timer | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = this.#clock.after(this.#timeoutMs, () => {
@@ -305,7 +319,7 @@ export class Transport {
     try {
       return await Promise.race([work, timedOut]);
     } catch (error) {
-      throw this.#wrap(error);
+      throw this.#wrap(error, this.#written);
     } finally {
       timer?.cancel();
     }
@@ -334,6 +348,7 @@ export class Transport {
 
   async #exchangeOn(socket: net.Socket, request: Uint8Array): Promise<HttpResponse> {
     this.#active.add(socket);
+    this.#written = true;
     socket.ref();
     try {
       const { response, reusable } = await exchange(socket, request);
@@ -358,28 +373,31 @@ export class Transport {
     });
   }
 
-  #wrap(error: unknown): TransportError {
-    if (error instanceof TransportError) return error;
+  #wrap(error: unknown, requestSent: boolean): TransportError {
+    if (error instanceof TransportError) {
+      if (error.requestSent === requestSent) return error;
+      return new TransportError(error.code, error.message, { cause: error.cause, requestSent });
+    }
     const cause = safeCause(error);
     const detail = cause.message;
     if (error instanceof HttpParseError) {
       return new TransportError(
         "network",
         `${this.#origin} answered something that is not an HTTP answer: ${detail}; check server_url`,
-        { cause },
+        { cause, requestSent },
       );
     }
     if (isTlsError(error as NodeJS.ErrnoException)) {
       return new TransportError(
         "tls",
         `The certificate of ${this.#origin} is not trusted: ${detail}; if it is the server's own self-signed certificate, pin it with winagentUSM.exe --pin-server-cert (or set tls_ca_file to the CA that issued it)`,
-        { cause },
+        { cause, requestSent },
       );
     }
     return new TransportError(
       "network",
       `Cannot reach ${this.#origin}: ${detail}; check server_url and that the server is running`,
-      { cause },
+      { cause, requestSent },
     );
   }
 

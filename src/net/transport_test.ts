@@ -502,3 +502,32 @@ Deno.test("urlOf names the URL a request goes to, server_url's path prefix inclu
     }
   }
 });
+
+Deno.test("transport says whether a failed request was written", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const refused = new Transport(`http://127.0.0.1:${port}`);
+  try {
+    const error = await rejection(refused.post("/api/log_event", "{}", HEADERS));
+    assert.equal(error.requestSent, false, "a refused connection: nothing left");
+  } finally {
+    refused.close();
+  }
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => release = resolve);
+  const { server, url } = serve(undefined, async () => {
+    await released;
+    return new Response("late");
+  });
+  const silent = new Transport(url, { timeoutMs: 200 });
+  try {
+    const error = await rejection(silent.post("/api/log_event", "{}", HEADERS));
+    assert.equal(error.code, "timeout");
+    assert.equal(error.requestSent, true, "written, then no answer: the server may have it");
+  } finally {
+    release();
+    silent.close();
+    await server.shutdown();
+  }
+});
