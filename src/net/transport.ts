@@ -56,27 +56,38 @@ export interface TransportOptions {
 export type TransportErrorCode = "network" | "tls" | "pin-mismatch" | "timeout";
 
 /**
+ * Where a request failed: making the TCP connection (the name lookup included: nothing reached
+ * the server's software), the TLS handshake, or after the request was written.
+ */
+export type TransportStage = "connect" | "handshake" | "request";
+
+/**
  * A request that got no HTTP answer. The message names the server and the fix; it never holds
  * a request header (the API key). `cause` is a copy of the underlying error's code and message.
  */
 export class TransportError extends Error {
   override name = "TransportError";
   readonly code: TransportErrorCode;
+  /** Where the request failed (default "request"). */
+  readonly stage: TransportStage;
+
+  constructor(
+    code: TransportErrorCode,
+    message: string,
+    options?: ErrorOptions & { stage?: TransportStage },
+  ) {
+    super(message, options);
+    this.code = code;
+    this.stage = options?.stage ?? "request";
+  }
+
   /**
    * Whether the request was written, so the server may have seen it; false when it failed
    * before a byte of it left (a refused connection, a name that does not resolve, a TLS
    * handshake or pin check that failed or stalled).
    */
-  readonly requestSent: boolean;
-
-  constructor(
-    code: TransportErrorCode,
-    message: string,
-    options?: ErrorOptions & { requestSent?: boolean },
-  ) {
-    super(message, options);
-    this.code = code;
-    this.requestSent = options?.requestSent ?? true;
+  get requestSent(): boolean {
+    return this.stage === "request";
   }
 }
 
@@ -203,8 +214,8 @@ export class Transport {
   /** The sockets of the request in flight (connecting, or carrying it). */
   #active = new Set<net.Socket>();
   #closed = false;
-  /** The request in flight was written on a connection (the server may have seen it). */
-  #written = false;
+  /** How far the request in flight got. */
+  #stage: TransportStage = "connect";
   #queue: Promise<unknown> = Promise.resolve();
 
   /**
@@ -297,7 +308,7 @@ export class Transport {
       { "Host": this.#base.host, ...headers, "Connection": "keep-alive" },
       body === undefined ? undefined : new TextEncoder().encode(body),
     );
-    this.#written = false;
+    this.#stage = "connect";
     let timer: Timer | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = this.#clock.after(this.#timeoutMs, () => {
@@ -319,7 +330,7 @@ export class Transport {
     try {
       return await Promise.race([work, timedOut]);
     } catch (error) {
-      throw this.#wrap(error, this.#written);
+      throw this.#wrap(error, this.#stage);
     } finally {
       timer?.cancel();
     }
@@ -341,6 +352,7 @@ export class Transport {
     if (this.#closed) throw new Error("the transport was closed");
     const socket = await connect(this.#settings, (opened) => {
       opened.on("error", ignore);
+      opened.once("connect", () => this.#stage = "handshake");
       this.#active.add(opened);
     });
     return await this.#exchangeOn(socket, request);
@@ -348,7 +360,7 @@ export class Transport {
 
   async #exchangeOn(socket: net.Socket, request: Uint8Array): Promise<HttpResponse> {
     this.#active.add(socket);
-    this.#written = true;
+    this.#stage = "request";
     socket.ref();
     try {
       const { response, reusable } = await exchange(socket, request);
@@ -373,10 +385,10 @@ export class Transport {
     });
   }
 
-  #wrap(error: unknown, requestSent: boolean): TransportError {
+  #wrap(error: unknown, stage: TransportStage): TransportError {
     if (error instanceof TransportError) {
-      if (error.requestSent === requestSent) return error;
-      return new TransportError(error.code, error.message, { cause: error.cause, requestSent });
+      if (error.stage === stage) return error;
+      return new TransportError(error.code, error.message, { cause: error.cause, stage });
     }
     const cause = safeCause(error);
     const detail = cause.message;
@@ -384,20 +396,20 @@ export class Transport {
       return new TransportError(
         "network",
         `${this.#origin} answered something that is not an HTTP answer: ${detail}; check server_url`,
-        { cause, requestSent },
+        { cause, stage },
       );
     }
     if (isTlsError(error as NodeJS.ErrnoException)) {
       return new TransportError(
         "tls",
         `The certificate of ${this.#origin} is not trusted: ${detail}; if it is the server's own self-signed certificate, pin it with winagentUSM.exe --pin-server-cert (or set tls_ca_file to the CA that issued it)`,
-        { cause, requestSent },
+        { cause, stage },
       );
     }
     return new TransportError(
       "network",
       `Cannot reach ${this.#origin}: ${detail}; check server_url and that the server is running`,
-      { cause, requestSent },
+      { cause, stage },
     );
   }
 
