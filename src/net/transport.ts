@@ -140,6 +140,13 @@ interface ConnectSettings {
     ca: string[] | undefined;
     verify: boolean;
     pin: string | undefined;
+    /**
+     * The TLS session of this server's last handshake, to resume: a server that closes every
+     * connection (`Connection: close`) then costs an abbreviated handshake per request.
+     */
+    session?: Buffer;
+    /** Handshakes that resumed a session. */
+    resumed: number;
   };
 }
 
@@ -159,8 +166,24 @@ function connect(settings: ConnectSettings, opened: (socket: net.Socket) => void
       servername: secure.servername,
       ca: secure.ca,
       rejectUnauthorized: secure.verify,
+      session: secure.session,
     })
     : net.connect({ host: settings.host, port: settings.port });
+  // Only sessions of handshakes that passed every check are kept for resuming (the session may
+  // be told before or after the check).
+  let verified = false;
+  let latest: Buffer | undefined;
+  socket.on("session", (session: Buffer) => {
+    latest = session;
+    if (secure && verified) secure.session = session;
+  });
+  const passed = () => {
+    verified = true;
+    if (!secure) return;
+    latest ??= (socket as tls.TLSSocket).getSession();
+    if (latest) secure.session = latest;
+    if ((socket as tls.TLSSocket).isSessionReused()) secure.resumed++;
+  };
   opened(socket);
   return new Promise<net.Socket>((resolve, reject) => {
     const settle = (error: Error | null) => {
@@ -176,11 +199,19 @@ function connect(settings: ConnectSettings, opened: (socket: net.Socket) => void
     const closed = () => settle(new Error("connection closed before it was established"));
     socket.once(secure ? "secureConnect" : "connect", () => {
       const pin = secure?.pin;
-      if (pin === undefined) return settle(null);
+      if (pin === undefined) {
+        passed();
+        return settle(null);
+      }
+      // A resumed session still names the certificate of the handshake it resumes.
       const seen = normalizeFingerprint(
         (socket as tls.TLSSocket).getPeerCertificate().fingerprint256 ?? "",
       );
-      if (seen === pin) return settle(null);
+      if (seen === pin) {
+        passed();
+        return settle(null);
+      }
+      secure!.session = undefined;
       settle(
         new TransportError(
           "pin-mismatch",
@@ -262,9 +293,15 @@ export class Transport {
           ca: verify && options.caPem ? [options.caPem] : undefined,
           verify,
           pin: this.#pin,
+          resumed: 0,
         }
         : undefined,
     };
+  }
+
+  /** How many TLS handshakes resumed the session of an earlier one (for the benchmark). */
+  get resumedHandshakes(): number {
+    return this.#settings.tls?.resumed ?? 0;
   }
 
   /** The server's origin (scheme, host and port), as used in messages. */
