@@ -214,7 +214,7 @@ export const ADVAPI32_SYMBOLS = {
     ],
     result: "i32", // BOOL
   },
-  // ---- issue 9: service DACL, security by handle, owners, the service key's Environment ----
+  // Service DACL, security by handle, owners, the service key's Environment.
   SetServiceObjectSecurity: {
     parameters: [
       "pointer", // SC_HANDLE hService: opened with WRITE_DAC
@@ -274,7 +274,18 @@ export const ADVAPI32_SYMBOLS = {
     ],
     result: "i32", // LSTATUS: ERROR_SUCCESS, ERROR_FILE_NOT_FOUND 2 when there is no such value
   },
-  // ---- end of issue 9's block ----
+  RegGetValueW: {
+    parameters: [
+      "pointer", // HKEY hkey: HKEY_LOCAL_MACHINE
+      "buffer", // LPCWSTR lpSubKey
+      "buffer", // LPCWSTR lpValue
+      "u32", // DWORD dwFlags: RRF_RT_REG_SZ
+      "buffer", // LPDWORD pdwType: NULL
+      "buffer", // PVOID pvData: out, NULL to ask the size
+      "buffer", // LPDWORD pcbData: in/out, bytes (the NUL included)
+    ],
+    result: "i32", // LSTATUS: ERROR_SUCCESS, ERROR_FILE_NOT_FOUND 2 when there is no such value
+  },
   RegOpenKeyExW: {
     parameters: [
       "pointer", // HKEY hKey: e.g. HKEY_LOCAL_MACHINE
@@ -295,6 +306,8 @@ export const ADVAPI32_SYMBOLS = {
 export const HKEY_LOCAL_MACHINE_VALUE = 0xffff_ffff_8000_0002n;
 /** KEY_READ access to a registry key. */
 export const KEY_READ = 0x20019;
+/** RegGetValueW's dwFlags: only a REG_SZ value is read. */
+export const RRF_RT_REG_SZ = 0x2;
 
 /** Service types, start types and error control. */
 export const SERVICE_WIN32_OWN_PROCESS = 0x10;
@@ -347,7 +360,7 @@ export const PROTECTED_DACL_SECURITY_INFORMATION = 0x8000_0000;
 export const TOKEN_QUERY = 0x8;
 export const TokenElevation = 20;
 
-// ---- issue 9: preshutdown, failure actions flag, service access rights, owners ----
+// Preshutdown, failure actions flag, service access rights, owners.
 /** SERVICE_ACCEPT_PRESHUTDOWN and SERVICE_CONTROL_PRESHUTDOWN. */
 export const SERVICE_ACCEPT_PRESHUTDOWN = 0x100;
 export const SERVICE_CONTROL_PRESHUTDOWN = 0xf;
@@ -362,7 +375,6 @@ export const WRITE_DAC = 0x4_0000;
 export const WRITE_OWNER = 0x8_0000;
 /** SE_SERVICE for the *SecurityInfo calls. */
 export const SE_SERVICE = 2;
-// ---- end of issue 9's block ----
 
 let library: Deno.DynamicLibrary<typeof ADVAPI32_SYMBOLS> | undefined;
 

@@ -1,7 +1,7 @@
 /**
  * The service-specific exit codes the agent reports when it cannot start, and the error that
  * carries one. The Windows service host reports them with ERROR_SERVICE_SPECIFIC_ERROR (1066);
- * `sc query` shows them as SERVICE_EXIT_CODE (README, "Service controls and exit codes").
+ * `sc query` shows them as SERVICE_EXIT_CODE (docs/administration.md, "Service controls and exit codes").
  *
  * @module
  */

@@ -18,7 +18,7 @@ import { type Config, configProblems } from "../config/config.ts";
 import { ConfigSource, describeSettings } from "../config/source.ts";
 import { ConfigWatcher } from "../config/watcher.ts";
 import { ServerConnection } from "../net/connection.ts";
-import { Delivery } from "../delivery/delivery.ts";
+import { Delivery, SHUTDOWN_GRACE_MS } from "../delivery/delivery.ts";
 import { checkHealth, type HealthResult } from "../delivery/health.ts";
 import { HeldEvents } from "./held_events.ts";
 import { HostInfo, type HostProbe } from "../net/host_info.ts";
@@ -88,6 +88,7 @@ export class Agent {
   #delivery: Delivery | undefined;
   #lock: InstanceLock | undefined;
   #lastHealth: HealthResult | undefined;
+  #sessionSource: string | undefined;
   #healthRunning: Promise<HealthResult> | undefined;
   #state: AgentStatus["state"] = "starting";
   #startedAt: number;
@@ -202,11 +203,14 @@ export class Agent {
   record(change: SessionChange): Promise<void> {
     const reported = this.#sessions.translate(change);
     if (!reported) {
+      const why = change.type === "logoff"
+        ? "the user is still logged on in another session"
+        : `disconnect_events = ${this.#source.config.disconnectEvents}`;
       this.log(
         "debug",
         `${change.type} of ${
           describeUser(change)
-        } (session ${change.session}) not recorded (disconnect_events = ${this.#source.config.disconnectEvents})`,
+        } (session ${change.session}) not recorded (${why})`,
       );
       return Promise.resolve();
     }
@@ -236,6 +240,12 @@ export class Agent {
    */
   clockAdvanced(ms: number): Promise<void> {
     return ms >= 60_000 ? this.#sessions.refresh() : Promise.resolve();
+  }
+
+  /** Says in status.json where session changes come from, or why none are recorded. */
+  set sessionSource(description: string) {
+    this.#sessionSource = description;
+    this.#status.soon();
   }
 
   /** The open-sessions view's generation: pass it to {@link sessionsPresent}. */
@@ -316,6 +326,7 @@ export class Agent {
       lastHealth: this.#lastHealth,
       pending: this.#journal?.pendingCount ?? 0,
       unsaved: this.#held.count,
+      sessionSource: this.#sessionSource,
     }, this.#clock.wallNow());
   }
 
@@ -330,9 +341,9 @@ export class Agent {
     this.log("info", "Agent stopping");
     this.#tasks.stop();
     await this.#watcher?.close();
-    // At shutdown Windows allows seconds: the request in flight is not waited for (its event
-    // stays pending and goes after the restart), nor background lookups beyond a moment.
-    await this.#delivery?.stop(options.shutdown ? 0 : undefined);
+    // At shutdown Windows allows seconds: the request in flight gets a short moment (else its
+    // event stays pending and goes after the restart), background lookups less.
+    await this.#delivery?.stop(options.shutdown ? SHUTDOWN_GRACE_MS : undefined);
     this.#connection.close();
     await this.#held.close();
     await this.#sessions.close();

@@ -18,7 +18,7 @@ import {
   validateSetting,
 } from "../config/config.ts";
 import { checkHealth } from "../delivery/health.ts";
-import type { Platform, ServiceHooks, SystemEventLog } from "../platform.ts";
+import type { Platform, ServiceHooks, SessionSource, SystemEventLog } from "../platform.ts";
 import { SimulatedClock, type SimulatedEnd, SimulatedSource } from "../sessions/simulate.ts";
 import { pendingLines, pendingReport, statusLines, statusReport } from "../status/command.ts";
 import { errorText, readLines } from "../text.ts";
@@ -29,7 +29,7 @@ import { type Transport, transportFor } from "../net/transport.ts";
 
 export { type CliOptions, parseArgs, usage } from "./args.ts";
 
-/** Exit codes, documented in the README. */
+/** Exit codes, documented in docs/monitoring.md. */
 export const ExitCode = {
   Ok: 0,
   /** The action failed (server unreachable for --pin-server-cert, a service action failed). */
@@ -154,7 +154,7 @@ async function hostAgent(
       } catch { /* no console (service) */ }
     },
   });
-  let source: SimulatedSource | undefined;
+  let source: SessionSource | undefined;
   let feeding: Promise<void> | undefined;
   let advancing: Promise<void> = Promise.resolve();
   const ended = Promise.withResolvers<number>();
@@ -169,16 +169,17 @@ async function hostAgent(
           // A power cut comes after the sessions.json write its clock line called for.
           onEnd: (end) => ended.resolve(advancing.then(() => endSimulatedRun(end, hooks))),
         });
-        const input = source;
-        // Not awaited: the first line may be long in coming (standard input), and a stop must
-        // not wait for it. The leading `present` lines are the snapshot, then the changes follow.
-        feeding = (async () => {
-          const present = await input.presentSessions();
-          if (present) await agent.sessionsPresent(present, since);
-          await input.run((change) => agent.record(change));
-        })().catch((error) => {
-          agent.log("error", `Simulated input stopped: ${errorText(error)}`);
+        agent.sessionSource = `simulated: ${simulate === "-" ? "standard input" : simulate}`;
+        feeding = feedAgent(source, agent, since, "Simulated input");
+      } else if (Deno.build.os === "linux") {
+        // The machine's shutdown ends the run once its Logoffs are journaled (the source
+        // releases its inhibitor then, and ends).
+        source = await openLogind(agent, () => {
+          const done = agent.shutdown();
+          ended.resolve(done.then(() => ExitCode.Ok));
+          return done;
         });
+        if (source) feeding = feedAgent(source, agent, since, "systemd-logind");
       } else if (hooks.presentSessions) {
         // Not awaited: the platform may wait for its session service (Windows: up to 60 s).
         void hooks.presentSessions().then(
@@ -206,6 +207,51 @@ async function hostAgent(
     log: agent.log,
   };
   return await Promise.race([deps.platform.runService(hooks), ended.promise]);
+}
+
+/**
+ * Feeds the agent from `source` in the background: its snapshot of the sessions present, then
+ * its changes. Not awaited by the start: the first input may be long in coming (standard
+ * input), and a stop must not wait for it.
+ */
+function feedAgent(
+  source: SessionSource,
+  agent: Agent,
+  since: number,
+  name: string,
+): Promise<void> {
+  return (async () => {
+    const present = await source.presentSessions?.();
+    if (present) await agent.sessionsPresent(present, since);
+    await source.run((change) => agent.record(change));
+  })().catch((error) => {
+    agent.log("error", `${name} stopped: ${errorText(error)}`);
+  });
+}
+
+/**
+ * The systemd-logind source (src/linux/), or undefined when logind cannot be reached (a
+ * container): the agent says so once, in its log and status.json, and goes on sending what
+ * event_log.csv holds.
+ */
+async function openLogind(
+  agent: Agent,
+  onShutdown: () => Promise<void>,
+): Promise<SessionSource | undefined> {
+  const { LogindSource } = await import("../linux/logind_source.ts");
+  try {
+    const source = await LogindSource.open({ log: agent.log, onShutdown });
+    agent.sessionSource = "systemd-logind";
+    return source;
+  } catch (error) {
+    const reason = errorText(error);
+    agent.log(
+      "warn",
+      `No session events are recorded: ${reason}. The events already in event_log.csv are still sent`,
+    );
+    agent.sessionSource = `none: ${reason}`;
+    return undefined;
+  }
 }
 
 /** Ends a simulated run as its last line says; returns the exit code. */
@@ -311,7 +357,7 @@ async function changeSettings(
   return ExitCode.Ok;
 }
 
-/** `--status` (text or JSON); returns its exit code (README, "Status"). */
+/** `--status` (text or JSON); returns its exit code (docs/monitoring.md, "Status"). */
 async function showStatus(
   configPath: string,
   options: CliOptions,

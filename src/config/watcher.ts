@@ -6,7 +6,7 @@
  *
  * Polling replaced `Deno.watchFs` on the folder: that woke the agent on every write of its own
  * journal and logs, and after file activity in the folder `FsWatcher.close()` blocked the
- * runtime, so a SIGTERM never completed (issue 8, item 12). A poll is one `stat` of one file,
+ * runtime, so a SIGTERM never completed. A poll is one `stat` of one file,
  * holds no resource between ticks, and stops at once.
  *
  * @module
@@ -65,6 +65,11 @@ export class ConfigWatcher {
       if (this.#closed || this.#looking !== undefined) return;
       this.#looking = this.#tick().finally(() => this.#looking = undefined);
     });
+  }
+
+  /** Resolves once the look in progress, if any, is done (and its change reported). */
+  async looked(): Promise<void> {
+    await this.#looking;
   }
 
   /** Stops polling; a change not yet reported is dropped. Idempotent; never blocks. */

@@ -3,8 +3,8 @@
  * answer in event_log.csv. Sent means the server's own "stored" answers (event_answer.ts); an
  * event the server fails waits on its own backoff while the others go on (event_holds.ts); a
  * 4xx is refused for good only when it concerns its event (refusal.ts); a pause is probed again
- * with backoff (pause_probe.ts); the rate limit is counted (rate_limit.ts). The README's
- * "Delivery" section says what each answer leads to.
+ * with backoff (pause_probe.ts); the rate limit is counted (rate_limit.ts). docs/delivery.md
+ * says what each answer leads to.
  *
  * Time: every wait and deadline is on the injected clock's monotonic reading; the wall clock is
  * read only for the times in {@link DeliveryState} (status.json) and to turn a server's
@@ -43,6 +43,11 @@ export {
 } from "./event_holds.ts";
 /** How long {@link Delivery.stop} lets the request in flight finish. */
 const STOP_GRACE_MS = 5_000;
+/**
+ * How long a shutdown lets the request already on the wire finish, so that an event the server
+ * stores is marked sent rather than resent at the next start; short, inside Windows' budget.
+ */
+export const SHUTDOWN_GRACE_MS = 2_500;
 
 export { classify, eventBody, type Outcome } from "./event_answer.ts";
 
@@ -176,21 +181,30 @@ export class Delivery {
 
   /**
    * Stops: ends any wait, lets the request in flight and its status write finish (at most
-   * `graceMs`, default 5 s), and sends nothing more. Idempotent. A shutdown passes 0: the
-   * request in flight is not waited for; its event stays pending and is sent after the restart.
+   * `graceMs`, default 5 s; a shutdown passes {@link SHUTDOWN_GRACE_MS}), and sends nothing
+   * more. Idempotent. A request still unanswered then is given up: its event stays pending and
+   * is sent after the restart (answered "already recorded" if the server stored it meanwhile).
    */
   async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     this.#stopped = true;
     this.#probe.cancel();
     this.#wake?.abort();
     const loop = this.#loop;
-    if (!loop || graceMs <= 0) return;
+    if (!loop) return;
     let timer: Timer | undefined;
-    await Promise.race([
-      loop,
-      new Promise<void>((resolve) => timer = this.#clock.after(graceMs, resolve)),
+    const finished = await Promise.race([
+      loop.then(() => true),
+      new Promise<boolean>((resolve) => timer = this.#clock.after(graceMs, () => resolve(false))),
     ]);
     timer?.cancel();
+    if (!finished && this.#head) {
+      this.#options.log(
+        "warn",
+        `Stopping without the answer to ${
+          describe(this.#head.event)
+        } (none within ${graceMs} ms): it stays pending and is sent again at the next start`,
+      );
+    }
   }
 
   #start(): void {
@@ -233,10 +247,6 @@ export class Delivery {
         this.#backOff(`cannot read the pending events: ${errorText(error)}`);
         continue;
       }
-      if (next.refuse) {
-        await this.#refuse(next.refuse);
-        continue;
-      }
       if (!next.entry) {
         // Only held events are left: wait for the first hold to end, else nothing to do.
         if (next.wakeAt === undefined) return;
@@ -263,20 +273,13 @@ export class Delivery {
   #next(): Next {
     const journal = this.#options.journal;
     const count = journal.pendingCount;
-    const suspect = this.#judge.suspectKey;
-    if (this.#holds.size === 0 && suspect === undefined) {
-      return { entry: journal.oldestPending(), count };
-    }
+    if (this.#holds.size === 0) return { entry: journal.oldestPending(), count };
     const pending = journal.pending();
-    this.#holds.forgetAllBut(new Set(pending.map(keyOf)));
-    const entry = pending.find((e) => keyOf(e) !== suspect && !this.#holds.holds(keyOf(e)));
-    if (entry) return { entry, count };
-    if (suspect !== undefined && pending.some((e) => keyOf(e) === suspect)) {
-      // No other event to tell whether the 4xx concerns this one: the health check passed
-      // (else sending would be paused), so it does.
-      return { count, refuse: this.#judge.take() };
-    }
-    return { count, wakeAt: this.#holds.firstEnd() };
+    const keys = new Set(pending.map(keyOf));
+    this.#holds.forgetAllBut(keys);
+    this.#judge.forgetAllBut(keys);
+    const entry = pending.find((e) => !this.#holds.holds(keyOf(e)));
+    return entry ? { entry, count } : { count, wakeAt: this.#holds.firstEnd() };
   }
 
   /** Sends one entry; undefined (after backing off) when no answer came. */
@@ -291,8 +294,9 @@ export class Delivery {
       const body = eventBody(entry.event, { retry, publicIp: this.#options.publicIp?.() });
       this.#attempted.set(key, (this.#attempted.get(key) ?? 0) + 1);
       this.#head = entry;
+      const apiKey = this.#options.apiKey();
       const response = await transport.post(this.#path, body, {
-        "X-API-Key": this.#options.apiKey(),
+        "X-API-Key": apiKey,
         "Content-Type": "application/json",
       });
       const timing = {
@@ -300,7 +304,8 @@ export class Delivery {
         receivedAt: this.#clock.monotonic(),
         wallNow: this.#clock.wallNow(),
       };
-      return { entry, firstAttempt, url: transport.urlOf(this.#path), response, timing };
+      const url = transport.urlOf(this.#path);
+      return { entry, firstAttempt, url, setup: `${url} ${apiKey}`, response, timing };
     } catch (error) {
       // The rate window is anchored only on requests that may have reached the server.
       if (error instanceof TransportError && !error.requestSent) this.#pacer.unsent();
@@ -329,7 +334,7 @@ export class Delivery {
         await this.#delivered(exchange, outcome.duplicate);
         break;
       case "rejected":
-        await this.#rejectedAnswer(entry, outcome.status, outcome.reason, pendingCount);
+        this.#rejectedAnswer(exchange, outcome, pendingCount);
         break;
       case "unauthorized":
         this.#pause(
@@ -369,7 +374,7 @@ export class Delivery {
     this.#holds.release(keyOf(entry));
     if (duplicate && status === SendStatus.Sent) {
       // Never sent before, yet "already recorded": the server holds another event with the same
-      // five fields as it stores them (REFERENCE §1: times are stored as naive local times, so in
+      // five fields as it stores them (docs/server-contract.md: times are stored as naive local times, so in
       // the server zone's autumn fall-back hour two events an hour apart collide).
       this.#options.log(
         "warn",
@@ -381,30 +386,36 @@ export class Delivery {
       const already = duplicate ? " (the server already had it)" : "";
       this.#options.log("debug", `Sent ${describe(entry.event)}${already}`);
     }
-    // Another event was accepted: a held 4xx concerned its own event.
-    const cleared = this.#judge.accepted(keyOf(entry));
-    if (cleared) await this.#refuse(cleared);
+    // Another event was accepted by the same setup: a held 4xx concerned its own event.
+    for (const proven of this.#judge.accepted(keyOf(entry), exchange.setup)) {
+      await this.#refuse(proven);
+    }
   }
 
   /**
-   * A 4xx other than 401/403/404/405/429: refused for good only when it concerns the event
-   * (src/delivery/refusal.ts); when the setup is at fault, sending pauses.
+   * A 4xx other than 401/403/404/405/429: when the setup is at fault, sending pauses; else the
+   * event waits on its own backoff until another event's answer tells (src/delivery/refusal.ts).
    */
-  async #rejectedAnswer(
-    entry: PendingEntry,
-    status: number,
-    reason: string,
+  #rejectedAnswer(
+    { entry, setup }: Exchange,
+    { status, reason }: { status: number; reason: string },
     pendingCount: number,
-  ): Promise<void> {
+  ): void {
+    const key = keyOf(entry);
     const healthy = this.#options.healthy?.() ?? true;
-    const verdict = this.#judge.rejected({ key: keyOf(entry), entry, status, reason }, healthy);
-    if (verdict.refuse) await this.#refuse(verdict.refuse);
-    if (verdict.pause) {
-      this.#pause(
-        "refusing",
-        `${verdict.pause}. Sending is paused and ${pendingCount} events wait`,
-      );
+    const pause = this.#judge.rejected({ key, entry, status, reason, setup }, healthy);
+    if (pause) {
+      this.#pause("refusing", `${pause}. Sending is paused and ${pendingCount} events wait`);
+      return;
     }
+    const delay = this.#holds.hold(key, this.#clock.random());
+    const message = redact(
+      `The server answered ${status} to ${
+        describe(entry.event)
+      } (${reason}) while its health check passes: until the server accepts another event this may be the setup, not the event, at fault (a proxy or a wrong path prefix in server_url in front of a healthy server), so it is not refused but stays pending`,
+    );
+    this.#lastError = { at: this.#clock.wallNow(), message };
+    this.#options.log("warn", `${message}; tried again in ${(delay / 1000).toFixed(1)} s`);
   }
 
   /** Marks a held 4xx refused for good (status 3). */

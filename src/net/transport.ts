@@ -5,8 +5,8 @@
  *
  * Built on `node:tls` rather than `fetch`: the reference server's own certificate is
  * self-signed with basicConstraints CA:TRUE and no subjectAltName, which Deno's `fetch` refuses
- * even when it is given as a root. `node:tls` lets the agent accept exactly that certificate by
- * its SHA-256 fingerprint, checked on the TLS socket before the HTTP request (and so the API
+ * even when it is given as a root (docs/server-contract.md, "TLS"). `node:tls` lets the agent
+ * accept exactly that certificate by its SHA-256 fingerprint, checked on the TLS socket before the HTTP request (and so the API
  * key) is written. The request itself is written and read by http1.ts on that socket, which
  * stays the agent's: a time-out destroys it at whatever stage the request stalled.
  *

@@ -46,7 +46,7 @@ export function createWindowsPlatform(): Platform {
     },
     notifyReload: () => Promise.resolve(services().notifyReload()),
     runService: (hooks) => {
-      // The sessions present at start (issue 10), read in the background after start.
+      // The sessions present at start, read in the background after start.
       hooks.presentSessions ??= () =>
         readPresentSessions({ enumerate: () => enumerateWhenReady(TERMSRV_WAIT_MS) });
       return runWindowsService(hooks);

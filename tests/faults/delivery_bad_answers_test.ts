@@ -1,5 +1,5 @@
 /**
- * Issue 8 item 11: a non-ASCII API key is refused when it is set (it could never travel in an
+ * A non-ASCII API key is refused when it is set (it could never travel in an
  * HTTP header); a redirect is reported with its Location and the setting to change; a 429
  * without rate-limit headers backs off instead of retrying every second.
  */
@@ -68,7 +68,7 @@ Deno.test("a 429 without rate-limit headers backs off", async () => {
     await agent.feed(LOGON);
     const line = await agent.waitForLine(/429 .*without X-RateLimit-Reset: backing off/);
     assert.match(line, /attempt 1 failed, next in/);
-    const second = await agent.waitForLine(/attempt 2 failed, next in/, 20_000);
+    const second = await agent.waitForLine(/attempt 2 failed, next in/);
     assert.match(second, /without X-RateLimit-Reset/);
     assert.deepEqual((await journalRows(dir)).map((r) => r.status), [0]);
   } finally {

@@ -10,7 +10,7 @@ import { AGENT_PERMISSIONS } from "../../src/permissions.ts";
 import { readLines } from "../../src/text.ts";
 
 export { AGENT_PERMISSIONS };
-import { TEST_API_KEY } from "./files.ts";
+import { HANG_MS, TEST_API_KEY } from "./files.ts";
 
 /** The agent's entry point. */
 export const MOD_TS = fromFileUrl(new URL("../../mod.ts", import.meta.url));
@@ -85,8 +85,14 @@ export class AgentProcess {
     child.stdout.pipeTo(new WritableStream()).catch(() => {});
   }
 
-  /** Starts `--service run --config <configPath> --simulate -`. */
-  static start(configPath: string, options: { env?: Record<string, string> } = {}): AgentProcess {
+  /**
+   * Starts `--service run --config <configPath> --simulate -`; with `simulate: false`, without
+   * `--simulate` (the platform's own session source).
+   */
+  static start(
+    configPath: string,
+    options: { env?: Record<string, string>; simulate?: boolean } = {},
+  ): AgentProcess {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -97,8 +103,7 @@ export class AgentProcess {
         "run",
         "--config",
         configPath,
-        "--simulate",
-        "-",
+        ...(options.simulate === false ? [] : ["--simulate", "-"]),
       ],
       env: { NO_COLOR: "1", ...options.env },
       stdin: "piped",
@@ -123,8 +128,12 @@ export class AgentProcess {
     await this.#writer.write(new TextEncoder().encode(text));
   }
 
-  /** Resolves with the first stderr line matching `pattern` (counting lines already seen). */
-  waitForLine(pattern: RegExp, timeoutMs = 20_000, from = 0): Promise<string> {
+  /**
+   * Resolves with the first stderr line matching `pattern` (counting lines already seen from
+   * `from` on). The deadline only bounds a hang: a test waits for a line only where no state
+   * (a journal row, a request at the server, a status.json field) shows the same.
+   */
+  waitForLine(pattern: RegExp, timeoutMs = HANG_MS, from = 0): Promise<string> {
     return new Promise((resolve, reject) => {
       const check = () => {
         const line = this.lines.slice(from).find((l) => pattern.test(l));
@@ -153,7 +162,7 @@ export class AgentProcess {
   }
 
   /** Waits until the agent says it is ready. */
-  ready(timeoutMs = 30_000): Promise<string> {
+  ready(timeoutMs = HANG_MS): Promise<string> {
     return this.waitForLine(/Agent ready/, timeoutMs);
   }
 

@@ -1,6 +1,6 @@
 /**
  * The agent as a Windows service, end to end under the real service control manager (Windows /
- * Wine), driven through the command line the README documents:
+ * Wine), driven through the command line docs/administration.md documents:
  * install with an imported config → RUNNING → session changes through the service's HandlerEx
  * (the test-only controls of the test build, tests/windows/test_build.ts) → rows in event_log.csv and events at a local reference server →
  * `--api-key` on the installed agent makes the service reload and run a health check → an event
@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { WindowsServiceManager } from "../../src/windows/mgr/service_manager.ts";
 import { encodeTestControl } from "./test_controls.ts";
 import { ReferenceServer } from "../support/reference_server.ts";
-import { testBuildCli as cli, until } from "./support.ts";
+import { makeInstallParent, testBuildCli as cli, until } from "./support.ts";
 
 const ignore = Deno.build.os !== "windows";
 const KEY_1 = "usm-e2e-key-one-0123456789";
@@ -34,7 +34,7 @@ Deno.test({
       apiKeys: [KEY_1, KEY_2],
       rateLimit: null,
     });
-    const tmp = await Deno.makeTempDir({ prefix: "usm-e2e-" });
+    const tmp = await makeInstallParent("usm-e2e-");
     const installDir = `${tmp}\\Install Dir`;
     const configPath = `${installDir}\\config.ini`;
     const manager = new WindowsServiceManager();
@@ -54,7 +54,7 @@ Deno.test({
         ].join("\r\n"),
       );
 
-      // Install as the README says; the service is RUNNING when the command returns.
+      // Install as docs/administration.md says; the service is RUNNING when the command returns.
       const t0 = performance.now();
       const install = await cli("-service", "install", "-config", imported);
       log.push(install.output);

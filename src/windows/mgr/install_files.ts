@@ -25,6 +25,7 @@ import {
 } from "../../../ffi/kernel32.ts";
 import { wide } from "../../../ffi/wide.ts";
 import { isReparsePoint, secureDirectory, secureFile } from "../security/file_security.ts";
+import { secureParents } from "../security/install_parents.ts";
 
 /** The agent's executable name in the install folder. */
 export const EXE_NAME = "winagentUSM.exe";
@@ -64,15 +65,16 @@ export function temporaryExeName(installDir: string, pid = Deno.pid): string {
 // Everything below calls into the system (Windows only).
 
 /**
- * The install folder: parents made as needed (with their inherited permissions), then the
- * folder itself created with its final descriptor, or an existing one checked and secured
- * through one handle (file_security.ts). What happened to an untrusted folder is printed.
+ * The install folder: its parents checked, a missing one made with a protected descriptor
+ * (install_parents.ts: an unsafe parent is refused), then the folder itself created with its
+ * final descriptor, or an existing one checked and secured through one handle
+ * (file_security.ts). What happened to an untrusted folder is printed.
  */
 export async function prepareInstallDir(
   installDir: string,
   print: (line: string) => void,
 ): Promise<void> {
-  await Deno.mkdir(win32.dirname(installDir), { recursive: true });
+  secureParents(installDir, print);
   await secureDirectory(installDir, { report: print });
   print(
     `Install folder ${installDir}: owner Administrators, restricted to SYSTEM and Administrators`,
@@ -114,6 +116,26 @@ export async function replaceExecutable(
     );
   }
   print(`Copied ${execPath} to ${target}`);
+}
+
+/**
+ * Deletes the folder's copy of the exe and its uninstall.bat (an earlier install's, when the
+ * service now runs the exe where the MSI put it): one copy of the exe, and no uninstall.bat that
+ * would call a missing exe.
+ */
+export async function removeFolderCopy(
+  installDir: string,
+  print: (line: string) => void,
+): Promise<void> {
+  for (const name of [EXE_NAME, UNINSTALL_BAT_NAME]) {
+    const path = win32.join(installDir, name);
+    try {
+      await Deno.remove(path);
+      print(`Deleted ${path}: the service runs the exe where it is installed`);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
 }
 
 /** Writes uninstall.bat into the folder (secured like every file of the agent). */

@@ -352,7 +352,7 @@ export class ServiceHost {
       }
       for (const session of sessions) {
         this.#memory.learn(session.sessionId);
-        await this.#clock.sleep(0); // let HandlerEx's controls in between (issue 9 item 11)
+        await this.#clock.sleep(0); // let HandlerEx's controls in between
       }
       this.#hooks.log(
         "debug",
