@@ -15,7 +15,7 @@
 import { type Clock, systemClock, type Timer } from "../clock.ts";
 import { eventKey, SendStatus } from "../event.ts";
 import { classify, describe, eventBody, keyOf } from "./event_answer.ts";
-import { backoffDelay, EventHolds } from "./event_holds.ts";
+import { backoffDelay, EventHolds, OUTAGE_BACKOFF_CAP_MS } from "./event_holds.ts";
 import { PauseProbe } from "./pause_probe.ts";
 import { RefusalJudge } from "./refusal.ts";
 import type {
@@ -37,7 +37,12 @@ import { TransportError } from "../net/transport.ts";
 
 /** The server's event endpoint, relative to server_url. */
 export const DEFAULT_EVENT_PATH = "/api/log_event";
-export { BACKOFF_BASE_MS, BACKOFF_CAP_MS, backoffDelay } from "./event_holds.ts";
+export {
+  BACKOFF_BASE_MS,
+  BACKOFF_CAP_MS,
+  backoffDelay,
+  OUTAGE_BACKOFF_CAP_MS,
+} from "./event_holds.ts";
 /** How long {@link Delivery.stop} lets the request in flight finish. */
 const STOP_GRACE_MS = 5_000;
 /**
@@ -316,12 +321,19 @@ export class Delivery {
       const url = transport.urlOf(this.#path);
       return { entry, firstAttempt, url, setup: `${url} ${apiKey}`, response, timing };
     } catch (error) {
-      this.#pacer.answered(this.#clock.monotonic());
+      // The rate window is anchored only on requests that may have reached the server.
+      if (error instanceof TransportError && !error.requestSent) this.#pacer.unsent();
+      else this.#pacer.answered(this.#clock.monotonic());
       const reason = error instanceof TransportError
         ? error.message
         : `cannot send to the server: ${errorText(error)}`;
       this.#attemptFailed(error instanceof TransportError ? error.code : "network");
-      this.#backOff(`${describe(entry.event)} not sent: ${reason}`);
+      // No connection at all (an outage): retried often, since such an attempt costs nothing.
+      const outage = error instanceof TransportError && error.stage === "connect";
+      this.#backOff(
+        `${describe(entry.event)} not sent: ${reason}`,
+        outage ? OUTAGE_BACKOFF_CAP_MS : undefined,
+      );
       return undefined;
     }
   }
@@ -509,10 +521,13 @@ export class Delivery {
     this.#options.log("error", text);
   }
 
-  /** A failure of all of delivery: exponential backoff with full jitter. */
-  #backOff(message: string): void {
+  /**
+   * A failure of all of delivery: exponential backoff with full jitter, each step at most `cap`
+   * (default {@link BACKOFF_CAP_MS}).
+   */
+  #backOff(message: string, cap?: number): void {
     this.#failures++;
-    const delay = backoffDelay(this.#failures, this.#clock.random());
+    const delay = backoffDelay(this.#failures, this.#clock.random(), cap);
     this.#backoffUntil = this.#clock.monotonic() + delay;
     const text = redact(message);
     this.#lastError = { at: this.#clock.wallNow(), message: text };

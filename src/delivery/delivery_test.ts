@@ -9,6 +9,7 @@ import {
   type DeliveryOptions,
   type DeliveryState,
   eventBody,
+  OUTAGE_BACKOFF_CAP_MS,
   type PendingEntry,
   SHUTDOWN_GRACE_MS,
 } from "./delivery.ts";
@@ -573,6 +574,23 @@ Deno.test("delivery backoff grows exponentially up to the cap, with full jitter"
   // Before the cap, each failure's wait doubles.
   const total = clock.sleeps.reduce((a, b) => a + b, 0);
   assert.ok(total > 2 * BACKOFF_CAP_MS, `total ${total}`);
+});
+
+Deno.test("while no connection can be made, retries stay within the outage cap", async () => {
+  const { transport, delivery, clock } = setup([event(1)]);
+  const failures = 14;
+  transport.script = Array.from(
+    { length: failures },
+    () =>
+      new TransportError("network", "Cannot reach https://192.168.27.1:8000: ECONNREFUSED", {
+        stage: "connect",
+      }),
+  );
+  clock.randoms = Array.from({ length: 2 * failures }, () => 0.999999);
+  delivery.kick();
+  await until(() => transport.requests.length === failures + 1);
+  await delivery.stop();
+  assert.equal(Math.max(...clock.sleeps), Math.floor(0.999999 * OUTAGE_BACKOFF_CAP_MS));
 });
 
 Deno.test("delivery marks a refused event status 3, logs the reason and goes on", async () => {
