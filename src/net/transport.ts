@@ -219,7 +219,9 @@ function connect(settings: ConnectSettings, opened: (socket: net.Socket) => void
           "pin-mismatch",
           `The certificate of ${settings.origin} does not match tls_server_sha256: it is ${
             seen || "(none)"
-          }, expected ${pins.join(" or ")}; nothing was sent; if the server's certificate was replaced, check it and run winagentUSM.exe --pin-server-cert again`,
+          }, expected ${
+            pins.join(" or ")
+          }; nothing was sent; if the server's certificate was replaced, check it and run winagentUSM.exe --pin-server-cert again`,
         ),
       );
     });
