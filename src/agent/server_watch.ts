@@ -50,6 +50,8 @@ interface Observation {
 export class ServerWatch {
   #options: ServerWatchOptions;
   #unreachable: { since: number; message: string } | undefined;
+  /** When the server last answered (a health check's start, a delivery's answer). */
+  #answeredAt = -Infinity;
   #seenErrorAt: number | undefined;
   #seenSent = 0;
 
@@ -117,13 +119,16 @@ export class ServerWatch {
 
   #observe(seen: Observation): void {
     const events = this.#options.events;
-    if (seen.unreachable) {
+    // A health check is dated by its start: one that began before the server answered and
+    // gave up after says nothing newer than that answer, and must not start an outage.
+    if (seen.unreachable && seen.at >= this.#answeredAt) {
       this.#unreachable = {
         since: this.#unreachable?.since ?? seen.at,
         message: seen.message,
       };
     } else if (seen.answered || seen.pinMismatch) {
       this.#unreachable = undefined;
+      this.#answeredAt = Math.max(this.#answeredAt, seen.at);
     }
     if (seen.pinMismatch) {
       events.condition("pinMismatch", pinMismatchEvent({ message: seen.message }));
