@@ -61,8 +61,12 @@ export interface PresentSession {
 export type SessionSink = (change: SessionChange) => Promise<void>;
 
 /**
- * A producer of session changes: the Windows service's HandlerEx, or the simulated source that
- * reads JSON Lines (`--simulate`).
+ * A producer of session changes: the platform's (Windows: the service's HandlerEx, see
+ * {@link Platform.sessionSource}), or the simulated source that reads JSON Lines (`--simulate`).
+ * The agent calls `run` as its start begins (changes that arrive during the start wait in the
+ * agent until its journal is open), and `presentSessions` once it has started, without waiting
+ * for it: the changes keep flowing meanwhile. A source that has a snapshot to give delivers no
+ * change before the promise `presentSessions` returned has resolved.
  */
 export interface SessionSource {
   /** Starts delivering changes to `sink`; resolves when the source has no more input. */
@@ -75,6 +79,9 @@ export interface SessionSource {
    */
   presentSessions?(): Promise<PresentSession[] | undefined>;
 }
+
+/** Where the platform's own messages go (the agent's logs). */
+export type PlatformLog = (level: "debug" | "info" | "warn" | "error", message: string) => void;
 
 /** The service actions of `--service`. */
 export type ServiceAction = "install" | "start" | "stop" | "restart" | "remove" | "run";
@@ -130,19 +137,10 @@ export interface ServiceHooks {
    * without waiting for delivery, then stop. Must finish well within the preshutdown budget.
    */
   shutdown(): Promise<void>;
-  /**
-   * The user sessions present now (Windows: the WTS enumeration), for the agent's start. The
-   * core's hooks leave it unset; a platform's service host that can enumerate sessions sets it
-   * before it calls `start` (src/windows/platform.ts). The core asks once, after `start`, and
-   * does not wait for it to start (it may wait for Terminal Services).
-   */
-  presentSessions?(): Promise<PresentSession[] | undefined>;
   /** config.ini changed (service control or file change): reread it and run a health check. */
   reload(): Promise<void>;
-  /** A session change from the platform's own source (Windows: SERVICE_CONTROL_SESSIONCHANGE). */
-  sessionChange: SessionSink;
   /** The agent's log, for the host's own messages. */
-  log: (level: "debug" | "info" | "warn" | "error", message: string) => void;
+  log: PlatformLog;
 }
 
 /** Options of `Platform.secureDirectory` and `Platform.secureFile`. */
@@ -207,6 +205,12 @@ export interface Platform {
    * Returns the process exit code.
    */
   runService(hooks: ServiceHooks): Promise<number>;
+  /**
+   * The platform's session source for `--service run` (Windows: SERVICE_CONTROL_SESSIONCHANGE
+   * and the Terminal Services enumeration), asked once before {@link runService}; absent where
+   * the platform reports no sessions. `--simulate` replaces it.
+   */
+  sessionSource?(log: PlatformLog): SessionSource;
   /**
    * The system's event log for the agent's entries (Windows: the Application log through the
    * source UserSessionMonService), or undefined where there is none or it cannot be opened.

@@ -22,23 +22,13 @@ import type { Platform, ServiceHooks, SystemEventLog } from "../platform.ts";
 import { SimulatedClock, type SimulatedEnd, SimulatedSource } from "../sessions/simulate.ts";
 import { pendingLines, pendingReport, statusLines, statusReport } from "../status/command.ts";
 import { errorText, readLines } from "../text.ts";
+import { EXIT_CODES } from "../exit_codes.ts";
 import { fetchServerCertificate } from "../net/server_certificate.ts";
 import { CLEAR_TEXT_WARNING, isClearText } from "../net/connection.ts";
 import { learnSecret, redact } from "../log/redact.ts";
 import { type Transport, transportFor } from "../net/transport.ts";
 
 export { type CliOptions, parseArgs, usage } from "./args.ts";
-
-/** Exit codes, documented in the README. */
-export const ExitCode = {
-  Ok: 0,
-  /** The action failed (server unreachable for --pin-server-cert, a service action failed). */
-  Failed: 1,
-  /** A bad flag or flag value: nothing was changed. */
-  Usage: 2,
-  /** config.ini cannot be read or parsed: nothing was changed. */
-  Config: 3,
-} as const;
 
 /** The first line of a stream ("" when it is empty); the rest is not read. */
 async function firstLine(input: ReadableStream<Uint8Array>): Promise<string> {
@@ -68,17 +58,17 @@ export async function main(args: string[], deps: CliDeps): Promise<number> {
     options = parseArgs(args);
   } catch (error) {
     printError(errorText(error));
-    return ExitCode.Usage;
+    return EXIT_CODES.usage;
   }
   const { platform, version } = deps;
   for (const warning of options.warnings) printError(`Warning: ${warning}`);
   if (options.help || args.length === 0) {
     print(usage(version));
-    return ExitCode.Ok;
+    return EXIT_CODES.ok;
   }
   if (options.version) {
     print(`winagentUSM ${version} (Deno ${Deno.version.deno}, ${Deno.build.target})`);
-    return ExitCode.Ok;
+    return EXIT_CODES.ok;
   }
   const installDir = platform.defaultInstallDir();
   const configPath = options.config ?? join(installDir, "config.ini");
@@ -97,7 +87,7 @@ export async function main(args: string[], deps: CliDeps): Promise<number> {
         printError(
           `Invalid value for --api-key (api_key, from standard input): ${errorText(detail)}`,
         );
-        return ExitCode.Usage;
+        return EXIT_CODES.usage;
       }
     }
     if (options.service) {
@@ -115,10 +105,10 @@ export async function main(args: string[], deps: CliDeps): Promise<number> {
     if (options.pending) return await showPending(configPath, options, print);
   } catch (error) {
     printError(errorText(error));
-    return error instanceof ConfigError ? ExitCode.Config : ExitCode.Failed;
+    return error instanceof ConfigError ? EXIT_CODES.config : EXIT_CODES.failed;
   }
   print(usage(version));
-  return ExitCode.Ok;
+  return EXIT_CODES.ok;
 }
 
 async function runAgent(
@@ -154,55 +144,31 @@ async function hostAgent(
       } catch { /* no console (service) */ }
     },
   });
-  let source: SimulatedSource | undefined;
-  let feeding: Promise<void> | undefined;
+  // The platform's session source, or under --simulate the simulated one, opened once started.
+  const platformSource = simulate === undefined
+    ? deps.platform.sessionSource?.(agent.log)
+    : undefined;
   let advancing: Promise<void> = Promise.resolve();
   const ended = Promise.withResolvers<number>();
   const hooks: ServiceHooks = {
     start: async (options) => {
+      // Listened to before the start: changes that arrive meanwhile wait in the agent.
+      if (platformSource) agent.listen(platformSource);
       await agent.start(options);
-      const since = agent.sessionsGeneration;
-      if (simulate !== undefined) {
-        if (clock) clock.onAdvance = (ms) => advancing = agent.clockAdvanced(ms);
-        source = await SimulatedSource.open(simulate, agent.log, {
+      if (simulate === undefined) return;
+      if (clock) clock.onAdvance = (ms) => advancing = agent.sessions.clockAdvanced(ms);
+      agent.listen(
+        await SimulatedSource.open(simulate, agent.log, {
           simulatedClock: clock,
           // A power cut comes after the sessions.json write its clock line called for.
           onEnd: (end) => ended.resolve(advancing.then(() => endSimulatedRun(end, hooks))),
-        });
-        const input = source;
-        // Not awaited: the first line may be long in coming (standard input), and a stop must
-        // not wait for it. The leading `present` lines are the snapshot, then the changes follow.
-        feeding = (async () => {
-          const present = await input.presentSessions();
-          if (present) await agent.sessionsPresent(present, since);
-          await input.run((change) => agent.record(change));
-        })().catch((error) => {
-          agent.log("error", `Simulated input stopped: ${errorText(error)}`);
-        });
-      } else if (hooks.presentSessions) {
-        // Not awaited: the platform may wait for its session service (Windows: up to 60 s).
-        void hooks.presentSessions().then(
-          (present) => present ? agent.sessionsPresent(present, since) : undefined,
-        ).catch((error) => {
-          agent.log("warn", `Sessions present at start not read: ${errorText(error)}`);
-        });
-      }
+        }),
+      );
     },
-    // A snapshot still waiting for the platform (`presenting`) is not awaited: once the agent
-    // has stopped it records nothing.
-    stop: async () => {
-      source?.close();
-      await agent.stop();
-      await feeding;
-    },
-    shutdown: async () => {
-      source?.close();
-      await agent.shutdown();
-      await feeding;
-    },
+    stop: () => agent.stop(),
+    shutdown: () => agent.shutdown(),
     online: () => agent.online(),
     reload: () => agent.reload("reload requested through the service manager"),
-    sessionChange: (change) => agent.record(change),
     log: agent.log,
   };
   return await Promise.race([deps.platform.runService(hooks), ended.promise]);
@@ -215,7 +181,7 @@ async function endSimulatedRun(end: SimulatedEnd, hooks: ServiceHooks): Promise<
     Deno.exit(137);
   }
   await (end === "shutdown" ? hooks.shutdown() : hooks.stop());
-  return ExitCode.Ok;
+  return EXIT_CODES.ok;
 }
 
 /**
@@ -235,14 +201,14 @@ async function serverPin(
   }
   if (!url) {
     printError(`No server_url in ${configPath}: give it with --url <url> --pin-server-cert`);
-    return ExitCode.Usage;
+    return EXIT_CODES.usage;
   }
   let certificate;
   try {
     certificate = await fetchServerCertificate(url);
   } catch (error) {
     printError(`Cannot read the certificate of ${url}: ${errorText(error)}`);
-    return ExitCode.Failed;
+    return EXIT_CODES.failed;
   }
   print(`Server certificate of ${url}:`);
   print(`  subject:  ${certificate.subject}`);
@@ -279,7 +245,7 @@ async function changeSettings(
     await updateConfigFile(configPath, changes, { installDir, secureFile: platform.secureFile });
   } catch (error) {
     printError(errorText(error));
-    return ExitCode.Config;
+    return EXIT_CODES.config;
   }
   const described = Object.entries(changes).map(([key, value]) =>
     `${key} = ${key === "api_key" ? maskSecret(value!) : value}`
@@ -299,7 +265,7 @@ async function changeSettings(
       transport = transportFor(config);
     } catch (error) {
       print(`Health check not run: ${errorText(error)}`);
-      return ExitCode.Ok;
+      return EXIT_CODES.ok;
     }
     try {
       const result = await checkHealth(config, transport);
@@ -308,7 +274,7 @@ async function changeSettings(
       transport.close();
     }
   }
-  return ExitCode.Ok;
+  return EXIT_CODES.ok;
 }
 
 /** `--status` (text or JSON); returns its exit code (README, "Status"). */
@@ -336,5 +302,5 @@ async function showPending(
   const report = await pendingReport(configPath);
   if (options.json) print(JSON.stringify(report, null, 2));
   else for (const line of pendingLines(report)) print(line);
-  return ExitCode.Ok;
+  return EXIT_CODES.ok;
 }

@@ -5,7 +5,7 @@
  *
  * `--status` exits 0 only when an agent runs, its last health check passed, sending is not
  * paused, no event is held in memory and no event has waited longer than `--max-backlog`; the
- * other codes are {@link STATUS_EXIT_CODES} (README, "Status"). `--json` prints the same facts
+ * other codes are `STATUS_EXIT_CODES` in src/exit_codes.ts (README, "Status"). `--json` prints the same facts
  * as one JSON object whose field names are part of the interface ({@link StatusReport}).
  *
  * @module
@@ -20,25 +20,7 @@ import { readJournal } from "../journal/journal.ts";
 import type { Platform } from "../platform.ts";
 import { agentRunning, type AgentStatus, readStatus } from "./status.ts";
 import { errorText } from "../text.ts";
-
-/** The exit codes of `--status`, in the order they are checked (the first that applies wins). */
-export const STATUS_EXIT_CODES = {
-  ok: 0,
-  /** Whether an agent runs cannot be told (agent.lock cannot be opened: permissions). */
-  unknown: 1,
-  /** No agent runs with this config.ini's folder. */
-  "not-running": 4,
-  /** config.ini is missing, cannot be read or parsed, or lacks server_url or api_key. */
-  "not-configured": 5,
-  /** Sending is paused (the server rejected the API key, or server_url is not the server's). */
-  paused: 6,
-  /** The last health check failed, or none has run yet. */
-  "health-failed": 7,
-  /** Events are held in memory because event_log.csv cannot be written (a full disk). */
-  "held-in-memory": 9,
-  /** The oldest event not yet sent has waited longer than --max-backlog. */
-  backlog: 8,
-} as const;
+import { STATUS_EXIT_CODES } from "../exit_codes.ts";
 
 /** What `--status` concludes. */
 export type StatusVerdict = keyof typeof STATUS_EXIT_CODES;

@@ -22,7 +22,7 @@ import { AGENT_PERMISSIONS } from "../../permissions.ts";
 import {
   registerEventSourceReporting,
   unregisterEventSourceReporting,
-} from "../eventlog/event_log.ts";
+} from "../eventlog/app_event_log.ts";
 import { checkDevelopmentInstall } from "../security/dev_install.ts";
 import { secureFile } from "../security/file_security.ts";
 import {

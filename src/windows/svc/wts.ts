@@ -29,12 +29,7 @@ import {
 } from "../../../ffi/wtsapi32.ts";
 import { type Clock, systemClock } from "../../clock.ts";
 import type { PresentSession } from "../../platform.ts";
-import {
-  lockFlagsReversed,
-  presentSessionFrom,
-  type SessionDetails,
-  type SessionUser,
-} from "./session_map.ts";
+import { presentSessionFrom, type SessionDetails, type SessionUser } from "./session_map.ts";
 
 /** The named event Terminal Services sets once WTS calls work. */
 export const TERMSRV_READY_EVENT = "Global\\TermSrvReadyEvent";
@@ -226,8 +221,8 @@ export interface PresentSessionsOptions {
   query?: (session: number) => SessionDetails;
   /** Times the yields; default the system clock. */
   clock?: Clock;
-  /** `Deno.osRelease()` by default: decides how SessionFlags are read. */
-  osRelease?: string;
+  /** Called with each session's details as they are read (the memory of session users). */
+  learn?: (details: SessionDetails) => void;
 }
 
 /**
@@ -245,7 +240,6 @@ export async function readPresentSessions(
   const sessions = await (options.enumerate ?? enumerateSessions)();
   if (sessions === undefined) return undefined;
   const query = options.query ?? querySessionDetails;
-  const reversedLockFlags = lockFlagsReversed(options.osRelease ?? Deno.osRelease());
   const present: PresentSession[] = [];
   let ranSince = clock.monotonic();
   for (const session of sessions) {
@@ -254,7 +248,9 @@ export async function readPresentSessions(
       ranSince = clock.monotonic();
     }
     if (session.sessionId === 0) continue;
-    const found = presentSessionFrom(query(session.sessionId), { reversedLockFlags });
+    const details = query(session.sessionId);
+    options.learn?.(details);
+    const found = presentSessionFrom(details);
     if (found) present.push(found);
   }
   return present;

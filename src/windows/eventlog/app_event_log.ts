@@ -5,7 +5,7 @@
  * message file: its message table maps every ID from 1 to 1000 to "%1", so Event Viewer shows
  * the agent's text as written, on every Windows, with no message DLL to ship (the same choice
  * as golang.org/x/sys/windows/svc/eventlog's InstallAsEventCreate; `eventcreate /id` accepts
- * 1..1000 for the same reason). The IDs and texts are in src/log/event_log.ts.
+ * 1..1000 for the same reason). The IDs and texts are in src/log/app_event_log.ts.
  *
  * @module
  */
