@@ -1,6 +1,7 @@
 /**
  * advapi32.dll: the service control dispatcher and handler, the service control manager,
- * security descriptors and the process token. Opened lazily by {@link advapi32}.
+ * security descriptors, the process token, the Application log and the registry calls that
+ * register its event source. One symbol table, opened lazily by {@link advapi32}.
  *
  * @module
  */
@@ -214,7 +215,6 @@ export const ADVAPI32_SYMBOLS = {
     ],
     result: "i32", // BOOL
   },
-  // ---- issue 9: service DACL, security by handle, owners, the service key's Environment ----
   SetServiceObjectSecurity: {
     parameters: [
       "pointer", // SC_HANDLE hService: opened with WRITE_DAC
@@ -274,7 +274,6 @@ export const ADVAPI32_SYMBOLS = {
     ],
     result: "i32", // LSTATUS: ERROR_SUCCESS, ERROR_FILE_NOT_FOUND 2 when there is no such value
   },
-  // ---- end of issue 9's block ----
   RegOpenKeyExW: {
     parameters: [
       "pointer", // HKEY hKey: e.g. HKEY_LOCAL_MACHINE
@@ -289,96 +288,7 @@ export const ADVAPI32_SYMBOLS = {
     parameters: ["pointer"], // HKEY hKey
     result: "i32", // LSTATUS
   },
-} as const satisfies Deno.ForeignLibraryInterface;
-
-/** HKEY_LOCAL_MACHINE: (HKEY)(LONG)0x80000002, sign-extended on x64. */
-export const HKEY_LOCAL_MACHINE_VALUE = 0xffff_ffff_8000_0002n;
-/** KEY_READ access to a registry key. */
-export const KEY_READ = 0x20019;
-
-/** Service types, start types and error control. */
-export const SERVICE_WIN32_OWN_PROCESS = 0x10;
-export const SERVICE_AUTO_START = 2;
-export const SERVICE_DEMAND_START = 3;
-export const SERVICE_ERROR_NORMAL = 1;
-export const SERVICE_NO_CHANGE = 0xffff_ffff;
-/** Service states (dwCurrentState). */
-export const SERVICE_STOPPED = 1;
-export const SERVICE_START_PENDING = 2;
-export const SERVICE_STOP_PENDING = 3;
-export const SERVICE_RUNNING = 4;
-export const SERVICE_CONTINUE_PENDING = 5;
-export const SERVICE_PAUSE_PENDING = 6;
-export const SERVICE_PAUSED = 7;
-/** Controls a service accepts (dwControlsAccepted). */
-export const SERVICE_ACCEPT_STOP = 0x1;
-export const SERVICE_ACCEPT_SHUTDOWN = 0x4;
-export const SERVICE_ACCEPT_SESSIONCHANGE = 0x80;
-/** Control codes HandlerEx receives. */
-export const SERVICE_CONTROL_STOP = 1;
-export const SERVICE_CONTROL_INTERROGATE = 4;
-export const SERVICE_CONTROL_SHUTDOWN = 5;
-export const SERVICE_CONTROL_SESSIONCHANGE = 14;
-/** Access rights of the service control manager and of services. */
-export const SC_MANAGER_CONNECT = 0x1;
-export const SC_MANAGER_CREATE_SERVICE = 0x2;
-export const SC_MANAGER_ALL_ACCESS = 0xf003f;
-export const SERVICE_QUERY_STATUS = 0x4;
-export const SERVICE_START = 0x10;
-export const SERVICE_STOP = 0x20;
-export const SERVICE_USER_DEFINED_CONTROL = 0x100;
-export const SERVICE_ALL_ACCESS = 0xf01ff;
-export const DELETE = 0x10000;
-/** ChangeServiceConfig2W levels and failure action types. */
-export const SERVICE_CONFIG_DESCRIPTION = 1;
-export const SERVICE_CONFIG_FAILURE_ACTIONS = 2;
-export const SC_ACTION_NONE = 0;
-export const SC_ACTION_RESTART = 1;
-/** QueryServiceStatusEx level. */
-export const SC_STATUS_PROCESS_INFO = 0;
-/** Security descriptors. */
-export const SDDL_REVISION_1 = 1;
-export const SE_FILE_OBJECT = 1;
-export const OWNER_SECURITY_INFORMATION = 0x1;
-export const GROUP_SECURITY_INFORMATION = 0x2;
-export const DACL_SECURITY_INFORMATION = 0x4;
-export const PROTECTED_DACL_SECURITY_INFORMATION = 0x8000_0000;
-/** Tokens. */
-export const TOKEN_QUERY = 0x8;
-export const TokenElevation = 20;
-
-// ---- issue 9: preshutdown, failure actions flag, service access rights, owners ----
-/** SERVICE_ACCEPT_PRESHUTDOWN and SERVICE_CONTROL_PRESHUTDOWN. */
-export const SERVICE_ACCEPT_PRESHUTDOWN = 0x100;
-export const SERVICE_CONTROL_PRESHUTDOWN = 0xf;
-/** ChangeServiceConfig2W levels: SERVICE_FAILURE_ACTIONS_FLAG and SERVICE_PRESHUTDOWN_INFO. */
-export const SERVICE_CONFIG_FAILURE_ACTIONS_FLAG = 4;
-export const SERVICE_CONFIG_PRESHUTDOWN_INFO = 7;
-/** More service access rights. */
-export const SERVICE_QUERY_CONFIG = 0x1;
-export const SERVICE_INTERROGATE = 0x80;
-export const READ_CONTROL = 0x2_0000;
-export const WRITE_DAC = 0x4_0000;
-export const WRITE_OWNER = 0x8_0000;
-/** SE_SERVICE for the *SecurityInfo calls. */
-export const SE_SERVICE = 2;
-// ---- end of issue 9's block ----
-
-let library: Deno.DynamicLibrary<typeof ADVAPI32_SYMBOLS> | undefined;
-
-/** advapi32.dll's symbols, opening the library on first use. */
-export function advapi32(): Deno.DynamicLibrary<typeof ADVAPI32_SYMBOLS>["symbols"] {
-  library ??= openSystemLibrary("advapi32.dll", ADVAPI32_SYMBOLS);
-  return library.symbols;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The Windows Event Log (Application log) and the registry calls that register an event source.
-// A block of its own, opened separately by {@link eventLogApi}, so that it stays independent of
-// the service symbols above.
-
-/** The advapi32.dll symbols of the event log and of the event source registration. */
-export const EVENTLOG_SYMBOLS = {
+  // The Application log (ReportEventW) and the registry calls that register its event source.
   RegisterEventSourceW: {
     parameters: [
       "buffer", // LPCWSTR lpUNCServerName: NULL for this machine
@@ -454,11 +364,79 @@ export const EVENTLOG_SYMBOLS = {
     ],
     result: "i32", // LSTATUS
   },
-  RegCloseKey: {
-    parameters: ["pointer"], // HKEY hKey
-    result: "i32", // LSTATUS
-  },
 } as const satisfies Deno.ForeignLibraryInterface;
+
+/** HKEY_LOCAL_MACHINE: (HKEY)(LONG)0x80000002, sign-extended on x64. */
+export const HKEY_LOCAL_MACHINE_VALUE = 0xffff_ffff_8000_0002n;
+/** KEY_READ access to a registry key. */
+export const KEY_READ = 0x20019;
+
+/** Service types, start types and error control. */
+export const SERVICE_WIN32_OWN_PROCESS = 0x10;
+export const SERVICE_AUTO_START = 2;
+export const SERVICE_ERROR_NORMAL = 1;
+export const SERVICE_NO_CHANGE = 0xffff_ffff;
+/** Service states (dwCurrentState). */
+export const SERVICE_STOPPED = 1;
+export const SERVICE_START_PENDING = 2;
+export const SERVICE_STOP_PENDING = 3;
+export const SERVICE_RUNNING = 4;
+export const SERVICE_CONTINUE_PENDING = 5;
+export const SERVICE_PAUSE_PENDING = 6;
+/** Controls a service accepts (dwControlsAccepted). */
+export const SERVICE_ACCEPT_STOP = 0x1;
+export const SERVICE_ACCEPT_SHUTDOWN = 0x4;
+export const SERVICE_ACCEPT_SESSIONCHANGE = 0x80;
+/** Control codes HandlerEx receives. */
+export const SERVICE_CONTROL_STOP = 1;
+export const SERVICE_CONTROL_INTERROGATE = 4;
+export const SERVICE_CONTROL_SHUTDOWN = 5;
+export const SERVICE_CONTROL_SESSIONCHANGE = 14;
+/** Access rights of the service control manager and of services. */
+export const SC_MANAGER_CONNECT = 0x1;
+export const SC_MANAGER_ALL_ACCESS = 0xf003f;
+export const SERVICE_QUERY_STATUS = 0x4;
+export const SERVICE_START = 0x10;
+export const SERVICE_STOP = 0x20;
+export const SERVICE_USER_DEFINED_CONTROL = 0x100;
+export const SERVICE_ALL_ACCESS = 0xf01ff;
+export const DELETE = 0x10000;
+/** ChangeServiceConfig2W levels and failure action types. */
+export const SERVICE_CONFIG_DESCRIPTION = 1;
+export const SERVICE_CONFIG_FAILURE_ACTIONS = 2;
+export const SC_ACTION_RESTART = 1;
+/** QueryServiceStatusEx level. */
+export const SC_STATUS_PROCESS_INFO = 0;
+/** Security descriptors. */
+export const SDDL_REVISION_1 = 1;
+export const SE_FILE_OBJECT = 1;
+export const OWNER_SECURITY_INFORMATION = 0x1;
+export const DACL_SECURITY_INFORMATION = 0x4;
+export const PROTECTED_DACL_SECURITY_INFORMATION = 0x8000_0000;
+/** Tokens. */
+export const TOKEN_QUERY = 0x8;
+export const TokenElevation = 20;
+
+/** SERVICE_ACCEPT_PRESHUTDOWN and SERVICE_CONTROL_PRESHUTDOWN. */
+export const SERVICE_ACCEPT_PRESHUTDOWN = 0x100;
+export const SERVICE_CONTROL_PRESHUTDOWN = 0xf;
+/** ChangeServiceConfig2W levels: SERVICE_FAILURE_ACTIONS_FLAG and SERVICE_PRESHUTDOWN_INFO. */
+export const SERVICE_CONFIG_FAILURE_ACTIONS_FLAG = 4;
+export const SERVICE_CONFIG_PRESHUTDOWN_INFO = 7;
+/** More service access rights. */
+export const SERVICE_QUERY_CONFIG = 0x1;
+export const SERVICE_INTERROGATE = 0x80;
+export const READ_CONTROL = 0x2_0000;
+export const WRITE_DAC = 0x4_0000;
+export const WRITE_OWNER = 0x8_0000;
+
+let library: Deno.DynamicLibrary<typeof ADVAPI32_SYMBOLS> | undefined;
+
+/** advapi32.dll's symbols, opening the library on first use. */
+export function advapi32(): Deno.DynamicLibrary<typeof ADVAPI32_SYMBOLS>["symbols"] {
+  library ??= openSystemLibrary("advapi32.dll", ADVAPI32_SYMBOLS);
+  return library.symbols;
+}
 
 /** ReportEventW types. */
 export const EVENTLOG_ERROR_TYPE = 0x1;
@@ -470,11 +448,3 @@ export const REG_EXPAND_SZ = 2;
 export const REG_DWORD = 4;
 export const KEY_SET_VALUE = 0x2;
 export const REG_OPTION_NON_VOLATILE = 0;
-
-let eventLogLibrary: Deno.DynamicLibrary<typeof EVENTLOG_SYMBOLS> | undefined;
-
-/** advapi32.dll's event log symbols, opening the library on first use. */
-export function eventLogApi(): Deno.DynamicLibrary<typeof EVENTLOG_SYMBOLS>["symbols"] {
-  eventLogLibrary ??= openSystemLibrary("advapi32.dll", EVENTLOG_SYMBOLS);
-  return eventLogLibrary.symbols;
-}

@@ -138,10 +138,15 @@ export class SessionRecorder {
 
   /**
    * The wall clock moved forward by `ms` at once (a simulated run's clock line): the minute
-   * write of sessions.json that would have fallen in between is made now.
+   * write of sessions.json that would have fallen in between is made, after what is queued.
    */
   clockAdvanced(ms: number): Promise<void> {
-    return ms >= 60_000 ? this.#tracker.refresh() : Promise.resolve();
+    return ms >= 60_000 ? this.#enqueue(() => this.#tracker.refresh()) : Promise.resolve();
+  }
+
+  /** Resolves once everything queued so far (changes, the snapshot, clock steps) is done. */
+  idle(): Promise<void> {
+    return this.#enqueue(() => Promise.resolve());
   }
 
   /**

@@ -10,13 +10,7 @@
 import { dirname, join } from "node:path";
 import { Agent } from "../agent/agent.ts";
 import { type CliOptions, parseArgs, usage } from "./args.ts";
-import {
-  ConfigError,
-  loadConfig,
-  maskSecret,
-  updateConfigFile,
-  validateSetting,
-} from "../config/config.ts";
+import { ConfigError, loadConfig, updateConfigFile, validateSetting } from "../config/config.ts";
 import { checkHealth } from "../delivery/health.ts";
 import type { Platform, ServiceHooks, SystemEventLog } from "../platform.ts";
 import { SimulatedClock, type SimulatedEnd, SimulatedSource } from "../sessions/simulate.ts";
@@ -25,7 +19,7 @@ import { errorText, readLines } from "../text.ts";
 import { EXIT_CODES } from "../exit_codes.ts";
 import { fetchServerCertificate } from "../net/server_certificate.ts";
 import { CLEAR_TEXT_WARNING, isClearText } from "../net/connection.ts";
-import { learnSecret, redact } from "../log/redact.ts";
+import { learnSecret, maskSecret, redact } from "../log/redact.ts";
 import { type Transport, transportFor } from "../net/transport.ts";
 
 export { type CliOptions, parseArgs, usage } from "./args.ts";
@@ -148,7 +142,6 @@ async function hostAgent(
   const platformSource = simulate === undefined
     ? deps.platform.sessionSource?.(agent.log)
     : undefined;
-  let advancing: Promise<void> = Promise.resolve();
   const ended = Promise.withResolvers<number>();
   const hooks: ServiceHooks = {
     start: async (options) => {
@@ -156,12 +149,14 @@ async function hostAgent(
       if (platformSource) agent.listen(platformSource);
       await agent.start(options);
       if (simulate === undefined) return;
-      if (clock) clock.onAdvance = (ms) => advancing = agent.sessions.clockAdvanced(ms);
+      if (clock) clock.onAdvance = (ms) => void agent.sessions.clockAdvanced(ms);
       agent.listen(
         await SimulatedSource.open(simulate, agent.log, {
           simulatedClock: clock,
-          // A power cut comes after the sessions.json write its clock line called for.
-          onEnd: (end) => ended.resolve(advancing.then(() => endSimulatedRun(end, hooks))),
+          // The end comes after what the lines before it called for (the snapshot's events, the
+          // sessions.json write of a clock step): a power cut, too.
+          onEnd: (end) =>
+            ended.resolve(agent.sessions.idle().then(() => endSimulatedRun(end, hooks))),
         }),
       );
     },

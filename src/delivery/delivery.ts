@@ -1,7 +1,7 @@
 /**
  * Delivery: sends the journal's pending events one at a time, oldest first, and records each
  * answer in event_log.csv. Sent means the server's own "stored" answers (event_answer.ts); an
- * event the server fails waits on its own backoff while the others go on (event_holds.ts); a
+ * event the server fails waits on its own backoff while the others go on (deferred_events.ts); a
  * 4xx is refused for good only when it concerns its event (refusal.ts); a pause is probed again
  * with backoff (pause_probe.ts); the rate limit is counted (rate_limit.ts). The README's
  * "Delivery" section says what each answer leads to.
@@ -15,7 +15,7 @@
 import { type Clock, systemClock, type Timer } from "../clock.ts";
 import { eventKey, SendStatus } from "../event.ts";
 import { classify, describe, eventBody, keyOf } from "./event_answer.ts";
-import { backoffDelay, EventHolds } from "./event_holds.ts";
+import { backoffDelay, DeferredEvents } from "./deferred_events.ts";
 import { PauseProbe } from "./pause_probe.ts";
 import { RefusalJudge } from "./refusal.ts";
 import type {
@@ -35,7 +35,6 @@ import { TransportError } from "../net/transport.ts";
 
 /** The server's event endpoint, relative to server_url. */
 export const DEFAULT_EVENT_PATH = "/api/log_event";
-export { BACKOFF_BASE_MS, BACKOFF_CAP_MS, backoffDelay } from "./event_holds.ts";
 /** How long {@link Delivery.stop} lets the request in flight finish. */
 const STOP_GRACE_MS = 5_000;
 
@@ -68,7 +67,7 @@ export class Delivery {
   /** Backoff of all of delivery: no request before this monotonic time. */
   #backoffUntil: number | undefined;
   /** Events the server failed, each on its own backoff. */
-  #holds: EventHolds;
+  #deferred: DeferredEvents;
   /** Rate limit: holds requests until the window allows them. */
   #pacer: RatePacer;
   /** Events attempted in this process (so a later attempt says retry 1). */
@@ -83,15 +82,15 @@ export class Delivery {
   #probe: PauseProbe;
   #loop: Promise<void> | undefined;
   #wake: AbortController | undefined;
-  /** The loop waits only for held events: a new event may go at once. */
-  #waitingForHolds = false;
+  /** The loop waits only for deferred events: a new event may go at once. */
+  #waitingForDeferred = false;
   #stopped = false;
 
   constructor(options: DeliveryOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.#path = options.eventPath ?? DEFAULT_EVENT_PATH;
-    this.#holds = new EventHolds(this.#clock);
+    this.#deferred = new DeferredEvents(this.#clock);
     this.#pacer = new RatePacer(options.rateBudget);
     this.#probe = new PauseProbe({
       clock: this.#clock,
@@ -108,7 +107,7 @@ export class Delivery {
   /** There may be new pending entries: drain them, unless paused or already draining/waiting. */
   kick(): void {
     if (this.#stopped || this.#paused) return;
-    if (this.#waitingForHolds) this.#wake?.abort();
+    if (this.#waitingForDeferred) this.#wake?.abort();
     this.#start();
   }
 
@@ -118,7 +117,7 @@ export class Delivery {
     const wasPaused = this.#paused;
     this.#paused = null;
     this.#probe.cancel();
-    this.#holds.clear();
+    this.#deferred.clear();
     this.#failures = 0;
     this.#backoffUntil = undefined;
     if (wasPaused) this.#options.log("info", `Event delivery resumed (was paused: ${wasPaused})`);
@@ -144,9 +143,10 @@ export class Delivery {
   /** A snapshot of the delivery state. */
   state(): DeliveryState {
     const now = this.#clock.monotonic();
-    const allHeld = this.#holds.size > 0 && this.#holds.size >= this.#options.journal.pendingCount;
-    const held = allHeld ? this.#holds.firstEnd() : undefined;
-    const waits = [this.#backoffUntil, this.#pacer.until(now), held].filter((t): t is number =>
+    const allDeferred = this.#deferred.size > 0 &&
+      this.#deferred.size >= this.#options.journal.pendingCount;
+    const deferred = allDeferred ? this.#deferred.firstEnd() : undefined;
+    const waits = [this.#backoffUntil, this.#pacer.until(now), deferred].filter((t): t is number =>
       t !== undefined && t > now
     );
     return {
@@ -158,7 +158,6 @@ export class Delivery {
         : undefined,
       sent: this.#sent,
       rejected: this.#rejected,
-      held: this.#holds.size,
       sending: this.#sending(),
     };
   }
@@ -233,11 +232,11 @@ export class Delivery {
         continue;
       }
       if (!next.entry) {
-        // Only held events are left: wait for the first hold to end, else nothing to do.
+        // Only deferred events are left: wait for the first to come due, else nothing to do.
         if (next.wakeAt === undefined) return;
-        this.#waitingForHolds = true;
+        this.#waitingForDeferred = true;
         await this.#wait(next.wakeAt - this.#clock.monotonic());
-        this.#waitingForHolds = false;
+        this.#waitingForDeferred = false;
         continue;
       }
       const paced = this.#pacer.sending(this.#clock.monotonic());
@@ -259,19 +258,19 @@ export class Delivery {
     const journal = this.#options.journal;
     const count = journal.pendingCount;
     const suspect = this.#judge.suspectKey;
-    if (this.#holds.size === 0 && suspect === undefined) {
+    if (this.#deferred.size === 0 && suspect === undefined) {
       return { entry: journal.oldestPending(), count };
     }
     const pending = journal.pending();
-    this.#holds.forgetAllBut(new Set(pending.map(keyOf)));
-    const entry = pending.find((e) => keyOf(e) !== suspect && !this.#holds.holds(keyOf(e)));
+    this.#deferred.forgetAllBut(new Set(pending.map(keyOf)));
+    const entry = pending.find((e) => keyOf(e) !== suspect && !this.#deferred.isDeferred(keyOf(e)));
     if (entry) return { entry, count };
     if (suspect !== undefined && pending.some((e) => keyOf(e) === suspect)) {
       // No other event to tell whether the 4xx concerns this one: the health check passed
       // (else sending would be paused), so it does.
       return { count, refuse: this.#judge.take() };
     }
-    return { count, wakeAt: this.#holds.firstEnd() };
+    return { count, wakeAt: this.#deferred.firstEnd() };
   }
 
   /** Sends one entry; undefined (after backing off) when no answer came. */
@@ -306,7 +305,7 @@ export class Delivery {
     }
   }
 
-  /** Applies the server's answer: settles, holds, pauses, waits or backs off. */
+  /** Applies the server's answer: settles, defers, pauses, waits or backs off. */
   async #apply(exchange: Exchange, pendingCount: number): Promise<void> {
     const { entry, response, timing } = exchange;
     const outcome = classify(response);
@@ -354,7 +353,7 @@ export class Delivery {
     this.#failures = 0;
     this.#probe.sent();
     this.#backoffUntil = undefined;
-    this.#holds.release(keyOf(entry));
+    this.#deferred.release(keyOf(entry));
     if (duplicate && status === SendStatus.Sent) {
       // Never sent before, yet "already recorded": the server holds another event with the same
       // five fields as it stores them (REFERENCE §1: times are stored as naive local times, so in
@@ -369,7 +368,7 @@ export class Delivery {
       const already = duplicate ? " (the server already had it)" : "";
       this.#options.log("debug", `Sent ${describe(entry.event)}${already}`);
     }
-    // Another event was accepted: a held 4xx concerned its own event.
+    // Another event was accepted: a suspect 4xx concerned its own event.
     const cleared = this.#judge.accepted(keyOf(entry));
     if (cleared) await this.#refuse(cleared);
   }
@@ -395,7 +394,7 @@ export class Delivery {
     }
   }
 
-  /** Marks a held 4xx refused for good (status 3). */
+  /** Marks a suspect 4xx refused for good (status 3). */
   async #refuse({ entry, status, reason }: Suspect): Promise<void> {
     this.#error(
       `The server refused ${
@@ -424,7 +423,7 @@ export class Delivery {
    * others go on; when the previous attempt failed too, all of delivery backs off.
    */
   #failed(entry: PendingEntry, reason: string): void {
-    const delay = this.#holds.hold(keyOf(entry), this.#clock.random());
+    const delay = this.#deferred.defer(keyOf(entry), this.#clock.random());
     const message = redact(`${describe(entry.event)} not sent: ${reason}`);
     const key = keyOf(entry);
     const another = this.#failures > 0 && this.#lastFailed !== key;
@@ -465,7 +464,7 @@ export class Delivery {
       return false;
     }
     this.#attempted.delete(keyOf(entry));
-    this.#holds.release(keyOf(entry));
+    this.#deferred.release(keyOf(entry));
     return true;
   }
 

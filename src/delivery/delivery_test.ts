@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { type Clock, systemClock, type Timer } from "../clock.ts";
+import { BACKOFF_BASE_MS, BACKOFF_CAP_MS } from "./deferred_events.ts";
 import {
-  BACKOFF_BASE_MS,
-  BACKOFF_CAP_MS,
   classify,
   Delivery,
   type DeliveryJournal,

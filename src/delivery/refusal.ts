@@ -2,7 +2,7 @@
  * Whether a 4xx concerns its event (refused for good, status 3) or the setup (pause): the
  * reference server refuses an event only for what the event holds (an unparsable timestamp),
  * while a wrong server, a proxy or a key the server cannot take refuse every request alike.
- * So a 4xx is held as a suspect until another event's answer tells: another event accepted
+ * So a 4xx is kept as a suspect until another event's answer tells: another event accepted
  * means the 4xx concerned its own event; the same 4xx for a different event means the setup.
  * A 4xx while the health check fails is the setup's.
  *
@@ -22,7 +22,7 @@ export interface Verdict {
 export class RefusalJudge {
   #suspect: Suspect | undefined;
 
-  /** The event key held as a suspect, if any. */
+  /** The event key kept as a suspect, if any. */
   get suspectKey(): string | undefined {
     return this.#suspect?.key;
   }

@@ -19,7 +19,7 @@ export interface PendingEntry {
   readonly seq?: number;
 }
 
-/** A 4xx held until another event's answer tells whether it concerns this one. */
+/** A suspect 4xx, kept until another event's answer tells whether it concerns this one. */
 export interface Suspect {
   readonly key: string;
   readonly entry: PendingEntry;
@@ -56,8 +56,6 @@ export interface DeliveryState {
   sent: number;
   /** Events the server refused for good in this process. */
   rejected: number;
-  /** Events waiting on their own backoff (the server failed them) while others go on. */
-  held?: number;
   /** The event sent last once tried in this process: its eventKey, attempts, last error. */
   sending?: { key: string; attempts: number; lastError?: string };
 }
@@ -101,7 +99,7 @@ export interface Exchange {
   timing: AnswerTiming;
 }
 
-/** What to do next: send `entry`, settle a held 4xx as refused, or wait until `wakeAt`. */
+/** What to do next: send `entry`, settle a suspect 4xx as refused, or wait until `wakeAt`. */
 export interface Next {
   entry?: PendingEntry;
   count: number;

@@ -35,9 +35,6 @@ import type { PresentSession, ReportedChange, SessionChange } from "../platform.
 /** How a disconnect and a reconnect are reported (config key `disconnect_events`). */
 export type DisconnectPolicy = "lock" | "logoff" | "none";
 
-/** The accepted values of `disconnect_events`. */
-export const DISCONNECT_POLICIES: readonly DisconnectPolicy[] = ["lock", "logoff", "none"];
-
 /** The user name as the journal and the server hold it (trimmed, clipped, never empty). */
 export function userKey(user: string): string {
   return clip(user.trim() || UNKNOWN_USER, COLUMN_LIMITS.userName);

@@ -12,7 +12,8 @@
  */
 import { join } from "node:path";
 import { systemClock } from "../clock.ts";
-import { configProblems, loadConfig, maskSecret } from "../config/config.ts";
+import { configProblems, loadConfig } from "../config/config.ts";
+import { maskSecret } from "../log/redact.ts";
 import { describeTls } from "../config/source.ts";
 import { CLEAR_TEXT_WARNING, isClearText } from "../net/connection.ts";
 import { eventKey, SendStatus, type SessionEvent } from "../event.ts";
