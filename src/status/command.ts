@@ -18,7 +18,7 @@ import { describeTls } from "../config/source.ts";
 import { CLEAR_TEXT_WARNING, isClearText } from "../net/connection.ts";
 import { eventKey, SendStatus, type SessionEvent } from "../event.ts";
 import { readJournal } from "../journal/journal.ts";
-import type { Platform } from "../platform.ts";
+import type { Platform, ServiceState } from "../platform.ts";
 import { agentRunning, type AgentStatus, readStatus } from "./status.ts";
 import { errorText } from "../text.ts";
 import { STATUS_EXIT_CODES } from "../exit_codes.ts";
@@ -175,12 +175,35 @@ export async function statusReport(
   options: StatusOptions,
 ): Promise<StatusReport> {
   const dir = join(configPath, "..");
-  const now = options.now ?? systemClock.wallNow();
   const maxBacklogMs = options.maxBacklogMs ?? DEFAULT_MAX_BACKLOG_MS;
   const status = await readStatus(dir);
   const running = agentRunning(dir);
   const service = await options.platform.serviceState().catch(() => undefined);
-  const report: StatusReport = {
+  const report = reportFromStatus(status, { running, service, configPath, maxBacklogMs });
+  await addConfigFacts(report, configPath, options.platform);
+  await addJournalFacts(report, dir, options.now ?? systemClock.wallNow());
+  const problems = findProblems(report, maxBacklogMs);
+  if (problems.length > 0) {
+    report.verdict = problems[0][0];
+    report.exitCode = STATUS_EXIT_CODES[report.verdict];
+    report.failed = problems.map(([verdict]) => verdict);
+    report.problems = problems.map(([, text]) => text);
+  }
+  return report;
+}
+
+/** The report as status.json and agent.lock tell it, before config.ini and the journal. */
+function reportFromStatus(
+  status: AgentStatus | undefined,
+  facts: {
+    running: boolean | undefined;
+    service: ServiceState | undefined;
+    configPath: string;
+    maxBacklogMs: number;
+  },
+): StatusReport {
+  const { running, service } = facts;
+  return {
     exitCode: 0,
     verdict: "ok",
     failed: [],
@@ -194,7 +217,7 @@ export async function statusReport(
       updatedAt: iso(status?.updatedAt),
     },
     service: service ? { state: service.state, pid: service.pid ?? null } : null,
-    configPath,
+    configPath: facts.configPath,
     configError: null,
     serverUrl: null,
     apiKey: null,
@@ -222,10 +245,18 @@ export async function statusReport(
       oldestPendingAgeSeconds: null,
       journalNote: null,
     },
-    maxBacklogSeconds: Math.round(maxBacklogMs / 1000),
+    maxBacklogSeconds: Math.round(facts.maxBacklogMs / 1000),
   };
+}
+
+/** What config.ini says: the server, the masked key, TLS, and what keeps it from being used. */
+async function addConfigFacts(
+  report: StatusReport,
+  configPath: string,
+  platform: Pick<Platform, "defaultInstallDir">,
+): Promise<void> {
   try {
-    const installDir = options.platform.defaultInstallDir();
+    const installDir = platform.defaultInstallDir();
     const { config } = await loadConfig(configPath, { installDir });
     report.serverUrl = config.serverUrl;
     report.apiKey = maskSecret(config.apiKey);
@@ -235,6 +266,10 @@ export async function statusReport(
   } catch (error) {
     report.configError = errorText(error);
   }
+}
+
+/** What event_log.csv says: the events, those not yet sent and how long the oldest waited. */
+async function addJournalFacts(report: StatusReport, dir: string, now: number): Promise<void> {
   const journal = await readPending(dir);
   const oldest = journal.pending[0];
   report.events = {
@@ -251,14 +286,6 @@ export async function statusReport(
       : null,
     journalNote: journal.note,
   };
-  const problems = findProblems(report, maxBacklogMs);
-  if (problems.length > 0) {
-    report.verdict = problems[0][0];
-    report.exitCode = STATUS_EXIT_CODES[report.verdict];
-    report.failed = problems.map(([verdict]) => verdict);
-    report.problems = problems.map(([, text]) => text);
-  }
-  return report;
 }
 
 /** The lines `--status` prints for `report`. */

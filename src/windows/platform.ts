@@ -8,7 +8,7 @@ import type { Platform } from "../platform.ts";
 import { WindowsEventLog } from "./eventlog/app_event_log.ts";
 import { describeOpenAccess } from "./security/descriptor.ts";
 import { readDescriptor, secureDirectory, secureFile } from "./security/file_security.ts";
-import { runningUnderWine } from "./wine.ts";
+import { runningUnderWine } from "./security/wine.ts";
 import { windowsInstallDir } from "./mgr/installer.ts";
 import { runWindowsService } from "./svc/service_host.ts";
 import { WindowsServiceManager } from "./mgr/service_manager.ts";

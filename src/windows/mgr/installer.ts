@@ -33,7 +33,7 @@ import {
   writeUninstaller,
 } from "./install_files.ts";
 import { waitForProcessExit } from "./process_wait.ts";
-import { runningUnderWine } from "../wine.ts";
+import { runningUnderWine } from "../security/wine.ts";
 import {
   removeServiceEnvironment,
   setFailureActionsOnNonCrash,

@@ -45,7 +45,7 @@ import { systemClock } from "../../clock.ts";
 import type { SecureOptions } from "../../platform.ts";
 import { AGENT_FILE_SDDL, INSTALL_DIR_SDDL, trustDecision } from "./descriptor.ts";
 import { ELEVATION_REQUIRED, mayAdminister } from "./elevation.ts";
-import { runningUnderWine } from "../wine.ts";
+import { runningUnderWine } from "./wine.ts";
 
 export { isRestrictedDacl, parseDacl, PROTECTED_SDDL } from "./descriptor.ts";
 
