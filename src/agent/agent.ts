@@ -89,7 +89,8 @@ export class Agent {
     const dir = this.#dir = dirname(options.configPath);
     const clock = this.#clock = options.clock ?? systemClock;
     this.#startedAt = clock.wallNow();
-    const { log, track } = this;
+    const { log } = this;
+    const track = this.#track;
     this.#source = new ConfigSource(options.configPath, {
       installDir: options.platform.defaultInstallDir(),
       secureFile: options.platform.secureFile,
@@ -199,7 +200,7 @@ export class Agent {
     if (await this.#source.read({ create: false })) {
       this.log("info", `Reloading: ${reason}`);
       this.#applyConfig();
-      this.track(this.#refreshIp());
+      this.#track(this.#refreshIp());
     } else {
       // Already applied (the file watcher and the service's reload control both report one
       // change): only the health check is asked for.
@@ -275,8 +276,8 @@ export class Agent {
     this.#lock?.release();
   }
 
-  /** Keeps a background task for the stop to wait for; its failure is logged (bound). */
-  track = (promise: Promise<unknown>): void => {
+  /** Keeps a background task for the stop to wait for; its failure is logged. */
+  #track = (promise: Promise<unknown>): void => {
     const tracked = promise.catch((error) => {
       this.log("error", `Unexpected: ${(error as Error).stack ?? error}`);
     }).finally(() => this.#background.delete(tracked));
@@ -312,12 +313,12 @@ export class Agent {
       this.#watcher = new ConfigWatcher(this.#options.configPath, {
         clock: this.#clock,
         log: this.log,
-        onChange: () => this.track(this.reload("config.ini changed on disk")),
+        onChange: () => this.#track(this.reload("config.ini changed on disk")),
       });
       this.#watcher.start();
     }
     options.progress?.("journal open");
-    this.#tasks.every("ip", IP_REFRESH_MS, () => this.track(this.#refreshIp()));
+    this.#tasks.every("ip", IP_REFRESH_MS, () => this.#track(this.#refreshIp()));
   }
 
   #newDelivery(journal: Journal): Delivery {
@@ -350,7 +351,7 @@ export class Agent {
     this.#delivery?.setRateBudget(config.serverRateLimit);
     this.health.every(config.healthCheckIntervalMs);
     if (config.obtainPublicIp && config.publicIpUrls.length > 0) {
-      const lookup = () => this.track(this.#host.refreshPublicIp(config.publicIpUrls));
+      const lookup = () => this.#track(this.#host.refreshPublicIp(config.publicIpUrls));
       this.#tasks.every("public IP", PUBLIC_IP_REFRESH_MS, lookup);
       lookup();
     } else {
