@@ -164,39 +164,6 @@ export const ADVAPI32_SYMBOLS = {
     ],
     result: "i32", // BOOL
   },
-  SetFileSecurityW: {
-    parameters: [
-      "buffer", // LPCWSTR lpFileName
-      "u32", // SECURITY_INFORMATION SecurityInformation
-      "pointer", // PSECURITY_DESCRIPTOR pSecurityDescriptor
-    ],
-    result: "i32", // BOOL
-  },
-  SetNamedSecurityInfoW: {
-    parameters: [
-      "buffer", // LPWSTR pObjectName
-      "u32", // SE_OBJECT_TYPE ObjectType: SE_FILE_OBJECT 1
-      "u32", // SECURITY_INFORMATION SecurityInfo
-      "pointer", // PSID psidOwner: NULL
-      "pointer", // PSID psidGroup: NULL
-      "pointer", // PACL pDacl
-      "pointer", // PACL pSacl: NULL
-    ],
-    result: "u32", // DWORD: ERROR_SUCCESS or the error code (not through GetLastError)
-  },
-  GetNamedSecurityInfoW: {
-    parameters: [
-      "buffer", // LPCWSTR pObjectName
-      "u32", // SE_OBJECT_TYPE ObjectType: SE_FILE_OBJECT 1
-      "u32", // SECURITY_INFORMATION SecurityInfo
-      "buffer", // PSID* ppsidOwner: NULL
-      "buffer", // PSID* ppsidGroup: NULL
-      "buffer", // PACL* ppDacl: out, points into the descriptor
-      "buffer", // PACL* ppSacl: NULL
-      "buffer", // PSECURITY_DESCRIPTOR* ppSecurityDescriptor: out, free with LocalFree
-    ],
-    result: "u32", // DWORD: ERROR_SUCCESS or the error code
-  },
   OpenProcessToken: {
     parameters: [
       "pointer", // HANDLE ProcessHandle: GetCurrentProcess()
@@ -215,6 +182,7 @@ export const ADVAPI32_SYMBOLS = {
     ],
     result: "i32", // BOOL
   },
+  // Service DACL, security by handle, owners, the service key's Environment.
   SetServiceObjectSecurity: {
     parameters: [
       "pointer", // SC_HANDLE hService: opened with WRITE_DAC
@@ -271,6 +239,18 @@ export const ADVAPI32_SYMBOLS = {
       "pointer", // HKEY hKey: HKEY_LOCAL_MACHINE
       "buffer", // LPCWSTR lpSubKey
       "buffer", // LPCWSTR lpValueName
+    ],
+    result: "i32", // LSTATUS: ERROR_SUCCESS, ERROR_FILE_NOT_FOUND 2 when there is no such value
+  },
+  RegGetValueW: {
+    parameters: [
+      "pointer", // HKEY hkey: HKEY_LOCAL_MACHINE
+      "buffer", // LPCWSTR lpSubKey
+      "buffer", // LPCWSTR lpValue
+      "u32", // DWORD dwFlags: RRF_RT_REG_SZ
+      "buffer", // LPDWORD pdwType: NULL
+      "buffer", // PVOID pvData: out, NULL to ask the size
+      "buffer", // LPDWORD pcbData: in/out, bytes (the NUL included)
     ],
     result: "i32", // LSTATUS: ERROR_SUCCESS, ERROR_FILE_NOT_FOUND 2 when there is no such value
   },
@@ -370,10 +350,13 @@ export const ADVAPI32_SYMBOLS = {
 export const HKEY_LOCAL_MACHINE_VALUE = 0xffff_ffff_8000_0002n;
 /** KEY_READ access to a registry key. */
 export const KEY_READ = 0x20019;
+/** RegGetValueW's dwFlags: only a REG_SZ value is read. */
+export const RRF_RT_REG_SZ = 0x2;
 
 /** Service types, start types and error control. */
 export const SERVICE_WIN32_OWN_PROCESS = 0x10;
 export const SERVICE_AUTO_START = 2;
+export const SERVICE_DEMAND_START = 3;
 export const SERVICE_ERROR_NORMAL = 1;
 export const SERVICE_NO_CHANGE = 0xffff_ffff;
 /** Service states (dwCurrentState). */
@@ -383,6 +366,7 @@ export const SERVICE_STOP_PENDING = 3;
 export const SERVICE_RUNNING = 4;
 export const SERVICE_CONTINUE_PENDING = 5;
 export const SERVICE_PAUSE_PENDING = 6;
+export const SERVICE_PAUSED = 7;
 /** Controls a service accepts (dwControlsAccepted). */
 export const SERVICE_ACCEPT_STOP = 0x1;
 export const SERVICE_ACCEPT_SHUTDOWN = 0x4;
@@ -394,6 +378,7 @@ export const SERVICE_CONTROL_SHUTDOWN = 5;
 export const SERVICE_CONTROL_SESSIONCHANGE = 14;
 /** Access rights of the service control manager and of services. */
 export const SC_MANAGER_CONNECT = 0x1;
+export const SC_MANAGER_CREATE_SERVICE = 0x2;
 export const SC_MANAGER_ALL_ACCESS = 0xf003f;
 export const SERVICE_QUERY_STATUS = 0x4;
 export const SERVICE_START = 0x10;
@@ -404,6 +389,7 @@ export const DELETE = 0x10000;
 /** ChangeServiceConfig2W levels and failure action types. */
 export const SERVICE_CONFIG_DESCRIPTION = 1;
 export const SERVICE_CONFIG_FAILURE_ACTIONS = 2;
+export const SC_ACTION_NONE = 0;
 export const SC_ACTION_RESTART = 1;
 /** QueryServiceStatusEx level. */
 export const SC_STATUS_PROCESS_INFO = 0;
@@ -411,12 +397,14 @@ export const SC_STATUS_PROCESS_INFO = 0;
 export const SDDL_REVISION_1 = 1;
 export const SE_FILE_OBJECT = 1;
 export const OWNER_SECURITY_INFORMATION = 0x1;
+export const GROUP_SECURITY_INFORMATION = 0x2;
 export const DACL_SECURITY_INFORMATION = 0x4;
 export const PROTECTED_DACL_SECURITY_INFORMATION = 0x8000_0000;
 /** Tokens. */
 export const TOKEN_QUERY = 0x8;
 export const TokenElevation = 20;
 
+// Preshutdown, failure actions flag, service access rights, owners.
 /** SERVICE_ACCEPT_PRESHUTDOWN and SERVICE_CONTROL_PRESHUTDOWN. */
 export const SERVICE_ACCEPT_PRESHUTDOWN = 0x100;
 export const SERVICE_CONTROL_PRESHUTDOWN = 0xf;
@@ -429,6 +417,8 @@ export const SERVICE_INTERROGATE = 0x80;
 export const READ_CONTROL = 0x2_0000;
 export const WRITE_DAC = 0x4_0000;
 export const WRITE_OWNER = 0x8_0000;
+/** SE_SERVICE for the *SecurityInfo calls. */
+export const SE_SERVICE = 2;
 
 let library: Deno.DynamicLibrary<typeof ADVAPI32_SYMBOLS> | undefined;
 

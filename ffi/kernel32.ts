@@ -81,7 +81,7 @@ export const KERNEL32_SYMBOLS = {
     result: "pointer", // HLOCAL: NULL on success
   },
   GetCurrentProcess: { parameters: [], result: "pointer" }, // HANDLE: the pseudo-handle -1
-  // ---- issue 9: folders with their descriptor, files by handle, replacement, processes ----
+  // Folders with their descriptor, files by handle, replacement, processes.
   CreateDirectoryW: {
     parameters: [
       "buffer", // LPCWSTR lpPathName
@@ -124,7 +124,6 @@ export const KERNEL32_SYMBOLS = {
     ],
     result: "pointer", // HANDLE, NULL on failure (e.g. the process has exited)
   },
-  // ---- end of issue 9's block ----
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** SYNCHRONIZE access right (waitable handles). */
@@ -146,7 +145,7 @@ export const FILE_ATTRIBUTE_REPARSE_POINT = 0x400;
 export const FORMAT_MESSAGE_IGNORE_INSERTS = 0x200;
 export const FORMAT_MESSAGE_FROM_SYSTEM = 0x1000;
 
-// ---- issue 9: file handles, moves, processes ----
+// File handles, moves, processes.
 /** CreateFileW access, sharing, disposition and flags. */
 export const FILE_SHARE_READ = 0x1;
 export const FILE_SHARE_WRITE = 0x2;
@@ -164,7 +163,6 @@ export const MOVEFILE_DELAY_UNTIL_REBOOT = 0x4;
 export const MOVEFILE_WRITE_THROUGH = 0x8;
 /** OpenProcess access. */
 export const PROCESS_QUERY_LIMITED_INFORMATION = 0x1000;
-// ---- end of issue 9's block ----
 
 let library: Deno.DynamicLibrary<typeof KERNEL32_SYMBOLS> | undefined;
 

@@ -249,7 +249,7 @@ export function readDword(buffer: ArrayBufferView, byteOffset = 0): number {
   );
 }
 
-// ---- issue 9: SECURITY_ATTRIBUTES, SERVICE_PRESHUTDOWN_INFO, SERVICE_FAILURE_ACTIONS_FLAG ----
+// SECURITY_ATTRIBUTES, SERVICE_PRESHUTDOWN_INFO, SERVICE_FAILURE_ACTIONS_FLAG.
 
 /** sizeof(SECURITY_ATTRIBUTES) on x64: nLength, padding, the descriptor, bInheritHandle, padding. */
 export const SECURITY_ATTRIBUTES_SIZE = 24;

@@ -46,7 +46,7 @@ export function wtsapi32(): Deno.DynamicLibrary<typeof WTSAPI32_SYMBOLS>["symbol
   return library.symbols;
 }
 
-// ---- Sessions present at start (issue 10): WTSQuerySessionInformationW's session records ----
+// Sessions present at start: WTSQuerySessionInformationW's session records.
 
 /** WTS_INFO_CLASS WTSSessionInfo: a WTSINFOW (ffi/wts_structs.ts). */
 export const WTSSessionInfo = 24;

@@ -5,7 +5,7 @@
  * scripts/msi/dev_launcher.c built with mingw-w64. It runs `<deno.exe> run <agent permissions>
  * <this checkout>\tests\windows\test_build.ts <its arguments>` (the test build: mod.ts plus
  * the test-only session controls) and returns deno.exe's exit code; the agent then sees
- * deno.exe as its runtime and makes a development install (README "Development install").
+ * deno.exe as its runtime and makes a development install (docs/development.md, "Development install").
  *
  * Output in `<checkout>/.dev/msi/`: winagentUSM.exe (the launcher), winagentUSM-<v>.msi and
  * winagentUSM-<v with patch + 1>.msi (the upgrade), and manifest.json naming them.

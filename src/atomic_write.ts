@@ -1,9 +1,12 @@
 /**
- * The one atomic file write of the agent (config.ini, status.json, journal rewrites): the data
+ * The one atomic file write of the agent (config.ini, status.json, sessions.json): the data
  * goes to a new temporary file beside the target (created exclusively, so a planted file or
  * link of that name is never written through), is flushed to disk, gets its mode and security,
  * and is renamed over the target; the folder is then flushed so the rename itself survives a
  * power loss. A reader sees the old file or the new one, never a mix.
+ *
+ * The journal does not use it: its rewrites go through a `.next` file that must wait for the
+ * live file to be archived (src/journal/journal.ts says why).
  *
  * Temporary names are `.<name>.<random>.tmp`; `isTemporaryName` recognises them so that a
  * start can remove those a killed process left behind.

@@ -1,16 +1,16 @@
 /**
  * Every exit code the agent gives, in one place: the command line's (`EXIT_CODES`), those of
- * `--status` (`STATUS_EXIT_CODES`), and the service-specific ones the service reports when the
- * agent cannot start or stop (`SERVICE_EXIT_CODES`), with the error that carries one
- * ({@link StartError}) and the one mapper from an error to its service exit code
+ * `--status` (`STATUS_EXIT_CODES`, docs/monitoring.md), and the service-specific ones the service
+ * reports when the agent cannot start or stop (`SERVICE_EXIT_CODES`), with the error that carries
+ * one ({@link StartError}) and the one mapper from an error to its service exit code
  * ({@link serviceExitCode}). The Windows service host reports a service exit code with
- * ERROR_SERVICE_SPECIFIC_ERROR (1066); `sc query` shows it as SERVICE_EXIT_CODE (README,
- * "Service controls and exit codes").
+ * ERROR_SERVICE_SPECIFIC_ERROR (1066); `sc query` shows it as SERVICE_EXIT_CODE
+ * (docs/administration.md, "Service controls and exit codes").
  *
  * @module
  */
 
-/** The exit codes of the command line, documented in the README. */
+/** The exit codes of the command line, documented in docs/monitoring.md. */
 export const EXIT_CODES = {
   ok: 0,
   /** The action failed (server unreachable for --pin-server-cert, a service action failed). */

@@ -61,8 +61,9 @@ export interface PresentSession {
 export type SessionSink = (change: SessionChange) => Promise<void>;
 
 /**
- * A producer of session changes: the platform's (Windows: the service's HandlerEx, see
- * {@link Platform.sessionSource}), or the simulated source that reads JSON Lines (`--simulate`).
+ * A producer of session changes: the platform's (Windows: the service's HandlerEx; Linux:
+ * systemd-logind; see {@link Platform.sessionSource}), or the simulated source that reads JSON
+ * Lines (`--simulate`).
  * The agent calls `run` as its start begins (changes that arrive during the start wait in the
  * agent until its journal is open), and `presentSessions` once it has started, without waiting
  * for it: the changes keep flowing meanwhile. A source that has a snapshot to give delivers no
@@ -78,10 +79,23 @@ export interface SessionSource {
    * undefined, where unknown (then nothing is inferred at start).
    */
   presentSessions?(): Promise<PresentSession[] | undefined>;
+  /** Where the changes come from, for status.json ("systemd-logind"); absent: not said. */
+  readonly description?: string;
 }
 
 /** Where the platform's own messages go (the agent's logs). */
 export type PlatformLog = (level: "debug" | "info" | "warn" | "error", message: string) => void;
+
+/** Options of {@link Platform.sessionSource}. */
+export interface SessionSourceOptions {
+  log: PlatformLog;
+  /**
+   * The machine shuts down and the source learnt it first (logind's PrepareForShutdown):
+   * resolves once the shutdown's events are journaled and the agent stopped. A platform whose
+   * service host is told of the shutdown itself (Windows) does not call it.
+   */
+  onShutdown: () => Promise<void>;
+}
 
 /** The service actions of `--service`. */
 export type ServiceAction = "install" | "start" | "stop" | "restart" | "remove" | "run";
@@ -207,10 +221,12 @@ export interface Platform {
   runService(hooks: ServiceHooks): Promise<number>;
   /**
    * The platform's session source for `--service run` (Windows: SERVICE_CONTROL_SESSIONCHANGE
-   * and the Terminal Services enumeration), asked once before {@link runService}; absent where
-   * the platform reports no sessions. `--simulate` replaces it.
+   * and the Terminal Services enumeration; Linux: systemd-logind), asked once as the agent's
+   * start begins; absent where the platform reports no sessions. Rejects when it cannot be had
+   * (no logind in a container): the agent then records nothing and says why. `--simulate`
+   * replaces it.
    */
-  sessionSource?(log: PlatformLog): SessionSource;
+  sessionSource?(options: SessionSourceOptions): Promise<SessionSource>;
   /**
    * The system's event log for the agent's entries (Windows: the Application log through the
    * source UserSessionMonService), or undefined where there is none or it cannot be opened.

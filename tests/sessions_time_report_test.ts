@@ -45,7 +45,7 @@ Deno.test("the report drops a span across midnight and uses first start to last 
   );
 });
 
-Deno.test("without the inferred events the report is wrong in the scenarios of issue 10", async (t) => {
+Deno.test("without the inferred events the report is wrong in the scenarios of docs/sessions.md", async (t) => {
   await t.step("installed mid-session: no Logon, no time", () => {
     assert.equal(userSeconds([row("Logoff", "alice", "2025-01-14T17:00:00Z")], "alice"), 0);
   });

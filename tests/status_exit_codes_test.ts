@@ -1,7 +1,7 @@
 /**
  * `--status`, `--status --json` and `--pending` as a monitoring script meets them: the real CLI
  * in its own process, reading the folder of a real agent process that talks to the reference
- * server double over HTTPS. Each exit code of the README's Status table is provoked for real.
+ * server double over HTTPS. Each exit code of the Status table in docs/monitoring.md is provoked for real.
  */
 import assert from "node:assert/strict";
 import { AgentProcess, configureAgent, runCli } from "./support/agent_process.ts";

@@ -51,6 +51,12 @@ Deno.test("the systemd unit runs the agent's own command line on its default roo
   assert.equal(service.get("StateDirectoryMode")![0], "0700");
   assert.equal(service.get("KillSignal")![0], "SIGTERM");
   assert.equal(unit.get("Install")!.get("WantedBy")![0], "multi-user.target");
+  // The session source is systemd-logind on the system bus: started after both.
+  const after = unit.get("Unit")!.get("After")!.join(" ").split(/\s+/);
+  for (const needed of ["dbus.service", "systemd-logind.service"]) {
+    assert.ok(after.includes(needed), `After= lacks ${needed}`);
+  }
+  assert.equal(options.simulate, undefined);
 });
 
 async function hasSystemdAnalyze(): Promise<boolean> {

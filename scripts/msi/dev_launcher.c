@@ -4,7 +4,7 @@
  * code through. Built by scripts/msi_dev_build.ts with mingw-w64:
  *   x86_64-w64-mingw32-gcc -municode -O2 -s -DDENO_EXE=L"..." -DMOD_TS=L"..." dev_launcher.c
  * The agent then sees deno.exe as its runtime, so `--service install` makes a development
- * install (the service runs deno.exe with that entry), as README "Development install" says.
+ * install (the service runs deno.exe with that entry), as docs/development.md ("Development install") says.
  */
 #include <windows.h>
 #include <stdio.h>

@@ -80,6 +80,7 @@ export class Agent {
   #journal: Journal | undefined;
   #delivery: Delivery | undefined;
   #lock: InstanceLock | undefined;
+  #sessionSource: string | undefined;
   #state: AgentStatus["state"] = "starting";
   #startedAt: number;
   #background = new Set<Promise<unknown>>();
@@ -179,9 +180,19 @@ export class Agent {
     if (!options.deferNetwork) await this.online();
   }
 
-  /** Records the changes of `source` (see {@link SessionRecorder.listen}). */
-  listen(source: SessionSource): void {
+  /**
+   * Records the changes of `source` (see {@link SessionRecorder.listen}); `description` says in
+   * status.json where they come from.
+   */
+  listen(source: SessionSource, description?: string): void {
     this.sessions.listen(source);
+    if (description) this.sessionSource = description;
+  }
+
+  /** Says in status.json where session changes come from, or why none are recorded. */
+  set sessionSource(description: string) {
+    this.#sessionSource = description;
+    if (this.#state !== "starting") this.#status.soon(); // the start writes it anyway
   }
 
   /**
@@ -230,6 +241,7 @@ export class Agent {
       lastHealth: this.health.last,
       pending: this.#journal?.pendingCount ?? 0,
       unsaved: this.#unsaved.count,
+      sessionSource: this.#sessionSource,
     }, this.#clock.wallNow());
   }
 

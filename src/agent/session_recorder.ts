@@ -53,7 +53,6 @@ export class SessionRecorder {
   #since = 0;
   #queue: Promise<unknown> = Promise.resolve();
   #source: SessionSource | undefined;
-  #feeding: Promise<void> | undefined;
 
   constructor(options: SessionRecorderOptions) {
     this.#options = options;
@@ -86,7 +85,7 @@ export class SessionRecorder {
       this.#options.log("warn", `Sessions present at start not read: ${errorText(error)}`);
     });
     if (snapshot) this.#options.track(snapshot);
-    this.#feeding = source.run((change) => this.record(change)).catch((error) => {
+    source.run((change) => this.record(change)).catch((error) => {
       this.#options.log("error", `Session source stopped: ${errorText(error)}`);
     });
   }
@@ -118,16 +117,26 @@ export class SessionRecorder {
    * not at all. During the start it waits until the journal is open.
    */
   record(change: SessionChange): Promise<void> {
+    if (this.#closing) {
+      this.#options.log(
+        "warn",
+        `A ${change.type} of session ${change.session} after the stop is not recorded`,
+      );
+      return Promise.resolve();
+    }
     if (!this.#running) this.#waiting++;
     return this.#enqueue(() => {
       const reported = this.#tracker.translate(change);
       const policy = `disconnect_events = ${this.#options.settings().disconnectEvents}`;
       if (!reported) {
+        const why = change.type === "logoff"
+          ? "the user is still logged on in another session"
+          : policy;
         this.#options.log(
           "debug",
           `${change.type} of ${
             describeUser(change)
-          } (session ${change.session}) not recorded (${policy})`,
+          } (session ${change.session}) not recorded (${why})`,
         );
         return Promise.resolve();
       }
@@ -152,12 +161,12 @@ export class SessionRecorder {
   /**
    * Stops listening: the source is closed and the changes it handed over are recorded; at a
    * shutdown, then a Logoff for every user still logged on (`logoff_at_shutdown`). Then
-   * sessions.json is written a last time.
+   * sessions.json is written a last time. The source's run is not waited for: a source may be
+   * the caller (logind's shutdown waits for this stop before it ends).
    */
   async close(options: { shutdown?: boolean } = {}): Promise<void> {
     this.#closing = true;
     this.#source?.close();
-    await this.#feeding;
     await this.#queue;
     if (options.shutdown && this.#running) {
       for (const { change, reason } of this.#tracker.planShutdown()) {

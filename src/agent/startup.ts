@@ -1,6 +1,6 @@
 /**
  * The steps of the agent's start that can fail, each failure a {@link StartError} with the
- * service exit code the Windows service reports (README, "Service controls and exit codes").
+ * service exit code the Windows service reports (docs/administration.md, "Service controls and exit codes").
  *
  * @module
  */
@@ -32,7 +32,7 @@ export interface FolderOptions {
  *
  * `--config X/config.ini` may name any folder (`/tmp`, `/etc`, a share): changing its mode or
  * giving it the protected DACL would damage what else lives there, so a folder that existed and is
- * not the install folder keeps its permissions (issue 8, item 13).
+ * not the install folder keeps its permissions.
  *
  * @throws {StartError} when the folder cannot be made or secured, or another agent holds it.
  */

@@ -10,7 +10,7 @@
  *   its value as written);
  * - it runs with `strict: false` and `tokens: true`, and the tokens are read in order, so the
  *   first problem in the command line is the one reported, in this module's words (the tests and
- *   the README quote them), and a value that starts with `-` (`--api-key -`, `--simulate -`) is
+ *   docs/errors.md quote them), and a value that starts with `-` (`--api-key -`, `--simulate -`) is
  *   a value, where strict mode would call it ambiguous.
  *
  * @module
@@ -295,7 +295,7 @@ Configuration (written to config.ini; a running agent reloads and checks the ser
   --cert-sha256 <hex>       Trust exactly the certificate with this SHA-256 (tls_server_sha256)
   --config <file>           The config.ini to use (default: in the install folder)
 
-Information (for scripts: see the exit codes of --status in the README):
+Information (for scripts: see the exit codes of --status in docs/monitoring.md):
   --status [--json]         State of the agent, last health check, events not yet sent;
                             exits 0 only when the agent runs, its last health check passed
                             and sending is not paused

@@ -138,27 +138,26 @@ async function hostAgent(
       } catch { /* no console (service) */ }
     },
   });
-  // The platform's session source, or under --simulate the simulated one, opened once started.
-  const platformSource = simulate === undefined
-    ? deps.platform.sessionSource?.(agent.log)
-    : undefined;
   const ended = Promise.withResolvers<number>();
   const hooks: ServiceHooks = {
     start: async (options) => {
-      // Listened to before the start: changes that arrive meanwhile wait in the agent.
-      if (platformSource) agent.listen(platformSource);
+      // The platform's source is listened to as the start begins: changes that arrive during
+      // the start (Windows accepts them from START_PENDING on) wait in the agent.
+      const listening = simulate === undefined
+        ? listenToPlatform(agent, deps.platform, ended)
+        : undefined;
       await agent.start(options);
+      await listening;
       if (simulate === undefined) return;
       if (clock) clock.onAdvance = (ms) => void agent.sessions.clockAdvanced(ms);
-      agent.listen(
-        await SimulatedSource.open(simulate, agent.log, {
-          simulatedClock: clock,
-          // The end comes after what the lines before it called for (the snapshot's events, the
-          // sessions.json write of a clock step): a power cut, too.
-          onEnd: (end) =>
-            ended.resolve(agent.sessions.idle().then(() => endSimulatedRun(end, hooks))),
-        }),
-      );
+      const source = await SimulatedSource.open(simulate, agent.log, {
+        simulatedClock: clock,
+        // The end comes after what the lines before it called for (the snapshot's events, the
+        // sessions.json write of a clock step): a power cut, too.
+        onEnd: (end) =>
+          ended.resolve(agent.sessions.idle().then(() => endSimulatedRun(end, hooks))),
+      });
+      agent.listen(source, `simulated: ${simulate === "-" ? "standard input" : simulate}`);
     },
     stop: () => agent.stop(),
     shutdown: () => agent.shutdown(),
@@ -167,6 +166,38 @@ async function hostAgent(
     log: agent.log,
   };
   return await Promise.race([deps.platform.runService(hooks), ended.promise]);
+}
+
+/**
+ * Listens to the platform's session source (Windows: the service's notifications; Linux:
+ * systemd-logind), or says once, in the log and status.json, why there is none (a container
+ * without logind): the events already in event_log.csv are still sent.
+ */
+async function listenToPlatform(
+  agent: Agent,
+  platform: Platform,
+  ended: PromiseWithResolvers<number>,
+): Promise<void> {
+  if (!platform.sessionSource) return;
+  try {
+    const source = await platform.sessionSource({
+      log: agent.log,
+      // The machine's shutdown (logind) ends the run once its Logoffs are journaled.
+      onShutdown: () => {
+        const done = agent.shutdown();
+        ended.resolve(done.then(() => EXIT_CODES.ok));
+        return done;
+      },
+    });
+    agent.listen(source, source.description);
+  } catch (error) {
+    const reason = errorText(error);
+    agent.log(
+      "warn",
+      `No session events are recorded: ${reason}. The events already in event_log.csv are still sent`,
+    );
+    agent.sessionSource = `none: ${reason}`;
+  }
 }
 
 /** Ends a simulated run as its last line says; returns the exit code. */
@@ -272,7 +303,7 @@ async function changeSettings(
   return EXIT_CODES.ok;
 }
 
-/** `--status` (text or JSON); returns its exit code (README, "Status"). */
+/** `--status` (text or JSON); returns its exit code (docs/monitoring.md, "Status"). */
 async function showStatus(
   configPath: string,
   options: CliOptions,

@@ -2,7 +2,7 @@
  * The agent's config.ini: reading and checking it (`parseConfig`, `loadConfig`), the settings an
  * imported file sets (`importedSettings`), and format-preserving atomic updates
  * (`updateConfigFile`). What each key means, its default and what it accepts are in one table,
- * `CONFIG_SCHEMA` (schema.ts); the value checkers are in values.ts. This module
+ * `CONFIG_SCHEMA` (keys.ts); the value checkers are in values.ts. This module
  * re-exports both, so `./config.ts` is the one import of the rest of the agent.
  *
  * Values may be wrapped in one pair of double quotes (`server_url = "https://x:8000"`); an empty

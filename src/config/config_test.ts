@@ -21,7 +21,10 @@ import { maskSecret } from "../log/redact.ts";
 import { IniDocument } from "./ini.ts";
 
 const KEY = "47959c6d5d8db64eb0ec3ad824ccbe82618632e2a58823d84aba92078da693fa";
-/** The config.ini the server's "Download Agent" page generates (REFERENCE.md §1), byte for byte. */
+/**
+ * The config.ini the server's "Download Agent" page generates, byte for byte
+ * (docs/server-contract.md, "The package the server hands out").
+ */
 const SERVER_FILE = Deno.readTextFileSync(
   new URL("../../testdata/server_config.ini", import.meta.url),
 );
@@ -633,11 +636,11 @@ Deno.test("the schema's views and the default file follow the table", () => {
   ]);
 });
 
-/** The rows of the README's config.ini table: section, key, default and accepted-values cells. */
+/** The rows of docs/configuration.md's config.ini table: section, key, default and accepted-values cells. */
 function readmeConfigRows(): string[][] {
-  const readme = Deno.readTextFileSync(new URL("../../README.md", import.meta.url));
+  const readme = Deno.readTextFileSync(new URL("../../docs/configuration.md", import.meta.url));
   const start = readme.indexOf("\n## config.ini\n");
-  assert.ok(start >= 0, "README has a config.ini section");
+  assert.ok(start >= 0, "docs/configuration.md has a config.ini section");
   const rows: string[][] = [];
   for (const line of readme.slice(start).split(/\r?\n/).slice(2)) {
     if (line.startsWith("## ")) break;
@@ -647,23 +650,23 @@ function readmeConfigRows(): string[][] {
   return rows;
 }
 
-Deno.test("the README's config.ini table matches CONFIG_SCHEMA", async (t) => {
+Deno.test("the config.ini table of docs/configuration.md matches CONFIG_SCHEMA", async (t) => {
   const rows = readmeConfigRows();
   assert.deepEqual(
     rows.map(([section, key]) => `${section} ${key}`),
     CONFIG_SCHEMA.map((entry) => `\`[${entry.section}]\` \`${entry.key}\``),
-    "the README lists every key, in file order, in its section",
+    "docs/configuration.md lists every key, in file order, in its section",
   );
   for (const [i, entry] of CONFIG_SCHEMA.entries()) {
     await t.step(entry.key, () => {
       const [, , defaultCell, acceptedCell] = rows[i];
       if (typeof entry.default === "string") {
-        // the default the README names is the one the parser applies
+        // the default the table names is the one the parser applies
         const named = entry.default === "" ? "empty" : `\`${entry.default}\``;
         assert.ok(
           defaultCell === named || defaultCell.startsWith(`${named} `) ||
             defaultCell.startsWith(`${named}:`),
-          `README default of ${entry.key} is ${defaultCell}, the schema's is ${named}`,
+          `docs/configuration.md default of ${entry.key} is ${defaultCell}, the schema's is ${named}`,
         );
       }
       assert.equal(defaultCell, entry.doc.default);
@@ -705,7 +708,7 @@ Deno.test("importedSettings refuses a file with a bad value, naming file and lin
   );
 });
 
-Deno.test("an unknown section is kept and reported as a warning, as the README says", () => {
+Deno.test("an unknown section is kept and reported as a warning, as docs/configuration.md says", () => {
   const text = "[API]\napi_key = k\n[Proxy]\nhost = x\n[api]\ntimezone = UTC\n";
   const { warnings } = parseConfig(text, "c.ini", { installDir: "/opt/usm" });
   assert.deepEqual(warnings, [

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { IniDocument } from "./ini.ts";
 
-/** The config.ini the server's "Download Agent" page generates (REFERENCE.md §1), byte for byte. */
+/**
+ * The config.ini the server's "Download Agent" page generates, byte for byte
+ * (docs/server-contract.md, "The package the server hands out").
+ */
 const SERVER_FILE = Deno.readTextFileSync(
   new URL("../../testdata/server_config.ini", import.meta.url),
 );

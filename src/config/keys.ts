@@ -1,7 +1,7 @@
 /**
  * The one table of config.ini's keys, `CONFIG_SCHEMA`, one entry per key in file order: its
  * section, default, checker, the `Config` field it fills, the comment above it in the default
- * file, the README's default and accepted-values text, and the flag that sets it. Everything
+ * file, the default and accepted-values text of docs/configuration.md, and the flag that sets it. Everything
  * else about the keys is derived from it in src/config/schema.ts.
  *
  * @module

@@ -1,10 +1,10 @@
 /**
  * What is derived from the one table of config.ini's keys, `CONFIG_SCHEMA` (src/config/keys.ts;
  * the types in src/config/types.ts): for each key its section, its default, its checker, the
- * `Config` field it fills, the comment above it in the default file, the text of the README's
- * config table, and the command-line flag that sets it (if any). Parsing
+ * `Config` field it fills, the comment above it in the default file, the text of
+ * docs/configuration.md's config table, and the command-line flag that sets it (if any). Parsing
  * (`parseConfig`), the default file (`defaultConfigText`), the defaults (`defaultConfig`), the
- * flag checks (`validateSetting`, the CLI's flag list) and a README test all read this table.
+ * flag checks (`validateSetting`, the CLI's flag list) and a test of docs/configuration.md all read this table.
  *
  * `health_check_interval`: the original agent and its documentation count minutes; the server's
  * settings form labels the key "seconds (10 to 3600)". A bare number is read as minutes; a

@@ -19,7 +19,7 @@ import { readRegularTextFile } from "../no_follow.ts";
 
 /**
  * How config.ini has the server's certificate checked, for the settings log line and
- * `--status` (README, "TLS": the same words).
+ * `--status` (docs/delivery.md, "TLS": the same words).
  */
 export function describeTls(
   config: Pick<Config, "tlsCaFile" | "tlsCaStore" | "tlsServerSha256" | "tlsInsecure">,

@@ -33,7 +33,7 @@ export interface Config {
   errorLogRotationBytes: number;
   /** 0 = event_log.csv never rotates (it is never disabled). */
   eventLogRotationBytes: number;
-  /** A Logon for sessions present at start whose logon is not in event_log.csv (issue 10). */
+  /** A Logon for sessions present at start whose logon is not in event_log.csv (docs/sessions.md). */
   logonAtStart: boolean;
   /** A Logoff for every user still logged on when the machine shuts down. */
   logoffAtShutdown: boolean;
@@ -54,7 +54,7 @@ export interface ConfigDefaults {
   timeZone?: string;
 }
 
-/** One key of config.ini: everything the agent, the default file and the README say about it. */
+/** One key of config.ini: everything the agent, the default file and the docs say about it. */
 export interface ConfigKeySpec<K extends string = string, F extends keyof Config = keyof Config> {
   key: K;
   section: ConfigSection;
@@ -68,7 +68,7 @@ export interface ConfigKeySpec<K extends string = string, F extends keyof Config
   value: (normalized: string) => Config[F];
   /** The comment lines above the key in the default file (without "; "). */
   comment: readonly string[];
-  /** The README's config table: the "default" and "accepted values" cells (Markdown). */
+  /** The config table of docs/configuration.md: the "default" and "accepted values" cells (Markdown). */
   doc: { default: string; accepted: string };
   /** The command-line flag that sets the key (without dashes), if any. */
   flag?: string;

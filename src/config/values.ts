@@ -2,7 +2,7 @@
  * The value checkers of config.ini's keys (and of the flags that set them): each takes the key
  * and the trimmed text, returns the normalized text, or throws a `TypeError` (wrong form) or a
  * `RangeError` (out of range) whose message shows the value (the API key masked) and what is
- * accepted. `CONFIG_SCHEMA` in schema.ts says which key uses which checker.
+ * accepted. `CONFIG_SCHEMA` in keys.ts says which key uses which checker.
  *
  * @module
  */

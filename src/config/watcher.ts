@@ -6,7 +6,7 @@
  *
  * Polling replaced `Deno.watchFs` on the folder: that woke the agent on every write of its own
  * journal and logs, and after file activity in the folder `FsWatcher.close()` blocked the
- * runtime, so a SIGTERM never completed (issue 8, item 12). A poll is one `stat` of one file,
+ * runtime, so a SIGTERM never completed. A poll is one `stat` of one file,
  * holds no resource between ticks, and stops at once.
  *
  * @module

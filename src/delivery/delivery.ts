@@ -3,8 +3,8 @@
  * answer in event_log.csv. Sent means the server's own "stored" answers (event_answer.ts); an
  * event the server fails waits on its own backoff while the others go on (deferred_events.ts); a
  * 4xx is refused for good only when it concerns its event (refusal.ts); a pause is probed again
- * with backoff (pause_probe.ts); the rate limit is counted (rate_limit.ts). The README's
- * "Delivery" section says what each answer leads to.
+ * with backoff (pause_probe.ts); the rate limit is counted (rate_limit.ts). docs/delivery.md
+ * says what each answer leads to.
  *
  * Time: every wait and deadline is on the injected clock's monotonic reading; the wall clock is
  * read only for the times in {@link DeliveryState} (status.json) and to turn a server's
@@ -356,7 +356,7 @@ export class Delivery {
     this.#deferred.release(keyOf(entry));
     if (duplicate && status === SendStatus.Sent) {
       // Never sent before, yet "already recorded": the server holds another event with the same
-      // five fields as it stores them (REFERENCE §1: times are stored as naive local times, so in
+      // five fields as it stores them (docs/server-contract.md: times are stored as naive local times, so in
       // the server zone's autumn fall-back hour two events an hour apart collide).
       this.#options.log(
         "warn",

@@ -20,7 +20,7 @@ export function keyOf(entry: PendingEntry): string {
 }
 
 /**
- * The JSON body the server expects for one event (REFERENCE.md §1). `LocalIP` and `IPAddress`
+ * The JSON body the server expects for one event (docs/server-contract.md, "The event body"). `LocalIP` and `IPAddress`
  * carry the same captured address (current and older servers); `PublicIP` only when known.
  */
 export function eventBody(

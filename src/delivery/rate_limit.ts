@@ -1,7 +1,7 @@
 /**
  * The server's rate limit as delivery keeps to it.
  *
- * The reference server (REFERENCE.md §1) allows `limit` requests per client and path in a fixed
+ * The server (docs/server-contract.md, "The rate limit") allows `limit` requests per client and path in a fixed
  * window of `window` seconds that starts at the first request it counts, and says so **only in
  * its 429**: `X-RateLimit-Limit`, `X-RateLimit-Remaining` (0) and `X-RateLimit-Reset` (Unix
  * seconds, rounded down), with the body "Rate limit of N requests per S seconds exceeded". No

@@ -1,6 +1,6 @@
 /**
  * One answer of the server, read once for delivery and the health check: what its HTTP status
- * means, the fields of its JSON body (REFERENCE.md §1: `message`, `status`, `error`, `database`),
+ * means, the fields of its JSON body (docs/server-contract.md: `message`, `status`, `error`, `database`),
  * and the text shown to an admin in a log line or status.json.
  *
  * @module
@@ -90,7 +90,7 @@ export function readAnswer(response: HttpResponse): ServerAnswer {
 /**
  * Whether an answer to `POST /api/log_event` says the server stored the event (or had it): 201
  * with `"status":"success"`, or 200 "Event already recorded" with `"status":"success"`, the only
- * two the reference server gives (REFERENCE.md §1). Any other 2xx (a captive portal's page, a
+ * two the server gives (docs/server-contract.md). Any other 2xx (a captive portal's page, a
  * proxy, the wrong server, the real app's 200 HTML error page, `{"status":"error"}`) is not.
  */
 export function confirmsStored(answer: ServerAnswer): { stored: boolean; duplicate: boolean } {

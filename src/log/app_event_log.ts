@@ -6,7 +6,7 @@
  * The IDs are in 1..1000: the event source's message file is Windows' own
  * `%SystemRoot%\System32\EventCreate.exe`, whose message table holds "%1" for exactly those IDs
  * (so Event Viewer shows the text as written, on every Windows, with no message DLL of ours).
- * Every ID and its meaning is listed in the README ("Deploy to many PCs", "Event Log").
+ * Every ID and its meaning is listed in docs/monitoring.md ("Event Log").
  *
  * @module
  */
@@ -54,7 +54,7 @@ export const EVENT_LEVELS: Readonly<Record<EventKind, EventLevel>> = {
   journalSetAside: "warning",
 };
 
-/** What the service exit codes mean (README "Service controls and exit codes"). */
+/** What the service exit codes mean (docs/administration.md, "Service controls and exit codes"). */
 export const START_FAILURE_CAUSES: Readonly<Record<number, string>> = {
   1: "another agent is already running with the install folder (agent.lock is held)",
   2: "the install folder cannot be created, secured or written",

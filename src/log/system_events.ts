@@ -1,6 +1,6 @@
 /**
  * When the agent writes to the system's event log (Windows: the Application log, source
- * UserSessionMonService; README "Event Log"): once per fact, not once per occurrence. A config
+ * UserSessionMonService; docs/monitoring.md, "Event Log"): once per fact, not once per occurrence. A config
  * error is written once per distinct error (again only after the file was fixed in between),
  * a pause of sending once until sending resumes, an unwritable event_log.csv once per episode
  * (until the held events reach the disk). The entries and their IDs are in src/log/app_event_log.ts.

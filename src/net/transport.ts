@@ -5,7 +5,7 @@
  *
  * Built on `node:https` rather than `fetch`: the reference server's own certificate is
  * self-signed with basicConstraints CA:TRUE and no subjectAltName, which Deno's `fetch` refuses
- * even when it is given as a root (REFERENCE.md §1). `node:tls` lets the agent accept exactly that
+ * even when it is given as a root (docs/server-contract.md, "TLS"). `node:tls` lets the agent accept exactly that
  * certificate by its SHA-256 fingerprint, checked on the TLS socket before the HTTP request (and
  * so the API key) is written.
  *

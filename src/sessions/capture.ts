@@ -8,7 +8,7 @@
 import { eventTypeOf, formatTimestamp, type SessionEvent, UNKNOWN_USER } from "../event.ts";
 import type { ReportedChange, SessionChange } from "../platform.ts";
 
-/** The server's column limits for the values the agent captures (REFERENCE.md §1). */
+/** The server's column limits for the values the agent captures (docs/server-contract.md, "Column limits"). */
 export const COLUMN_LIMITS = { userName: 50, computerName: 50 } as const;
 
 /**

@@ -84,17 +84,19 @@ export class OpenSessions {
     const key = userKey(user);
     const second = Math.floor(at / 1000);
     const eventKey = `${type} ${key} ${second}`;
-    if (this.#keys.has(eventKey)) return; // a copy (rotation carries pending rows over)
-    this.#keys.add(eventKey);
-    this.#generation++;
-    this.#changedAt.set(key, this.#generation);
     const state = this.#users.get(key);
-    if (state && at < state.at) return; // an older event does not change what is latest
     const sessions = state?.sessions ?? new Set<number>();
     if (session !== undefined) {
       if (type === "Logoff") sessions.delete(session);
       else sessions.add(session);
     }
+    // A copy (rotation carries pending rows over), or a second session's event in the same
+    // second as the first's: the sessions are kept, the event counts once.
+    if (this.#keys.has(eventKey)) return;
+    this.#keys.add(eventKey);
+    this.#generation++;
+    this.#changedAt.set(key, this.#generation);
+    if (state && at < state.at) return; // an older event does not change what is latest
     if (START_TYPES.has(type)) this.#disconnected.delete(key);
     this.#users.set(key, { last: type, at, sessions });
   }
@@ -109,6 +111,17 @@ export class OpenSessions {
     return [...this.#users].filter(([user, state]) =>
       user !== UNKNOWN_USER && isOpenType(state.last)
     );
+  }
+
+  /**
+   * Forgets session `session` of `user` (it ended) and returns the user's other sessions known
+   * in this run: while one is left, the user is still logged on.
+   */
+  endSession(user: string, session: number): number[] {
+    const sessions = this.#users.get(userKey(user))?.sessions;
+    if (!sessions) return [];
+    sessions.delete(session);
+    return [...sessions];
   }
 
   /** Marks `user` as disconnected (or not): a reconnect then reports the start again. */
@@ -176,7 +189,7 @@ export interface AliveFacts {
   disconnected: string[];
 }
 
-/** The settings that decide what is inferred (config keys, see config/schema.ts). */
+/** The settings that decide what is inferred (config keys, see config/keys.ts). */
 export interface InferenceSettings {
   /** `logon_at_start`: a Logon for present sessions whose logon is not recorded. */
   logonAtStart: boolean;
@@ -402,7 +415,8 @@ export function planAtShutdown(
 
 /**
  * The change to record for `incoming`, or undefined when nothing is recorded: the four real
- * types pass unchanged; a disconnect or reconnect is reported per `policy` and only when it
+ * types pass unchanged, except a logoff of a user who still has another session known in this
+ * run (the report is per user: they are still logged on; the last session's logoff records it); a disconnect or reconnect is reported per `policy` and only when it
  * changes what the report counts (a disconnect of a user who is not working, a reconnect of a
  * user who did not go away, or any of them for an unknown user, records nothing).
  */
@@ -412,6 +426,9 @@ export function translateChange(
   options: { policy: DisconnectPolicy },
 ): ReportedChange | undefined {
   const { policy } = options;
+  if (incoming.type === "logoff" && view.endSession(incoming.user, incoming.session).length) {
+    return undefined; // the user is still logged on in another session
+  }
   if (incoming.type !== "disconnect" && incoming.type !== "reconnect") {
     if (incoming.type === "logoff") view.setDisconnected(incoming.user, false);
     return incoming as ReportedChange;

@@ -243,3 +243,32 @@ Deno.test("disconnect and reconnect per policy", async (t) => {
     }
   });
 });
+
+Deno.test("a user's logoff is recorded only when their last session ends", () => {
+  const view = new OpenSessions();
+  const at = (minute: number) => Temporal.Instant.from(`2025-01-14T08:0${minute}:00Z`);
+  const change = (type: SessionChange["type"], session: number, minute: number) => ({
+    type,
+    user: "alice",
+    session,
+    at: at(minute),
+  });
+  const record = (incoming: SessionChange) => {
+    const out = translateChange(view, incoming, { policy: "lock" });
+    if (out) {
+      const type = (out.type[0].toUpperCase() + out.type.slice(1)) as EventType;
+      view.note(type, out.user, out.at.epochMilliseconds, out.session);
+    }
+    return out?.type;
+  };
+  assert.equal(record(change("logon", 3, 0)), "logon");
+  assert.equal(record(change("logon", 4, 1)), "logon");
+  assert.equal(record(change("logoff", 3, 2)), undefined, "session 4 is still open");
+  assert.equal(record(change("logoff", 4, 3)), "logoff");
+  assert.equal(view.get("alice")?.sessions.size, 0);
+  // Two sessions opened in the same second (their Logons are one event to the server).
+  assert.equal(record(change("logon", 6, 4)), "logon");
+  assert.equal(record(change("logon", 7, 4)), "logon");
+  assert.equal(record(change("logoff", 6, 5)), undefined, "session 7 is still open");
+  assert.equal(record(change("logoff", 7, 6)), "logoff");
+});

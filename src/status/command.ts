@@ -5,8 +5,9 @@
  *
  * `--status` exits 0 only when an agent runs, its last health check passed, sending is not
  * paused, no event is held in memory and no event has waited longer than `--max-backlog`; the
- * other codes are `STATUS_EXIT_CODES` in src/exit_codes.ts (README, "Status"). `--json` prints the same facts
- * as one JSON object whose field names are part of the interface ({@link StatusReport}).
+ * other codes are `STATUS_EXIT_CODES` in src/exit_codes.ts (docs/monitoring.md, "Status").
+ * `--json` prints the same facts as one JSON object whose field names are part of the interface
+ * ({@link StatusReport}).
  *
  * @module
  */
@@ -62,6 +63,8 @@ export interface StatusReport {
   paused: string | null;
   lastError: { at: string; message: string } | null;
   lastSentAt: string | null;
+  /** Where the running agent's session changes come from, or why none are recorded. */
+  sessionSource: string | null;
   events: {
     /** Rows in event_log.csv (null when it cannot be read). */
     total: number | null;
@@ -236,6 +239,7 @@ function reportFromStatus(
       ? { at: iso(status.lastError.at)!, message: status.lastError.message }
       : null,
     lastSentAt: iso(status?.lastSentAt),
+    sessionSource: running ? status?.sessionSource ?? null : null,
     events: {
       total: null,
       pending: null,
@@ -319,6 +323,7 @@ export function statusLines(report: StatusReport): string[] {
     rows.push(["API key", report.apiKey!]);
   }
   if (agent.state !== null) {
+    if (report.sessionSource) rows.push(["Sessions from", report.sessionSource]);
     rows.push(["Health checks", report.healthCheckInterval ?? "unknown"]);
     const health = report.lastHealthCheck;
     rows.push([

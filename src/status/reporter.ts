@@ -30,6 +30,7 @@ export interface StatusFacts {
   lastHealth: HealthResult | undefined;
   pending: number;
   unsaved: number;
+  sessionSource?: string;
 }
 
 /** The content of status.json for `facts`, as of the wall-clock time `now`. */
@@ -54,6 +55,7 @@ export function buildStatus(facts: StatusFacts, now: number): AgentStatus {
     rejected: delivery?.rejected ?? 0,
     pending: facts.pending,
     unsaved: facts.unsaved,
+    sessionSource: facts.sessionSource,
     sending: delivery?.sending,
   };
 }

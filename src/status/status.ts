@@ -34,6 +34,11 @@ export interface AgentStatus {
   /** Events held in memory because event_log.csv could not be written. */
   unsaved: number;
   /**
+   * Where session changes come from ("systemd-logind", "simulated: <file>"), or why none are
+   * recorded ("none: ..."); absent until the source is known.
+   */
+  sessionSource?: string;
+  /**
    * The event delivery is working on (the oldest pending one) once it has been tried in this
    * process: its eventKey, the attempts so far, and why the last one failed.
    */

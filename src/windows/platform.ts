@@ -43,8 +43,8 @@ export function createWindowsPlatform(): Platform {
       }
     },
     notifyReload: () => Promise.resolve(services().notifyReload()),
-    sessionSource: (log) => sessions ??= new WtsSessionSource({ log }),
-    runService: (hooks) => runWindowsService(hooks, { sessions }),
+    sessionSource: ({ log }) => Promise.resolve(sessions ??= new WtsSessionSource({ log })),
+    runService: (hooks) => runWindowsService(hooks, { sessions: () => sessions }),
     systemEventLog: () => {
       try {
         return WindowsEventLog.open();

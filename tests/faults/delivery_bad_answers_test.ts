@@ -1,5 +1,5 @@
 /**
- * Issue 8 item 11: a non-ASCII API key is refused when it is set (it could never travel in an
+ * A non-ASCII API key is refused when it is set (it could never travel in an
  * HTTP header); a redirect is reported with its Location and the setting to change; a 429
  * without rate-limit headers backs off instead of retrying every second.
  */

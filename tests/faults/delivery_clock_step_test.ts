@@ -1,5 +1,5 @@
 /**
- * Issue 8 item 8: the system clock stepped while the agent waits. Every wait and deadline is on
+ * The system clock stepped while the agent waits. Every wait and deadline is on
  * the monotonic clock, so a rate-limit wait of a few seconds lasts a few seconds whether the
  * wall clock jumps back 30 days or forward, and no timer overflows.
  *

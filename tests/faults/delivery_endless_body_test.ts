@@ -1,5 +1,5 @@
 /**
- * Issue 8 item 9: an endless answer body is read up to 1 MB, then the connection is dropped;
+ * An endless answer body is read up to 1 MB, then the connection is dropped;
  * the agent does not read on until its 15 s time-out (one such attempt took 1.3 GB before).
  */
 import assert from "node:assert/strict";

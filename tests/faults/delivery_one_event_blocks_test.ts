@@ -1,5 +1,5 @@
 /**
- * Issue 8 item 6: one event the server fails every time (500 "surrogates not allowed") does not
+ * One event the server fails every time (500 "surrogates not allowed") does not
  * hold the events behind it; and names are clipped by code points, so the row in event_log.csv
  * and the body sent carry the same text, without a lone surrogate.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 8 item 10: with health_check_interval = 0, a transient 401 or 404 page pauses sending,
+ * With health_check_interval = 0, a transient 401 or 404 page pauses sending,
  * and the paused agent asks the server again by itself, with backoff, until it can send.
  */
 import assert from "node:assert/strict";

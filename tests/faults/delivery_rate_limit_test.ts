@@ -1,5 +1,5 @@
 /**
- * Issue 8 item 7: against the reference double, which (like the real server) sends
+ * Against the reference double, which (like the real server) sends
  * X-RateLimit-* only on 429, an agent process whose server allows fewer requests than the
  * default it assumes meets one 429 in all, learns the budget from it and paces by it after.
  * (The default limit, 60 per 60 s, without any 429 is measured by `deno task bench`: a test

@@ -1,5 +1,5 @@
 /**
- * Issue 8 item 4: only the server's own "stored" answers mark an event sent. A 200 HTML page (a
+ * Only the server's own "stored" answers mark an event sent. A 200 HTML page (a
  * captive portal, the wrong web server) or a 200 `{"status":"error"}` keeps the event pending,
  * and the agent says the answer does not come from the expected server.
  */

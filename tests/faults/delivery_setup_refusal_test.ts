@@ -1,5 +1,5 @@
 /**
- * Issue 8 item 5: a 4xx caused by the setup, not by the event, never marks events refused for
+ * A 4xx caused by the setup, not by the event, never marks events refused for
  * good. A wrong server answering 400 to everything, or 431 to a request whose headers it cannot
  * take (a huge API key), fails the health check too: sending pauses and the events stay pending.
  */

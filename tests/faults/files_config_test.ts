@@ -1,5 +1,5 @@
 /**
- * Issue 8, item 15: config.ini that is not a regular file, a temporary file a killed rewrite left
+ * Config.ini that is not a regular file, a temporary file a killed rewrite left
  * behind, config.ini as a link, and CR-only line ends; each through the real CLI or agent.
  */
 import assert from "node:assert/strict";

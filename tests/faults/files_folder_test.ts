@@ -1,7 +1,7 @@
 /**
- * Issue 8, item 13: `--service run --config X/config.ini` changes the permissions of X only when
+ * `--service run --config X/config.ini` changes the permissions of X only when
  * the agent created X (or X is the install folder); a folder that existed keeps its mode, and a
- * warning says when others can write in it. (Before: X was set to 0700 whatever it was.)
+ * warning says when others can write in it.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";

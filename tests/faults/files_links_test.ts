@@ -1,8 +1,7 @@
 /**
- * Issue 8, item 14: a link in the agent's folder under the name of a file the agent writes is
+ * A link in the agent's folder under the name of a file the agent writes is
  * never followed: error.log, session_monitor.log, status.json and event_log.csv pointing at a
- * file elsewhere leave that file untouched, and the refusal is reported. (Before: the target was
- * appended to or overwritten.)
+ * file elsewhere leave that file untouched, and the refusal is reported.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";

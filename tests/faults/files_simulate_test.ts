@@ -1,6 +1,6 @@
 /**
- * Issue 8, item 16: one `--simulate` line whose `at` no event timestamp can hold is reported and
- * skipped; the lines after it are still read. (Before: the error ended the input for good.)
+ * One `--simulate` line whose `at` no event timestamp can hold is reported and
+ * skipped; the lines after it are still read.
  */
 import assert from "node:assert/strict";
 import { AgentProcess, change, FaultBench, stopOrFail } from "./journal_fault_support.ts";

@@ -1,5 +1,5 @@
 /**
- * Issue 8, item 12: after file activity in the agent's folder, SIGTERM still stops the agent
+ * After file activity in the agent's folder, SIGTERM still stops the agent
  * (before: `Deno.watchFs` on the folder, whose `close()` then blocked the runtime), and a change
  * of config.ini is still noticed (now by polling its identity, size and time on the clock),
  * including a change of the file a linked config.ini leads to, in a folder no watcher watched.

@@ -1,13 +1,12 @@
 /**
- * Issue 8, items 2 and 3, through a real agent process and the server double.
+ * Two journal faults, through a real agent process and the server double.
  *
- * Item 2: the journal replaced (`sed -i`, `mv`) or truncated (`: >`) while the agent runs. The
+ * The journal replaced (`sed -i`, `mv`) or truncated (`: >`) while the agent runs. The
  * agent notices before its next write and rebuilds the journal at the path from what the path
  * holds and every pending event of its own: the events recorded before and after the change all
- * reach the server, exactly once, even across a restart. (Before: it wrote on into the deleted or
- * moved file, or at the old offset of the truncated one, and lost what it recorded after.)
+ * reach the server, exactly once, even across a restart.
  *
- * Item 3: a quoted status (`,"0"`) is rewritten through the journal's safe path instead of
+ * A quoted status (`,"0"`) is rewritten through the journal's safe path instead of
  * getting its one-byte status write on the quote, and no complete row is ever cut.
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * Issue 8, item 1: an event_log.csv the agent cannot parse at start never stops it from
+ * An event_log.csv the agent cannot parse at start never stops it from
  * recording. A UTF-8 BOM is accepted; anything else unreadable is moved aside (error.log says
  * where and why), its readable pending rows are carried into a new journal and sent, and the
  * agent goes on recording. Each variant through a real agent process and the server double.

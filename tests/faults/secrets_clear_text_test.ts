@@ -1,5 +1,5 @@
 /**
- * Issue 8 item 20: an http:// server_url sends the API key in clear. The command that sets it,
+ * An http:// server_url sends the API key in clear. The command that sets it,
  * every start of the agent and `--status` say so.
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * Issue 8 item 18: the API key given to a misspelt flag (`--api_key=KEY`) or as a stray
+ * The API key given to a misspelt flag (`--api_key=KEY`) or as a stray
  * argument is not echoed by the command's error.
  */
 import assert from "node:assert/strict";

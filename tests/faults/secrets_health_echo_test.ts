@@ -1,5 +1,5 @@
 /**
- * Issue 8 item 17: a server or proxy that quotes the X-API-Key it received puts no key in the
+ * A server or proxy that quotes the X-API-Key it received puts no key in the
  * command's "Health check failed:" line, the agent's logs, status.json or `--status`: the
  * health answer's text passes the one redaction point.
  */

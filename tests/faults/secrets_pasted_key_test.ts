@@ -1,5 +1,5 @@
 /**
- * Issue 8 item 19: the API key pasted into another setting is masked in every message about
+ * The API key pasted into another setting is masked in every message about
  * it, error.log included, because the redactor learns the key from config.ini's api_key line
  * before any other line is checked (and from the --api-key flag before any other flag).
  */

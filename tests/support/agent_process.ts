@@ -85,8 +85,14 @@ export class AgentProcess {
     child.stdout.pipeTo(new WritableStream()).catch(() => {});
   }
 
-  /** Starts `--service run --config <configPath> --simulate -`. */
-  static start(configPath: string, options: { env?: Record<string, string> } = {}): AgentProcess {
+  /**
+   * Starts `--service run --config <configPath> --simulate -`; with `simulate: false`, without
+   * `--simulate` (the platform's own session source).
+   */
+  static start(
+    configPath: string,
+    options: { env?: Record<string, string>; simulate?: boolean } = {},
+  ): AgentProcess {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -97,8 +103,7 @@ export class AgentProcess {
         "run",
         "--config",
         configPath,
-        "--simulate",
-        "-",
+        ...(options.simulate === false ? [] : ["--simulate", "-"]),
       ],
       env: { NO_COLOR: "1", ...options.env },
       stdin: "piped",

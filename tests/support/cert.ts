@@ -1,6 +1,6 @@
 /**
  * Test certificates: one of the reference server's kind (self-signed RSA, CN=localhost, no
- * subjectAltName, basicConstraints CA:TRUE, 10 years, as REFERENCE.md §1 describes), and a proper
+ * subjectAltName, basicConstraints CA:TRUE, 10 years, as docs/server-contract.md describes), and a proper
  * CA plus leaf pair for testing the agent's `tls_ca_file` option.
  *
  * Built with `@peculiar/x509` on WebCrypto. That package's dependency tsyringe insists on a

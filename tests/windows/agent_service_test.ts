@@ -1,6 +1,6 @@
 /**
  * The agent as a Windows service, end to end under the real service control manager (Windows /
- * Wine), driven through the command line the README documents:
+ * Wine), driven through the command line docs/administration.md documents:
  * install with an imported config → RUNNING → session changes through the service's HandlerEx
  * (the test-only controls of the test build, tests/windows/test_build.ts) → rows in event_log.csv and events at a local reference server →
  * `--api-key` on the installed agent makes the service reload and run a health check → an event
@@ -54,7 +54,7 @@ Deno.test({
         ].join("\r\n"),
       );
 
-      // Install as the README says; the service is RUNNING when the command returns.
+      // Install as docs/administration.md says; the service is RUNNING when the command returns.
       const t0 = performance.now();
       const install = await cli("-service", "install", "-config", imported);
       log.push(install.output);

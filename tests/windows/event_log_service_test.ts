@@ -72,7 +72,12 @@ Deno.test({
       const fix = await cli("--api-key", KEY, "--config", configPath);
       log.push(fix.output);
       assert.equal(fix.code, 0, fix.output);
-      await until("the logon at the server", () => server.stored().length === 1);
+      // At least one Logon: the start-up snapshot may add a "learnt late" Logon of the session
+      // already signed in (Wine has one) besides the control's.
+      await until(
+        "the logon at the server",
+        () => server.stored().some((e) => e.eventType === "Logon"),
+      );
       await until("event 202 (sending resumed) written", written(202));
 
       const stop = await cli("--service", "stop");

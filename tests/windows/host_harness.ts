@@ -98,7 +98,7 @@ const hooks: ServiceHooks = {
   },
 };
 
-const host = new ServiceHost(hooks, { serviceName: values.name, sessions });
+const host = new ServiceHost(hooks, { serviceName: values.name, sessions: () => sessions });
 const code = await host.run();
 record({ hook: "exit", code, timings: host.timings });
 Deno.exit(code);

@@ -116,6 +116,26 @@ export async function replaceExecutable(
   print(`Copied ${execPath} to ${target}`);
 }
 
+/**
+ * Deletes the folder's copy of the exe and its uninstall.bat (an earlier install's, when the
+ * service now runs the exe where the MSI put it): one copy of the exe, and no uninstall.bat that
+ * would call a missing exe.
+ */
+export async function removeFolderCopy(
+  installDir: string,
+  print: (line: string) => void,
+): Promise<void> {
+  for (const name of [EXE_NAME, UNINSTALL_BAT_NAME]) {
+    const path = win32.join(installDir, name);
+    try {
+      await Deno.remove(path);
+      print(`Deleted ${path}: the service runs the exe where it is installed`);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+}
+
 /** Writes uninstall.bat into the folder (secured like every file of the agent). */
 export async function writeUninstaller(
   installDir: string,

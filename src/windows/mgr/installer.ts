@@ -14,6 +14,7 @@ import {
   SERVICE_RUNNING,
   SERVICE_STOPPED,
 } from "../../../ffi/advapi32.ts";
+import { ERROR_SERVICE_MARKED_FOR_DELETE, Win32Error } from "../../../ffi/error.ts";
 import type { ScAction } from "../../../ffi/structs.ts";
 import type { ServiceActionOptions } from "../../platform.ts";
 import type { Clock } from "../../clock.ts";
@@ -29,10 +30,12 @@ import {
   EXE_NAME,
   prepareInstallDir,
   purgeInstallDir,
+  removeFolderCopy,
   replaceExecutable,
   writeUninstaller,
 } from "./install_files.ts";
 import { waitForProcessExit } from "./process_wait.ts";
+import { deleteSetupApiKey, readSetupApiKey, SETUP_KEY } from "./setup_key.ts";
 import { runningUnderWine } from "../security/wine.ts";
 import {
   removeServiceEnvironment,
@@ -115,6 +118,8 @@ export interface BinaryPathOptions {
   installDir: string;
   /** Development installs: the checkout's mod.ts, which the service runs with deno.exe. */
   modulePath: string;
+  /** The exe the service runs where it is (see {@link runsInPlace}); default the folder's copy. */
+  exePath?: string;
 }
 
 /**
@@ -135,7 +140,23 @@ export function serviceBinaryPath(options: BinaryPathOptions): string {
       tail,
     ].join(" ");
   }
-  return `${quotePath(win32.join(options.installDir, EXE_NAME))} ${tail}`;
+  return `${quotePath(options.exePath ?? win32.join(options.installDir, EXE_NAME))} ${tail}`;
+}
+
+/**
+ * True when winagentUSM.exe lies in a folder under %ProgramFiles% (where the MSI puts it:
+ * writable by administrators only, owned by TrustedInstaller): the service then runs it where
+ * it is, and the install folder holds no second copy of the 93 MiB exe.
+ */
+export function runsInPlace(
+  execPath: string,
+  env: (name: string) => string | undefined = (name) => Deno.env.get(name),
+): boolean {
+  if (isDevelopmentRuntime(execPath)) return false;
+  const programFiles = env("ProgramFiles");
+  if (!programFiles) return false;
+  const folder = win32.resolve(programFiles).toLowerCase().replace(/\\+$/, "");
+  return win32.resolve(win32.dirname(execPath)).toLowerCase().startsWith(`${folder}\\`);
 }
 
 /** The default install folder: %ProgramData%\UserSessionMon. */
@@ -249,18 +270,27 @@ export async function installAgent(name: string, options: InstallOptions): Promi
   if (development) {
     checkDevelopmentInstall({ denoExe: options.execPath, modulePath: options.modulePath }, print);
   }
+  const handedOver = readSetupApiKey();
+  if (handedOver !== undefined && options.settings?.api_key === undefined) {
+    settings.api_key = handedOver;
+  }
   await prepareInstallDir(installDir, print);
   await stopForReplacement(name, options);
-  if (!development) {
-    await replaceExecutable(options.execPath, installDir, print);
-  }
+  const inPlace = runsInPlace(options.execPath);
+  if (inPlace) await removeFolderCopy(installDir, print);
+  else if (!development) await replaceExecutable(options.execPath, installDir, print);
   await writeConfig(installDir, settings, options);
-  if (!development) await writeUninstaller(installDir, print);
+  if (handedOver !== undefined) {
+    deleteSetupApiKey();
+    print(`Moved the API key from HKLM\\${SETUP_KEY} into config.ini and deleted it there`);
+  }
+  if (!development && !inPlace) await writeUninstaller(installDir, print);
 
   const binaryPath = serviceBinaryPath({
     execPath: options.execPath,
     installDir,
     modulePath: options.modulePath,
+    exePath: inPlace ? options.execPath : undefined,
   });
   const { outcome, environmentRemoved } = createOrUpdateService(name, binaryPath);
   print(`Service ${name} ${outcome}: ${binaryPath}`);
@@ -337,7 +367,7 @@ export async function removeAgent(name: string, options: RemoveOptions): Promise
   else print(`Service ${name} is not installed`);
   const stopped = status === undefined || status.currentState === SERVICE_STOPPED ? 0 : 1;
   if (status && stopped === 0) await waitForProcessExit(status.ranAsPid, PROCESS_EXIT_TIMEOUT_MS);
-  if (deleteService(name)) print(`Service ${name} removed`);
+  deleteAndReport(name, print);
   unregisterEventSourceReporting(print);
   if (stopped !== 0) print("The service did not stop in time: it is removed once it stops");
   // `--config <installDir>\config.ini` names the installed agent's folder; default the default.
@@ -346,6 +376,28 @@ export async function removeAgent(name: string, options: RemoveOptions): Promise
     print(`Kept config.ini and event_log.csv in ${installDir} (use --purge to delete them)`);
     return 0;
   }
-  await purgeInstallDir(installDir, { print });
+  // The service is gone (or goes once it stops): the removal succeeded. A file that cannot be
+  // deleted is reported, not a failure: an uninstall must not be blocked once the service is gone.
+  await purgeInstallDir(installDir, { print }).catch((error) => {
+    print(`Warning: could not purge ${installDir}: ${(error as Error).message}; delete it by hand`);
+  });
   return 0;
+}
+
+/**
+ * DeleteService; "marked for deletion" (1072: a handle is still open, e.g. services.msc) counts
+ * as removed: Windows deletes the service once the last handle closes.
+ */
+function deleteAndReport(name: string, print: (line: string) => void): void {
+  try {
+    if (deleteService(name)) print(`Service ${name} removed`);
+  } catch (error) {
+    if (!(error instanceof Win32Error) || error.code !== ERROR_SERVICE_MARKED_FOR_DELETE) {
+      throw error;
+    }
+    print(
+      `Service ${name} is already marked for deletion: Windows removes it once every program ` +
+        "holding it open (services.msc, Event Viewer) is closed",
+    );
+  }
 }

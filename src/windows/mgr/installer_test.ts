@@ -7,6 +7,7 @@ import {
   isDevelopmentRuntime,
   quoteArg,
   quotePath,
+  runsInPlace,
   serviceBinaryPath,
   windowsInstallDir,
 } from "./installer.ts";
@@ -86,4 +87,24 @@ Deno.test("service defaults: install folder, failure actions, states, purge patt
   for (const name of ["notes.txt", "other.exe", "config.ini.bak"]) {
     assert.ok(!AGENT_FILE_PATTERN.test(name), name);
   }
+});
+
+Deno.test("an exe under %ProgramFiles% runs where it is: the service's command line names it, not a copy", () => {
+  const env = (name: string) => name === "ProgramFiles" ? "C:\\Program Files" : undefined;
+  const exe = "C:\\Program Files\\UserSessionMon\\winagentUSM.exe";
+  assert.equal(runsInPlace(exe, env), true);
+  assert.equal(runsInPlace("C:\\PROGRAM FILES\\UserSessionMon\\winagentUSM.exe", env), true);
+  assert.equal(runsInPlace("C:\\Program Files Evil\\winagentUSM.exe", env), false);
+  assert.equal(runsInPlace("C:\\Users\\bob\\Downloads\\winagentUSM.exe", env), false);
+  assert.equal(runsInPlace("C:\\Program Files\\deno\\deno.exe", env), false, "development");
+  assert.equal(runsInPlace(exe, () => undefined), false);
+  assert.equal(
+    serviceBinaryPath({
+      execPath: exe,
+      installDir: "C:\\ProgramData\\UserSessionMon",
+      modulePath: "",
+      exePath: exe,
+    }),
+    `"${exe}" --service run --config "C:\\ProgramData\\UserSessionMon\\config.ini"`,
+  );
 });

@@ -3,7 +3,7 @@
  * decisions made from a descriptor read back: is its owner trusted, is its DACL restricted, can
  * ordinary users write to a folder. Pure: no system call, tested on Linux.
  *
- * Who may do what (README, "Windows security model"):
+ * Who may do what (docs/administration.md, "Security model"):
  * - the install folder and every file in it: owner Administrators; full control for SYSTEM and
  *   the Administrators only, nothing inherited from C:\ProgramData (whose ACL lets users create
  *   files); an owner always holds WRITE_DAC, so an owner outside those two groups is untrusted;

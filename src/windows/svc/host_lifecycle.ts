@@ -15,7 +15,8 @@
  * Stop and shutdown: STOP_PENDING; a start in progress is waited for; the work queued before
  * (going online, a reload) finishes first; then `hooks.stop()` (STOP) or `hooks.shutdown()`
  * (PRESHUTDOWN / SHUTDOWN: journal what is held, no waiting for delivery), each under its cap;
- * then STOPPED.
+ * then STOPPED with exit code 0, also past the cap or after an error (logged): the stop was
+ * asked for, and a failure code would trigger the service's failure actions (a restart).
  *
  * Reload (control 128): at most one per {@link RELOAD_INTERVAL_MS}; requests in between are
  * coalesced into one at the end of the interval (the last change of config.ini is never lost).
@@ -171,7 +172,6 @@ export class HostLifecycle {
     const remaining = () => Math.max(0, deadline - this.#clock.monotonic());
     (async () => {
       this.#hooks.log("info", `Service ${reason} received: stopping`);
-      let code = 0;
       try {
         const started = await this.#within(remaining(), this.#starting ?? Promise.resolve(false));
         if (this.#state === "stopped") return; // the start failed and reported
@@ -185,15 +185,16 @@ export class HostLifecycle {
           );
         }
       } catch (error) {
-        code = error instanceof TimedOut ? SERVICE_EXIT_CODES.stopTimedOut : serviceExitCode(error);
         this.#hooks.log(
           "error",
           error instanceof TimedOut
-            ? `The agent did not stop within ${cap / 1000} s (service exit code ${code})`
+            ? `The agent did not stop within ${cap / 1000} s: stopping anyway`
             : `The agent did not stop cleanly: ${errorText(error)}`,
         );
       }
-      this.#finish(code);
+      // Exit code 0 whatever happened: the stop was asked for, and a failure code would make
+      // the failure actions restart the service (SERVICE_CONFIG_FAILURE_ACTIONS_FLAG).
+      this.#finish(0);
     })();
   }
 

@@ -119,10 +119,10 @@ Deno.test("shutdown during the start waits for the journal and stays within its 
   await tick();
   assert.deepEqual(t.calls, ["start deferNetwork=true", "shutdown"]);
   assert.ok(!t.calls.includes("online"), "no network on the way down");
-  // hooks.shutdown hangs: the host reports STOPPED with code 12 at the cap, not later.
+  // hooks.shutdown hangs: the host reports STOPPED at the cap, not later, with exit code 0.
   await t.clock.advance(11_000);
-  assert.equal(await t.host.finished, 12);
-  assert.equal(t.reports.at(-1), "stopped exit12");
+  assert.equal(await t.host.finished, 0);
+  assert.equal(t.reports.at(-1), "stopped");
 });
 
 Deno.test("stop: hooks.stop under the stop cap", async () => {
@@ -136,6 +136,23 @@ Deno.test("stop: hooks.stop under the stop cap", async () => {
   assert.equal(t.calls.at(-1), "stop");
   t.stop.resolve();
   assert.equal(await t.host.finished, 0);
+});
+
+Deno.test("a stop that outlasts its cap or fails still ends with exit code 0 (no failure-action restart)", async () => {
+  for (const outcome of ["hang", "fail"] as const) {
+    const t = setUp({ stopMs: 5_000 });
+    t.host.begin();
+    t.start.resolve();
+    await tick();
+    t.host.stop();
+    await tick();
+    await tick();
+    assert.equal(t.calls.at(-1), "stop");
+    if (outcome === "fail") t.stop.reject(new Error("the journal could not be closed"));
+    else await t.clock.advance(5_000);
+    assert.equal(await t.host.finished, 0, outcome);
+    assert.equal(t.reports.at(-1), "stopped", outcome);
+  }
 });
 
 Deno.test("reload control 128 is rate-limited: one at once, the rest coalesced into one later", async () => {

@@ -80,7 +80,7 @@ export interface ServiceHostOptions {
    * Where SERVICE_CONTROL_SESSIONCHANGE goes: the session source the agent listens to. Without
    * one (a `--simulate` run), session changes are ignored.
    */
-  sessions?: WtsSessionSource;
+  sessions?: () => WtsSessionSource | undefined;
   /** The host's timers and timings, and the time of a session change; default the system clock. */
   clock?: Clock;
 }
@@ -162,7 +162,7 @@ export class ServiceHost {
   #hooks: ServiceHooks;
   #serviceName: string;
   #clock: Clock;
-  #sessions: WtsSessionSource | undefined;
+  #sessions: () => WtsSessionSource | undefined;
   #resources?: HostResources;
   #statusHandle: Deno.PointerValue = null;
   #lifecycle: HostLifecycle;
@@ -174,7 +174,7 @@ export class ServiceHost {
     this.#hooks = hooks;
     this.#serviceName = options.serviceName ?? SERVICE_NAME;
     this.#clock = options.clock ?? systemClock;
-    this.#sessions = options.sessions;
+    this.#sessions = options.sessions ?? (() => undefined);
     this.#lifecycle = new HostLifecycle({
       hooks,
       clock: this.#clock,
@@ -304,7 +304,8 @@ export class ServiceHost {
   }
 
   #sessionChange(wtsCode: number, session: number, atMs: number): void {
-    if (this.#sessions) this.#sessions.notify(wtsCode, session, atMs);
+    const sessions = this.#sessions();
+    if (sessions) sessions.notify(wtsCode, session, atMs);
     else this.#hooks.log("debug", `Ignored ${wtsCodeName(wtsCode)} for session ${session}`);
   }
 

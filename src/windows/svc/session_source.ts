@@ -12,6 +12,7 @@ import type { PlatformLog, PresentSession, SessionSink, SessionSource } from "..
 import { errorText } from "../../text.ts";
 import { SessionMemory, type UserLookup, wtsCodeName } from "./session_map.ts";
 import {
+  enumerateSessions,
   enumerateWhenReady,
   type PresentSessionsOptions,
   querySessionUser,
@@ -82,9 +83,11 @@ export class WtsSessionSource implements SessionSource {
       log("warn", `A ${change.type} of session ${change.session} ${when} is not recorded`);
       return;
     }
-    this.#delivering = this.#delivering.then(() => sink(change)).catch((error) => {
+    // Handed over at once: the agent records the changes in the order it is given them.
+    const delivered = sink(change).catch((error) => {
       log("error", `Session change not recorded: ${errorText(error)}`);
     });
+    this.#delivering = Promise.all([this.#delivering, delivered]).then(() => {});
   }
 
   /**
@@ -103,8 +106,14 @@ export class WtsSessionSource implements SessionSource {
       if (!signal.aborted) log("warn", "Terminal Services was not ready: sessions not enumerated");
       return undefined;
     }
+    // The list the wait gave first; asked again (a session gone before its query), the system.
+    let first: WtsSession[] | undefined = sessions;
     const present = await readPresentSessions({
-      enumerate: () => sessions,
+      enumerate: () => {
+        const list = first;
+        first = undefined;
+        return list ?? this.#options.enumerate?.(signal) ?? enumerateSessions();
+      },
       query: this.#options.query,
       clock,
       learn: (details) =>

@@ -29,7 +29,12 @@ import {
 } from "../../../ffi/wtsapi32.ts";
 import { type Clock, systemClock } from "../../clock.ts";
 import type { PresentSession } from "../../platform.ts";
-import { presentSessionFrom, type SessionDetails, type SessionUser } from "./session_map.ts";
+import {
+  presentSessionFrom,
+  type SessionDetails,
+  type SessionUser,
+  WTS_STATE,
+} from "./session_map.ts";
 
 /** The named event Terminal Services sets once WTS calls work. */
 export const TERMSRV_READY_EVENT = "Global\\TermSrvReadyEvent";
@@ -226,29 +231,50 @@ export interface PresentSessionsOptions {
 }
 
 /**
- * The user sessions present now, for the agent's start. Each session costs two synchronous
- * system calls, and HandlerEx's controls run on this same event loop: once {@link YIELD_AFTER_MS}
- * of calls have run, the loop yields to it (a timer turn) before the next session, so a stop or a
- * session change is answered while hundreds of Remote Desktop sessions are read. Throws when a
- * session cannot be read: an incomplete snapshot would make the core infer Logoffs for users
- * who are still there.
+ * True when a session of this state may hold a signed-in user: WTSActive or WTSDisconnected
+ * (a disconnected session keeps its user). The listener (WTSListen, session 65536 on servers),
+ * idle, down, init and reset sessions hold none, and are never queried.
+ */
+export function mayHoldUser(session: WtsSession): boolean {
+  return session.sessionId !== 0 &&
+    (session.state === WTS_STATE.WTSActive || session.state === WTS_STATE.WTSDisconnected);
+}
+
+/**
+ * The user sessions present now, for the agent's start. Sessions are filtered on the state the
+ * enumeration gave ({@link mayHoldUser}) before any is queried. Each session costs two
+ * synchronous system calls, and HandlerEx's controls run on this same event loop: once
+ * {@link YIELD_AFTER_MS} of calls have run, the loop yields to it (a timer turn) before the next
+ * session, so a stop or a session change is answered while hundreds of Remote Desktop sessions
+ * are read. A session whose query fails is looked for again in a new enumeration: gone (its user
+ * logged off between the two calls) or no longer a user's, it is left out; still there, the
+ * snapshot throws, since an incomplete snapshot would make the core infer a Logoff for a user
+ * who is still signed in.
  */
 export async function readPresentSessions(
   options: PresentSessionsOptions = {},
 ): Promise<PresentSession[] | undefined> {
   const clock = options.clock ?? systemClock;
-  const sessions = await (options.enumerate ?? enumerateSessions)();
+  const enumerate = options.enumerate ?? enumerateSessions;
+  const sessions = await enumerate();
   if (sessions === undefined) return undefined;
   const query = options.query ?? querySessionDetails;
   const present: PresentSession[] = [];
   let ranSince = clock.monotonic();
-  for (const session of sessions) {
+  for (const session of sessions.filter(mayHoldUser)) {
     if (clock.monotonic() - ranSince >= YIELD_AFTER_MS) {
       await clock.sleep(0);
       ranSince = clock.monotonic();
     }
-    if (session.sessionId === 0) continue;
-    const details = query(session.sessionId);
+    let details: SessionDetails;
+    try {
+      details = query(session.sessionId);
+    } catch (error) {
+      const again = await enumerate();
+      const still = again?.find((s) => s.sessionId === session.sessionId);
+      if (again !== undefined && (still === undefined || !mayHoldUser(still))) continue;
+      throw error;
+    }
     options.learn?.(details);
     const found = presentSessionFrom(details);
     if (found) present.push(found);

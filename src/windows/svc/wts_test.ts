@@ -59,7 +59,7 @@ Deno.test("reading 500 sessions yields to the event loop: a control queued meanw
   assert.equal(present[0].locked, false);
 });
 
-Deno.test("a session that cannot be read fails the snapshot instead of leaving its user out", async () => {
+Deno.test("a session that cannot be read and is still there fails the snapshot instead of leaving its user out", async () => {
   await assert.rejects(
     readPresentSessions({
       enumerate: () => synthetic(3),
@@ -71,6 +71,42 @@ Deno.test("a session that cannot be read fails the snapshot instead of leaving i
     /WTSQuerySessionInformationW failed/,
   );
   assert.equal(await readPresentSessions({ enumerate: () => undefined }), undefined);
+});
+
+Deno.test("a session gone between the enumeration and its query is left out; the others are read", async () => {
+  let enumerations = 0;
+  const present = await readPresentSessions({
+    enumerate: () => {
+      enumerations++;
+      // The second enumeration (after the failed query) no longer lists session 2.
+      return synthetic(3).filter((s) => enumerations === 1 || s.sessionId !== 2);
+    },
+    query: (id) => {
+      if (id === 2) throw new Error("WTSQuerySessionInformationW failed: session logged off");
+      return details(id);
+    },
+  });
+  assert.deepEqual(present?.map((p) => p.session), [1, 3]);
+});
+
+Deno.test("sessions are filtered on their state first: the listener and idle sessions are never queried", async () => {
+  const queried: number[] = [];
+  const present = await readPresentSessions({
+    enumerate: () => [
+      { sessionId: 0, winStationName: "Services", state: 4 },
+      { sessionId: 1, winStationName: "Console", state: 0 },
+      { sessionId: 2, winStationName: "", state: 5 }, // WTSIdle
+      { sessionId: 3, winStationName: "RDP-Tcp#1", state: 4 },
+      { sessionId: 65536, winStationName: "RDP-Tcp", state: 6 }, // WTSListen
+    ],
+    query: (id) => {
+      queried.push(id);
+      if (id === 65536) throw new Error("the listener has no session information");
+      return { ...details(id), state: id === 3 ? 4 : 0 };
+    },
+  });
+  assert.deepEqual(queried, [1, 3]);
+  assert.deepEqual(present?.map((p) => [p.session, p.state]), [[1, "active"], [3, "disconnected"]]);
 });
 
 Deno.test({

@@ -16,7 +16,7 @@
  *   second, so it can be up to one second *before* the window really ends. No Retry-After.
  *   Only the 429 carries these headers: the views return `(jsonify(...), code)` tuples and the
  *   limiter adds its headers only to a Response object, so 201, 200, 400, 401, 500 and every
- *   health answer have none (checked with curl against the real server, REFERENCE.md §1).
+ *   health answer have none (checked with curl against the real server; docs/server-contract.md).
  *   Only the two API routes are limited, each path with its own budget.
  * - Errors of routing (unknown path, wrong method) go to the app's HTTPException handler, which
  *   renders error.html with status **200**: a POST to a wrong path is answered 200 with an HTML

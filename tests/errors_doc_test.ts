@@ -1,5 +1,5 @@
 /**
- * The README's table "Errors an administrator can meet" against the code, so that the two cannot
+ * The table "Errors an administrator can meet" of docs/errors.md against the code, so that the two cannot
  * drift apart: every message of the table (each `code span` of its first column) must be made
  * by the agent's source. In those spans `<name>` stands for a part that varies and `…` for text
  * left out; what is between them is literal text, and each such piece (with at least one word
@@ -116,12 +116,12 @@ async function sourceLiterals(): Promise<string[]> {
   return literals;
 }
 
-/** The messages of the README's error table: one list of code spans per row. */
-function readmeMessages(readme: string): { row: string; messages: string[] }[] {
-  const start = readme.indexOf("\n## Errors an administrator can meet");
-  assert.ok(start >= 0, "the README has the section Errors an administrator can meet");
-  const end = readme.indexOf("\n## ", start + 1);
-  const section = readme.slice(start, end < 0 ? undefined : end);
+/** The messages of docs/errors.md's error table: one list of code spans per row. */
+function documentedMessages(doc: string): { row: string; messages: string[] }[] {
+  const start = doc.indexOf("\n## Errors an administrator can meet");
+  assert.ok(start >= 0, "docs/errors.md has the section Errors an administrator can meet");
+  const end = doc.indexOf("\n## ", start + 1);
+  const section = doc.slice(start, end < 0 ? undefined : end);
   return section.split("\n")
     .filter((line) => line.startsWith("| ") && !line.startsWith("| message"))
     .map((line) => {
@@ -147,7 +147,7 @@ function madeBy(piece: string, literals: string[], first = true): boolean {
   return false;
 }
 
-/** The literal pieces of a README message that the source must hold. */
+/** The literal pieces of a documented message that the source must hold. */
 function literalPieces(message: string): string[] {
   return message.split(/…|<[^<>]+>/).map((piece) => piece.trim()).filter((piece) =>
     /[A-Za-z]{3}/.test(piece)
@@ -171,10 +171,10 @@ Deno.test("the string scanner finds literals, template parts, and skips comments
   ]);
 });
 
-Deno.test("every message of the README's error table is made by the source", async (t) => {
-  const readme = await Deno.readTextFile(join(ROOT, "README.md"));
+Deno.test("every message of the error table in docs/errors.md is made by the source", async (t) => {
+  const doc = await Deno.readTextFile(join(ROOT, "docs", "errors.md"));
   const literals = await sourceLiterals();
-  const rows = readmeMessages(readme);
+  const rows = documentedMessages(doc);
   assert.ok(rows.length >= 20, `the error table has ${rows.length} rows`);
   for (const { row, messages } of rows) {
     await t.step(row.slice(0, 70), () => {
@@ -185,7 +185,7 @@ Deno.test("every message of the README's error table is made by the source", asy
         for (const piece of pieces) {
           assert.ok(
             madeBy(piece, literals),
-            `"${piece}" (of the README's message ${message}) is in no string of src/: fix the README row or the message`,
+            `"${piece}" (of the documented message ${message}) is in no string of src/: fix the row in docs/errors.md or the message`,
           );
         }
       }
