@@ -271,6 +271,7 @@ export class Agent {
     await this.#delivery?.stop(options.shutdown ? 0 : undefined);
     this.#connection.close();
     await this.#unsaved.close();
+    await this.sessions.finish();
     const background = Promise.allSettled([...this.#background]);
     await (options.shutdown ? Promise.race([background, this.#clock.sleep(500)]) : background);
     const pending = this.#journal?.pendingCount ?? 0;

@@ -160,9 +160,9 @@ export class SessionRecorder {
 
   /**
    * Stops listening: the source is closed and the changes it handed over are recorded; at a
-   * shutdown, then a Logoff for every user still logged on (`logoff_at_shutdown`). Then
-   * sessions.json is written a last time. The source's run is not waited for: a source may be
-   * the caller (logind's shutdown waits for this stop before it ends).
+   * shutdown, then a Logoff for every user still logged on (`logoff_at_shutdown`). The source's
+   * run is not waited for: a source may be the caller (logind's shutdown waits for this stop
+   * before it ends). {@link finish} writes sessions.json a last time.
    */
   async close(options: { shutdown?: boolean } = {}): Promise<void> {
     this.#closing = true;
@@ -174,7 +174,11 @@ export class SessionRecorder {
       }
     }
     this.#running = false;
-    await this.#tracker.close();
+  }
+
+  /** Writes sessions.json a last time (see SessionTracker.close), once delivery has stopped. */
+  finish(): Promise<void> {
+    return this.#tracker.close();
   }
 
   /** The events the sessions present at start call for; then sessions.json once a minute. */

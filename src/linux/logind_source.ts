@@ -91,8 +91,13 @@ export class LogindSource implements SessionSource {
     }
   }
 
+  /** Follows logind's signals; a snapshot being read (presentSessions) is read first. */
   run(sink: SessionSink): Promise<void> {
-    this.#running ??= this.#follow(sink).finally(() => this.#end());
+    const reading = this.#reading?.catch(() => {});
+    this.#running ??= (async () => {
+      await reading;
+      await this.#follow(sink);
+    })().finally(() => this.#end());
     return this.#running;
   }
 
