@@ -64,10 +64,10 @@ export type SessionSink = (change: SessionChange) => Promise<void>;
  * A producer of session changes: the platform's (Windows: the service's HandlerEx; Linux:
  * systemd-logind; see {@link Platform.sessionSource}), or the simulated source that reads JSON
  * Lines (`--simulate`).
- * The agent calls `run` as its start begins (changes that arrive during the start wait in the
- * agent until its journal is open), and `presentSessions` once it has started, without waiting
- * for it: the changes keep flowing meanwhile. A source that has a snapshot to give delivers no
- * change before the promise `presentSessions` returned has resolved.
+ * The agent asks for `presentSessions` and calls `run` right after, as its start begins: changes
+ * that arrive during the start wait in the agent until its journal is open, and the snapshot is
+ * recorded once it has started, while the changes keep flowing. A source that has a snapshot to
+ * give delivers no change before it has read it.
  */
 export interface SessionSource {
   /** Starts delivering changes to `sink`; resolves when the source has no more input. */

@@ -90,7 +90,7 @@ export class SessionRecorder {
     });
   }
 
-  /** The journal is open: the changes held during the start are recorded now. */
+  /** The journal is open: the changes that waited during the start are recorded now. */
   started(): void {
     this.#running = true;
     this.#since = this.#tracker.generation;
