@@ -13,6 +13,7 @@ import {
   journalRows,
   TEST_API_KEY,
 } from "./support/files.ts";
+import { HostileServer, replies, writeAgentConfig } from "./support/hostile_server.ts";
 import { ReferenceServer } from "./support/reference_server.ts";
 
 const RFC3339_SECONDS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$/;
@@ -57,7 +58,7 @@ Deno.test("an administrator's flags configure the agent and each event reaches t
       { type: "lock", user: `O'Neil, "JJ"`, session: 3, at: at[1] },
       { type: "unlock", user: "josh", session: 2, at: at[2] },
     );
-    await server.waitFor((stored) => stored.length === 3, 20_000);
+    await server.waitFor((stored) => stored.length === 3);
     const rows = await eventually(
       "three sent rows",
       () => journalRows(dir),
@@ -128,7 +129,7 @@ Deno.test("a failing server keeps events pending; they go out later with retry 1
     assert.equal(pending.length, 1);
     assert.equal(pending[0].status, 0, "a failed event stays pending on disk");
     server.setMode("ok");
-    await server.waitFor((stored) => stored.length === 1, 30_000);
+    await server.waitFor((stored) => stored.length === 1);
     assert.equal(server.stored()[0].retry, 1);
     await eventually("send_status 2", () => journalRows(dir), (r) => r[0]?.status === 2);
     await agent.stop();
@@ -136,28 +137,42 @@ Deno.test("a failing server keeps events pending; they go out later with retry 1
 });
 
 Deno.test("a rejected event is marked 3 and never blocks the events behind it", async () => {
-  await withAgentSetup(async ({ server, dir, config }) => {
-    await configure(config, server);
-    const agent = AgentProcess.start(config);
+  // The server refuses the first event for what it holds, every time it is sent, and stores
+  // the others: whichever order the answers come in, only another event's 201 proves the 400.
+  const stored: string[] = [];
+  await using server = await HostileServer.start((request) => {
+    if (request.path === "/api/health") return replies.healthy();
+    const body = JSON.parse(request.body);
+    if (body.UserName === "first") {
+      return replies.status(400, `{"message":"Could not parse timestamp: ${body.Timestamp}"}`);
+    }
+    stored.push(body.UserName);
+    return replies.created();
+  });
+  const { dir, config } = await agentDir();
+  await writeAgentConfig(config, server);
+  const agent = AgentProcess.start(config);
+  try {
     await agent.ready();
-    await agent.waitForLine(/Health check \(start\) passed/);
-    server.failNext(1, 400);
-    await agent.feed(
-      { type: "logon", user: "first", session: 2, at: "2025-04-27T07:00:00Z" },
-      { type: "lock", user: "second", session: 2, at: "2025-04-27T07:00:01Z" },
-    );
+    await agent.feed({ type: "logon", user: "first", session: 2, at: "2025-04-27T07:00:00Z" });
+    await eventually("the 400", () => server.on("/api/log_event").length, (n) => n >= 1);
+    await agent.feed({ type: "lock", user: "second", session: 2, at: "2025-04-27T07:00:01Z" });
     const rows = await eventually(
       "both rows settled",
       () => journalRows(dir),
       (r) => r.length === 2 && r.every((e) => e.status !== 0),
     );
     assert.deepEqual(rows.map((r) => r.status), [3, 1]);
-    await agent.waitForLine(/refused Logon of first .* for good \(400\)/);
-    assert.deepEqual(server.stored().map((s) => s.userName), ["second"]);
-    const errors = await Deno.readTextFile(join(dir, "error.log"));
-    assert.match(errors, /400/);
+    assert.deepEqual(stored, ["second"]);
+    await eventually(
+      "the refusal in error.log",
+      () => Deno.readTextFile(join(dir, "error.log")).catch(() => ""),
+      (text) => /refused Logon of first .* for good \(400\): Could not parse timestamp/.test(text),
+    );
+  } finally {
     await agent.stop();
-  });
+  }
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("a rejected API key holds events until --api-key fixes it, and the key is masked everywhere", async () => {
@@ -195,7 +210,7 @@ Deno.test("a rejected API key holds events until --api-key fixes it, and the key
     outputs.push(fix.stdout, fix.stderr);
     assert.equal(fix.code, 0);
     assert.match(fix.stdout, /Health check passed/);
-    await server.waitFor((stored) => stored.length === 1, 20_000);
+    await server.waitFor((stored) => stored.length === 1);
     await agent.waitForLine(/Reloading: config\.ini changed on disk/);
     await eventually("sent on retry", () => journalRows(dir), (r) => r[0]?.status === 2);
     await agent.stop();
@@ -222,7 +237,7 @@ Deno.test("a broken config.ini at start costs no event: recorded, held, sent onc
     assert.equal(server.stored().length, 0);
 
     await Deno.writeTextFile(config, good);
-    await server.waitFor((stored) => stored.length === 1, 20_000);
+    await server.waitFor((stored) => stored.length === 1);
     assert.equal(server.stored()[0].userName, "bob");
     await agent.stop();
   });
@@ -244,7 +259,7 @@ Deno.test("a stop while the server is down loses nothing: the next start sends t
     await server.resume();
     const second = AgentProcess.start(config);
     await second.ready();
-    await server.waitFor((stored) => stored.length === 5, 20_000);
+    await server.waitFor((stored) => stored.length === 5);
     assert.deepEqual(server.stored().map((s) => s.userName), ["u0", "u1", "u2", "u3", "u4"]);
     await eventually("all sent", () => journalRows(dir), (r) => r.every((e) => e.status === 2));
     await second.stop();
@@ -260,7 +275,7 @@ Deno.test("malformed simulated lines are reported and skipped; the agent keeps g
     await agent.feed({ type: "logoff", user: "a", session: 1 });
     await agent.waitForLine(/Skipped line 2 of standard input: not JSON/);
     await agent.waitForLine(/Skipped line 3 of standard input: "type" must be one of/);
-    await server.waitFor((stored) => stored.length === 2, 20_000);
+    await server.waitFor((stored) => stored.length === 2);
     await agent.stop();
   });
 });

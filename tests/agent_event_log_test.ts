@@ -274,7 +274,7 @@ Deno.test({
 
       await Deno.writeTextFile(config, configText({ ...settings, api_key: TEST_API_KEY }));
       await agent.reload();
-      await server.waitFor((stored) => stored.length === 2, 20_000);
+      await server.waitFor((stored) => stored.length === 2);
       const resumed = log.entries.filter((e) => e.id === EVENT_IDS.sendingResumed);
       assert.equal(resumed.length, 1, JSON.stringify(log.entries));
       assert.equal(resumed[0].level, "information");

@@ -9,6 +9,7 @@ import { Delivery, eventBody } from "../src/delivery/delivery.ts";
 import type { SessionEvent } from "../src/event.ts";
 import { Journal, readJournal } from "../src/journal/journal.ts";
 import { Transport } from "../src/net/transport.ts";
+import { eventually } from "./support/files.ts";
 import { DEFAULT_API_KEY, ReferenceServer } from "./support/reference_server.ts";
 
 function events(count: number): SessionEvent[] {
@@ -30,15 +31,6 @@ async function journalWith(dir: string, list: SessionEvent[]): Promise<Journal> 
   const journal = await Journal.open(join(dir, "event_log.csv"), { rotationSizeBytes: 0 });
   for (const event of list) await journal.append(event);
   return journal;
-}
-
-/** Resolves when `condition` holds, checking every 20 ms; fails after `timeoutMs`. */
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 Deno.test({
@@ -65,7 +57,7 @@ Deno.test({
     const started = Date.now();
     try {
       delivery.kick();
-      await until(() => journal.pendingCount === 0, 180_000, "the journal to drain");
+      await eventually("the journal to drain", () => journal.pendingCount === 0, Boolean, 180_000);
       const elapsed = Date.now() - started;
       const stored = server.stored();
       assert.equal(stored.length, 1000);
@@ -164,7 +156,7 @@ Deno.test({
     };
     try {
       delivery.kick();
-      await until(() => journal.pendingCount === 0, 60_000, "the journal to drain");
+      await eventually("the journal to drain", () => journal.pendingCount === 0, Boolean, 180_000);
       const stored = server.stored();
       assert.equal(stored.length, 60, "every event stored exactly once");
       assert.deepEqual(
@@ -216,14 +208,14 @@ Deno.test({
     });
     try {
       delivery.kick();
-      await until(() => delivery.state().paused === "unauthorized", 10_000, "the pause");
+      await eventually("the pause", () => delivery.state().paused === "unauthorized", Boolean);
       assert.equal(server.count(401), 1, "one refused request, then nothing");
       assert.equal(journal.pendingCount, 3);
       assert.ok(logs.some((l) => l.startsWith("error") && l.includes("wron…cdef")));
       assert.ok(!logs.some((l) => l.includes(key)));
       key = DEFAULT_API_KEY;
       delivery.resume();
-      await until(() => journal.pendingCount === 0, 10_000, "the journal to drain");
+      await eventually("the journal to drain", () => journal.pendingCount === 0, Boolean);
       assert.equal(server.stored().length, 3);
       const { entries } = await readJournal(journal.path);
       assert.deepEqual(entries.map((e) => e.status), [2, 1, 1]);

@@ -5,7 +5,7 @@
  * server's own pairing rule (tests/support/time_report.ts).
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { AgentProcess, configureAgent } from "./support/agent_process.ts";
 import { agentDir, eventually, journalRows, TEST_API_KEY } from "./support/files.ts";
 import { ReferenceServer } from "./support/reference_server.ts";
@@ -35,22 +35,30 @@ async function withSetup(
 }
 
 /**
- * One agent run: feeds `lines`, waits until the server stored `storedAfter` events in all, then
- * feeds `end` (a stop, shutdown or power-loss line) and waits for the process to exit.
+ * One agent run: feeds `lines`, waits until the server stored `storedAfter` events in all and
+ * the agent marked them sent, then feeds `end` (a stop, shutdown or power-loss line), the
+ * server answering `endLatencyMs` late from then on, and waits for the process to exit.
  */
 async function run(
   config: string,
   server: ReferenceServer,
   lines: Line[],
-  options: { storedAfter: number; end: Line },
+  options: { storedAfter: number; end: Line; endLatencyMs?: number },
 ): Promise<{ lines: string[]; code: number }> {
   const agent = AgentProcess.start(config);
   try {
     await agent.ready();
     await agent.feed(...lines);
-    await server.waitFor((stored) => stored.length >= options.storedAfter, 20_000);
+    await server.waitFor((stored) => stored.length >= options.storedAfter);
+    await eventually(
+      `${options.storedAfter} events marked sent`,
+      () => journalRows(dirname(config)),
+      (rows) => rows.filter((row) => row.status !== 0).length >= options.storedAfter,
+    );
+    server.setDelay(options.endLatencyMs ?? 0);
     await agent.feed(options.end);
     const status = await agent.close();
+    server.setDelay(0);
     return { lines: agent.lines, code: status.code };
   } catch (error) {
     await agent.stop("SIGKILL");
@@ -158,7 +166,7 @@ Deno.test("power loss, then a start the next day: the logoff is inferred from se
       { type: "logon", user: "alice", session: 2, at: at(D1, "08:00:00") },
       { type: "clock", at: at(D1, "12:00:00") },
     );
-    await server.waitFor((s) => s.length === 1, 20_000);
+    await server.waitFor((s) => s.length === 1);
     // (Killed before it marks the Logon sent, the agent would resend it: the server's 200
     // "already recorded" is then right, but not what this test looks at.)
     await eventually(
@@ -193,14 +201,25 @@ Deno.test("power loss, then a start the next day: the logoff is inferred from se
 });
 
 Deno.test("shutdown with two users logged on: both get a Logoff at the shutdown time", async () => {
-  await withSetup(async ({ server, config }) => {
+  await withSetup(async ({ server, dir, config }) => {
     await run(config, server, [
       { type: "clock", at: at(D1, "08:00:00") },
       { type: "logon", user: "alice", session: 1, at: at(D1, "08:00:00") },
       { type: "logon", user: "bob", session: 2, at: at(D1, "09:00:00") },
       { type: "lock", user: "bob", session: 2, at: at(D1, "12:00:00") },
       { type: "unlock", user: "bob", session: 2, at: at(D1, "13:00:00") },
-    ], { storedAfter: 4, end: { type: "shutdown", at: at(D1, "17:30:00") } });
+    ], {
+      storedAfter: 4,
+      end: { type: "shutdown", at: at(D1, "17:30:00") },
+      // A real server's latency: the Logoff is stored before its answer comes.
+      endLatencyMs: 300,
+    });
+    // The Logoff on the wire at the shutdown had its moment: stored, so marked sent (not resent).
+    const storedAt = new Set(stored(server).map((s) => `${s.userName} ${Date.parse(s.timestamp)}`));
+    const unmarked = (await journalRows(dir)).filter((row) =>
+      row.status === 0 && storedAt.has(`${row.event.userName} ${Date.parse(row.event.timestamp)}`)
+    );
+    assert.deepEqual(unmarked, [], "stored by the server, still pending in event_log.csv");
     // The next boot sends what the shutdown recorded; nobody is logged on yet.
     await run(config, server, [
       { type: "clock", at: at(D2, "07:00:00") },

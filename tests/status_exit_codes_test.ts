@@ -143,7 +143,7 @@ Deno.test("--status exits 0 only when the agent runs, its health check passed an
     await t.step("the server rejects the key: 6 (paused)", async () => {
       server.clear();
       server.failNext(1, 401);
-      await agent!.waitForLine(/The server rejected the API key 4795…93fa/, 60_000);
+      await agent!.waitForLine(/The server rejected the API key 4795…93fa/);
       const result = await statusUntil(config, 6);
       assert.match(result.stdout, /^Sending paused: +the server rejected the API key 4795…93fa$/m);
       const json = JSON.parse((await runCli(["--pending", "--json", "--config", config])).stdout);
@@ -154,7 +154,7 @@ Deno.test("--status exits 0 only when the agent runs, its health check passed an
       "a passing health check (the paused agent probes by itself) resumes sending: 0 again",
       async () => {
         assert.equal((await runCli(["--config", config, "--debug", "true"])).code, 0);
-        await server.waitFor((stored) => stored.length === 1, 20_000);
+        await server.waitFor((stored) => stored.length === 1);
         await statusUntil(config, 0);
         assert.match(
           (await runCli(["--pending", "--config", config])).stdout,

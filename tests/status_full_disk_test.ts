@@ -73,7 +73,7 @@ Deno.test({
       assert.deepEqual(leftovers, [], "a temporary file was left on the full disk");
 
       await Deno.remove(filler);
-      await server.waitFor((stored) => stored.length === during.length, 30_000);
+      await server.waitFor((stored) => stored.length === during.length);
       await eventually(
         "--status 0 again",
         () => statusReport(config),

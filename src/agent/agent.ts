@@ -18,7 +18,7 @@ import { configProblems } from "../config/config.ts";
 import { ConfigSource, describeSettings } from "../config/source.ts";
 import { ConfigWatcher } from "../config/watcher.ts";
 import { ServerConnection } from "../net/connection.ts";
-import { Delivery } from "../delivery/delivery.ts";
+import { Delivery, SHUTDOWN_GRACE_MS } from "../delivery/delivery.ts";
 import { HostInfo, type HostProbe } from "../net/host_info.ts";
 import type { Journal } from "../journal/journal.ts";
 import { AgentLogs, type Level } from "../log/log.ts";
@@ -266,9 +266,9 @@ export class Agent {
     this.#tasks.stop();
     this.health.stop();
     await this.#watcher?.close();
-    // At shutdown Windows allows seconds: the request in flight is not waited for (its event
-    // stays pending and goes after the restart), nor background lookups beyond a moment.
-    await this.#delivery?.stop(options.shutdown ? 0 : undefined);
+    // At shutdown Windows allows seconds: the request in flight gets a short moment (else its
+    // event stays pending and goes after the restart), background lookups less.
+    await this.#delivery?.stop(options.shutdown ? SHUTDOWN_GRACE_MS : undefined);
     this.#connection.close();
     await this.#unsaved.close();
     await this.sessions.finish();

@@ -67,6 +67,11 @@ export class ConfigWatcher {
     });
   }
 
+  /** Resolves once the look in progress, if any, is done (and its change reported). */
+  async looked(): Promise<void> {
+    await this.#looking;
+  }
+
   /** Stops polling; a change not yet reported is dropped. Idempotent; never blocks. */
   async close(): Promise<void> {
     this.#closed = true;

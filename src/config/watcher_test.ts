@@ -18,12 +18,12 @@ Deno.test("config watcher reports a change of config.ini once it has settled, an
   const tick = async (n = 1) => {
     for (let i = 0; i < n; i++) {
       await clock.advance(CONFIG_POLL_MS);
-      await new Promise((resolve) => setTimeout(resolve, 30));
+      await watcher.looked();
     }
   };
   try {
     watcher.start();
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await watcher.looked();
     await tick();
     await Deno.writeTextFile(join(dir, "event_log.csv"), "x"); // another file: ignored
     await tick();

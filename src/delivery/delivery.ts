@@ -37,6 +37,11 @@ import { TransportError } from "../net/transport.ts";
 export const DEFAULT_EVENT_PATH = "/api/log_event";
 /** How long {@link Delivery.stop} lets the request in flight finish. */
 const STOP_GRACE_MS = 5_000;
+/**
+ * How long a shutdown lets the request already on the wire finish, so that an event the server
+ * stores is marked sent rather than resent at the next start; short, inside Windows' budget.
+ */
+export const SHUTDOWN_GRACE_MS = 2_500;
 
 export { classify, eventBody, type Outcome } from "./event_answer.ts";
 
@@ -170,21 +175,30 @@ export class Delivery {
 
   /**
    * Stops: ends any wait, lets the request in flight and its status write finish (at most
-   * `graceMs`, default 5 s), and sends nothing more. Idempotent. A shutdown passes 0: the
-   * request in flight is not waited for; its event stays pending and is sent after the restart.
+   * `graceMs`, default 5 s; a shutdown passes {@link SHUTDOWN_GRACE_MS}), and sends nothing
+   * more. Idempotent. A request still unanswered then is given up: its event stays pending and
+   * is sent after the restart (answered "already recorded" if the server stored it meanwhile).
    */
   async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     this.#stopped = true;
     this.#probe.cancel();
     this.#wake?.abort();
     const loop = this.#loop;
-    if (!loop || graceMs <= 0) return;
+    if (!loop) return;
     let timer: Timer | undefined;
-    await Promise.race([
-      loop,
-      new Promise<void>((resolve) => timer = this.#clock.after(graceMs, resolve)),
+    const finished = await Promise.race([
+      loop.then(() => true),
+      new Promise<boolean>((resolve) => timer = this.#clock.after(graceMs, () => resolve(false))),
     ]);
     timer?.cancel();
+    if (!finished && this.#head) {
+      this.#options.log(
+        "warn",
+        `Stopping without the answer to ${
+          describe(this.#head.event)
+        } (none within ${graceMs} ms): it stays pending and is sent again at the next start`,
+      );
+    }
   }
 
   #start(): void {
@@ -227,10 +241,6 @@ export class Delivery {
         this.#backOff(`cannot read the pending events: ${errorText(error)}`);
         continue;
       }
-      if (next.refuse) {
-        await this.#refuse(next.refuse);
-        continue;
-      }
       if (!next.entry) {
         // Only deferred events are left: wait for the first to come due, else nothing to do.
         if (next.wakeAt === undefined) return;
@@ -257,20 +267,13 @@ export class Delivery {
   #next(): Next {
     const journal = this.#options.journal;
     const count = journal.pendingCount;
-    const suspect = this.#judge.suspectKey;
-    if (this.#deferred.size === 0 && suspect === undefined) {
-      return { entry: journal.oldestPending(), count };
-    }
+    if (this.#deferred.size === 0) return { entry: journal.oldestPending(), count };
     const pending = journal.pending();
-    this.#deferred.forgetAllBut(new Set(pending.map(keyOf)));
-    const entry = pending.find((e) => keyOf(e) !== suspect && !this.#deferred.isDeferred(keyOf(e)));
-    if (entry) return { entry, count };
-    if (suspect !== undefined && pending.some((e) => keyOf(e) === suspect)) {
-      // No other event to tell whether the 4xx concerns this one: the health check passed
-      // (else sending would be paused), so it does.
-      return { count, refuse: this.#judge.take() };
-    }
-    return { count, wakeAt: this.#deferred.firstEnd() };
+    const keys = new Set(pending.map(keyOf));
+    this.#deferred.forgetAllBut(keys);
+    this.#judge.forgetAllBut(keys);
+    const entry = pending.find((e) => !this.#deferred.isDeferred(keyOf(e)));
+    return entry ? { entry, count } : { count, wakeAt: this.#deferred.firstEnd() };
   }
 
   /** Sends one entry; undefined (after backing off) when no answer came. */
@@ -285,8 +288,9 @@ export class Delivery {
       const body = eventBody(entry.event, { retry, publicIp: this.#options.publicIp?.() });
       this.#attempted.set(key, (this.#attempted.get(key) ?? 0) + 1);
       this.#head = entry;
+      const apiKey = this.#options.apiKey();
       const response = await transport.post(this.#path, body, {
-        "X-API-Key": this.#options.apiKey(),
+        "X-API-Key": apiKey,
         "Content-Type": "application/json",
       });
       const timing = {
@@ -294,7 +298,8 @@ export class Delivery {
         receivedAt: this.#clock.monotonic(),
         wallNow: this.#clock.wallNow(),
       };
-      return { entry, firstAttempt, url: transport.urlOf(this.#path), response, timing };
+      const url = transport.urlOf(this.#path);
+      return { entry, firstAttempt, url, setup: `${url} ${apiKey}`, response, timing };
     } catch (error) {
       this.#pacer.answered(this.#clock.monotonic());
       const reason = error instanceof TransportError
@@ -316,7 +321,7 @@ export class Delivery {
         await this.#delivered(exchange, outcome.duplicate);
         break;
       case "rejected":
-        await this.#rejectedAnswer(entry, outcome.status, outcome.reason, pendingCount);
+        this.#rejectedAnswer(exchange, outcome, pendingCount);
         break;
       case "unauthorized":
         this.#pause(
@@ -368,30 +373,36 @@ export class Delivery {
       const already = duplicate ? " (the server already had it)" : "";
       this.#options.log("debug", `Sent ${describe(entry.event)}${already}`);
     }
-    // Another event was accepted: a suspect 4xx concerned its own event.
-    const cleared = this.#judge.accepted(keyOf(entry));
-    if (cleared) await this.#refuse(cleared);
+    // Another event was accepted by the same setup: a suspect 4xx concerned its own event.
+    for (const proven of this.#judge.accepted(keyOf(entry), exchange.setup)) {
+      await this.#refuse(proven);
+    }
   }
 
   /**
-   * A 4xx other than 401/403/404/405/429: refused for good only when it concerns the event
-   * (src/delivery/refusal.ts); when the setup is at fault, sending pauses.
+   * A 4xx other than 401/403/404/405/429: when the setup is at fault, sending pauses; else the
+   * event waits on its own backoff until another event's answer tells (src/delivery/refusal.ts).
    */
-  async #rejectedAnswer(
-    entry: PendingEntry,
-    status: number,
-    reason: string,
+  #rejectedAnswer(
+    { entry, setup }: Exchange,
+    { status, reason }: { status: number; reason: string },
     pendingCount: number,
-  ): Promise<void> {
+  ): void {
+    const key = keyOf(entry);
     const healthy = this.#options.healthy?.() ?? true;
-    const verdict = this.#judge.rejected({ key: keyOf(entry), entry, status, reason }, healthy);
-    if (verdict.refuse) await this.#refuse(verdict.refuse);
-    if (verdict.pause) {
-      this.#pause(
-        "refusing",
-        `${verdict.pause}. Sending is paused and ${pendingCount} events wait`,
-      );
+    const pause = this.#judge.rejected({ key, entry, status, reason, setup }, healthy);
+    if (pause) {
+      this.#pause("refusing", `${pause}. Sending is paused and ${pendingCount} events wait`);
+      return;
     }
+    const delay = this.#deferred.defer(key, this.#clock.random());
+    const message = redact(
+      `The server answered ${status} to ${
+        describe(entry.event)
+      } (${reason}) while its health check passes: until the server accepts another event this may be the setup, not the event, at fault (a proxy or a wrong path prefix in server_url in front of a healthy server), so it is not refused but stays pending`,
+    );
+    this.#lastError = { at: this.#clock.wallNow(), message };
+    this.#options.log("warn", `${message}; tried again in ${(delay / 1000).toFixed(1)} s`);
   }
 
   /** Marks a suspect 4xx refused for good (status 3). */

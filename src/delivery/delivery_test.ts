@@ -9,6 +9,7 @@ import {
   type DeliveryState,
   eventBody,
   type PendingEntry,
+  SHUTDOWN_GRACE_MS,
 } from "./delivery.ts";
 import { eventKey, type SessionEvent } from "../event.ts";
 import {
@@ -787,14 +788,39 @@ Deno.test("stop() gives up on a request that never answers after the grace perio
   assert.deepEqual(journal.statuses(), [0], "the event stays pending");
 });
 
-Deno.test("stop(0) (a shutdown) does not wait for the request in flight", async () => {
-  const { journal, transport, delivery } = setup([event(1)]);
+Deno.test("a shutdown's stop marks what the server answers within its short grace", async () => {
+  const { journal, transport, delivery, logs } = setup([event(1), event(2)]);
+  let answer!: () => void;
+  transport.script = [
+    () => new Promise<HttpResponse>((resolve) => answer = () => resolve(created())),
+  ];
+  delivery.kick();
+  await until(() => transport.requests.length === 1);
+  const stopped = delivery.stop(SHUTDOWN_GRACE_MS);
+  answer();
+  await stopped;
+  assert.deepEqual(journal.statuses(), [1, 0], "stored, so marked sent: not resent next run");
+  assert.equal(transport.requests.length, 1, "nothing more sent");
+  assert.ok(!logs.some(([, m]) => /Stopping without the answer/.test(m)));
+});
+
+Deno.test("a shutdown's stop gives a stalled request no more than its grace", async () => {
+  const { journal, transport, delivery, clock, logs } = setup([event(1)]);
   transport.script = [() => new Promise<HttpResponse>(() => {})];
   delivery.kick();
   await until(() => transport.requests.length === 1);
-  // The virtual clock is never advanced: a stop that waited for any grace period would hang.
-  await delivery.stop(0);
+  let done = false;
+  const stopped = delivery.stop(SHUTDOWN_GRACE_MS).then(() => done = true);
+  clock.advance(SHUTDOWN_GRACE_MS - 1);
+  await systemClock.sleep(5);
+  assert.equal(done, false, "the request on the wire gets its moment");
+  clock.advance(1);
+  await stopped;
   assert.deepEqual(journal.statuses(), [0], "the event stays pending, sent after the restart");
+  assert.match(
+    logs.at(-1)![1],
+    /Stopping without the answer to Logoff of josh .*: it stays pending and is sent again/,
+  );
 });
 
 Deno.test("delivery's state names the event it retries, its attempts and last error", async () => {
@@ -825,7 +851,7 @@ Deno.test("the same 4xx for two different events pauses sending and settles neit
   await until(() => delivery.state().paused === "refusing");
   assert.deepEqual(journal.statuses(), [0, 0, 0], "nothing refused for good");
   const error = logs.find(([level]) => level === "error")![1];
-  assert.match(error, /answered 400 to two different events in a row/);
+  assert.match(error, /answered 400 to two different events/);
   assert.match(error, /the setup, not the events, is at fault/);
   assert.equal(delivery.state().rejected, 0);
   await delivery.stop();
@@ -841,13 +867,46 @@ Deno.test("a 4xx while the health check fails pauses instead of refusing", async
   await delivery.stop();
 });
 
-Deno.test("a lone 4xx event with a passing health check is refused for good", async () => {
-  const { journal, transport, delivery } = setup([event(1)]);
-  transport.script = [response(400, { message: "Could not parse timestamp: x", status: "error" })];
+Deno.test("a lone 4xx event stays pending on its own backoff until another event is accepted", async () => {
+  const { journal, transport, delivery, clock, logs } = setup([event(1)]);
+  clock.auto = false;
+  const refused = () => response(400, { message: "Could not parse timestamp: x", status: "error" });
+  transport.script = [refused(), refused(), refused()];
+  delivery.kick();
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    await until(() => transport.requests.length === attempt && clock.waiting === 1, "a hold");
+    assert.deepEqual(journal.statuses(), [0], "not refused on its health check alone");
+    if (attempt < 3) clock.advance(BACKOFF_CAP_MS);
+  }
+  assert.match(
+    delivery.state().lastError!.message,
+    /answered 400 to Logoff of josh .* while its health check passes: .*the setup, not the event, at fault .*stays pending/,
+  );
+  assert.ok(logs.every(([level]) => level !== "error"), "nothing refused, nothing paused");
+  // Another event accepted by the same setup: the 400 concerned its own event.
+  journal.add(event(2));
   delivery.kick();
   await until(() => journal.pending().length === 0);
-  assert.deepEqual(journal.statuses(), [3]);
-  assert.equal(transport.requests.length, 1, "not sent twice");
+  assert.deepEqual(journal.statuses(), [3, 1]);
+  assert.equal(delivery.state().rejected, 1);
+  await delivery.stop();
+});
+
+Deno.test("a 4xx is not proven by an event accepted after server_url changed", async () => {
+  const { journal, transport, delivery, clock } = setup([event(1)]);
+  clock.auto = false;
+  transport.script = [{ status: 400, headers: {}, body: "<h1>Bad Request</h1>" }];
+  delivery.kick();
+  await until(() => clock.waiting === 1, "the suspect's hold");
+  // The administrator fixes the path prefix; the next answer comes from another setup.
+  const fixed = "https://192.168.27.1:8000/winauthmon";
+  transport.urlOf = (path) => fixed + path;
+  journal.add(event(2));
+  delivery.kick();
+  await until(() => journal.statuses()[1] === 1);
+  clock.advance(BACKOFF_CAP_MS);
+  await until(() => journal.pending().length === 0);
+  assert.deepEqual(journal.statuses(), [2, 1], "the first is sent again (a retry), not refused");
   await delivery.stop();
 });
 

@@ -25,6 +25,8 @@ export interface Suspect {
   readonly entry: PendingEntry;
   readonly status: number;
   readonly reason: string;
+  /** The setup that answered (the URL and API key the request went with), never logged. */
+  readonly setup: string;
 }
 
 /** A status an answer settles an entry with: sent, sent on a retry, or refused for good. */
@@ -77,7 +79,7 @@ export interface DeliveryOptions {
    * requests per 60 s (a server configured for more is paced at that until it says so).
    */
   rateBudget?: { limit: number; windowMs: number } | null;
-  /** Whether the last health check passed (a 4xx is refused for good only then). Default: true. */
+  /** Whether the last health check passed (else a 4xx is the setup's). Default: true. */
   healthy?: () => boolean;
   /**
    * Asked, with backoff, while sending is paused (not for "not-configured"): a health check
@@ -95,14 +97,15 @@ export interface Exchange {
   firstAttempt: boolean;
   /** The URL the request went to (server_url's path prefix included), for messages. */
   url: string;
+  /** The URL and the API key the request went with: a 4xx is judged per setup. Never logged. */
+  setup: string;
   response: HttpResponse;
   timing: AnswerTiming;
 }
 
-/** What to do next: send `entry`, settle a suspect 4xx as refused, or wait until `wakeAt`. */
+/** What to do next: send `entry`, or wait until `wakeAt`. */
 export interface Next {
   entry?: PendingEntry;
   count: number;
-  refuse?: Suspect;
   wakeAt?: number;
 }

@@ -9,6 +9,7 @@ import {
   AgentProcess,
   change,
   errorLog,
+  eventually,
   FaultBench,
   HEADER,
   row,
@@ -49,7 +50,14 @@ Deno.test("links planted under the names of the agent's files are refused, never
           await agent.ready();
           await agent.feed(change(user));
           await bench.expectStored([user]);
-          await new Promise((resolve) => setTimeout(resolve, 500)); // a status.json write
+          // status.json is written after the event went out: wait for its refusal, if linked.
+          if (names.includes("status.json")) {
+            await eventually(
+              "the link at status.json refused",
+              () => Deno.readTextFile(join(dir, reportedIn)).catch(() => ""),
+              (text) => text.includes(`Refusing to use ${join(dir, "status.json")}`),
+            );
+          }
         } finally {
           assert.equal(await stopOrFail(agent), 0);
         }

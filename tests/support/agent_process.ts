@@ -10,7 +10,7 @@ import { AGENT_PERMISSIONS } from "../../src/permissions.ts";
 import { readLines } from "../../src/text.ts";
 
 export { AGENT_PERMISSIONS };
-import { TEST_API_KEY } from "./files.ts";
+import { HANG_MS, TEST_API_KEY } from "./files.ts";
 
 /** The agent's entry point. */
 export const MOD_TS = fromFileUrl(new URL("../../mod.ts", import.meta.url));
@@ -128,8 +128,12 @@ export class AgentProcess {
     await this.#writer.write(new TextEncoder().encode(text));
   }
 
-  /** Resolves with the first stderr line matching `pattern` (counting lines already seen). */
-  waitForLine(pattern: RegExp, timeoutMs = 20_000, from = 0): Promise<string> {
+  /**
+   * Resolves with the first stderr line matching `pattern` (counting lines already seen from
+   * `from` on). The deadline only bounds a hang: a test waits for a line only where no state
+   * (a journal row, a request at the server, a status.json field) shows the same.
+   */
+  waitForLine(pattern: RegExp, timeoutMs = HANG_MS, from = 0): Promise<string> {
     return new Promise((resolve, reject) => {
       const check = () => {
         const line = this.lines.slice(from).find((l) => pattern.test(l));
@@ -158,7 +162,7 @@ export class AgentProcess {
   }
 
   /** Waits until the agent says it is ready. */
-  ready(timeoutMs = 30_000): Promise<string> {
+  ready(timeoutMs = HANG_MS): Promise<string> {
     return this.waitForLine(/Agent ready/, timeoutMs);
   }
 

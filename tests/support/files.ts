@@ -26,12 +26,18 @@ export async function journalRows(dir: string) {
   }
 }
 
-/** Polls until `predicate` holds, or fails with `what` after `timeoutMs`. */
+/**
+ * How long a test waits for a state before it fails: long enough that only a hang reaches it on
+ * a busy machine (a test never asserts a timing).
+ */
+export const HANG_MS = 120_000;
+
+/** Polls until `predicate` holds, or fails with `what` after `timeoutMs` (a hang). */
 export async function eventually<T>(
   what: string,
   probe: () => Promise<T> | T,
   predicate: (value: T) => boolean,
-  timeoutMs = 20_000,
+  timeoutMs = HANG_MS,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let value = await probe();

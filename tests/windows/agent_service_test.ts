@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { WindowsServiceManager } from "../../src/windows/mgr/service_manager.ts";
 import { encodeTestControl } from "./test_controls.ts";
 import { ReferenceServer } from "../support/reference_server.ts";
-import { testBuildCli as cli, until } from "./support.ts";
+import { makeInstallParent, testBuildCli as cli, until } from "./support.ts";
 
 const ignore = Deno.build.os !== "windows";
 const KEY_1 = "usm-e2e-key-one-0123456789";
@@ -34,7 +34,7 @@ Deno.test({
       apiKeys: [KEY_1, KEY_2],
       rateLimit: null,
     });
-    const tmp = await Deno.makeTempDir({ prefix: "usm-e2e-" });
+    const tmp = await makeInstallParent("usm-e2e-");
     const installDir = `${tmp}\\Install Dir`;
     const configPath = `${installDir}\\config.ini`;
     const manager = new WindowsServiceManager();

@@ -39,6 +39,7 @@ import {
 } from "../../src/windows/mgr/scm.ts";
 import { WindowsServiceManager } from "../../src/windows/mgr/service_manager.ts";
 import { SERVICE_DESCRIPTION } from "../../src/windows/svc/service_status.ts";
+import { makeInstallParent } from "./support.ts";
 import {
   enumerateSessions,
   querySessionUser,
@@ -253,7 +254,7 @@ Deno.test({
   ignore,
   async fn() {
     const name = "UsmCopyTest";
-    const tmp = await Deno.makeTempDir({ prefix: "usm-copy-" });
+    const tmp = await makeInstallParent("usm-copy-");
     const installDir = `${tmp}\\installed`;
     const exe = `${tmp}\\package\\winagentUSM.exe`;
     await Deno.mkdir(`${tmp}\\package`);

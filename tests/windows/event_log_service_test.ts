@@ -14,7 +14,7 @@ import { EVENT_SOURCE_KEY } from "../../src/windows/eventlog/app_event_log.ts";
 import { WindowsServiceManager } from "../../src/windows/mgr/service_manager.ts";
 import { encodeTestControl } from "./test_controls.ts";
 import { ReferenceServer } from "../support/reference_server.ts";
-import { testBuildCli as cli, until } from "./support.ts";
+import { makeInstallParent, testBuildCli as cli, until } from "./support.ts";
 
 const ignore = Deno.build.os !== "windows";
 const KEY = "usm-evlog-key-good-0123456789";
@@ -37,7 +37,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const server = await ReferenceServer.start({ tls: false, apiKeys: [KEY], rateLimit: null });
-    const tmp = await Deno.makeTempDir({ prefix: "usm-evlog-" });
+    const tmp = await makeInstallParent("usm-evlog-");
     const installDir = `${tmp}\\Install`;
     const configPath = `${installDir}\\config.ini`;
     const read = (name: string) => Deno.readTextFile(`${installDir}\\${name}`).catch(() => "");

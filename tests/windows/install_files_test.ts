@@ -6,9 +6,14 @@
  * uninstall.bat (left to the batch file).
  */
 import assert from "node:assert/strict";
+import { sameDescriptor } from "../../src/windows/security/descriptor.ts";
+import { readDescriptor } from "../../src/windows/security/file_security.ts";
+import { PARENT_DIR_SDDL } from "../../src/windows/security/install_parents.ts";
+import { makeInstallParent } from "./support.ts";
 import {
   EXE_NAME,
   FROM_UNINSTALL_BAT_ENV,
+  prepareInstallDir,
   purgeInstallDir,
   replaceExecutable,
   UNINSTALL_BAT,
@@ -110,6 +115,56 @@ Deno.test({
       assert.match(lines.join("\n"), /uninstall\.bat deletes it/);
     } finally {
       Deno.env.delete(FROM_UNINSTALL_BAT_ENV);
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "install files: missing parents of the install folder are created with their descriptor",
+  ignore,
+  async fn() {
+    const tmp = await makeInstallParent("usm-parents-");
+    try {
+      const installDir = `${tmp}\\Vendor\\Agents\\USM`;
+      const lines: string[] = [];
+      await prepareInstallDir(installDir, (line) => lines.push(line));
+      assert.ok((await Deno.stat(installDir)).isDirectory);
+      assert.match(lines.join("\n"), /Created .*\\Vendor: owner Administrators/);
+      assert.match(lines.join("\n"), /Created .*\\Agents: owner Administrators/);
+      if (Deno.env.get("USM_REAL_WINDOWS") === "1") {
+        const sddl = readDescriptor(`${tmp}\\Vendor`);
+        assert.ok(sameDescriptor(sddl, PARENT_DIR_SDDL), sddl);
+      }
+      // Again: nothing to create, the parents pass.
+      const again: string[] = [];
+      await prepareInstallDir(installDir, (line) => again.push(line));
+      assert.doesNotMatch(again.join("\n"), /Created/);
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "install files: a parent Authenticated Users may modify is refused, naming it and the fix",
+  ignore: ignore || Deno.env.get("USM_REAL_WINDOWS") !== "1",
+  async fn() {
+    const tmp = await makeInstallParent("usm-parents-");
+    try {
+      const parent = `${tmp}\\Agents`;
+      await Deno.mkdir(parent);
+      const grant = await new Deno.Command("icacls", {
+        args: [parent, "/grant", "*S-1-5-11:(OI)(CI)M"],
+        stdout: "null",
+      }).output();
+      assert.ok(grant.success, "icacls /grant");
+      await assert.rejects(
+        () => prepareInstallDir(`${parent}\\USM`, () => {}),
+        /Refusing to install in .*\\Agents\\USM: its parent folder .*\\Agents is not safe: Authenticated Users \(AU\) may rename or delete it.*icacls/,
+      );
+      assert.equal(await Deno.stat(`${parent}\\USM`).then(() => true, () => false), false);
+    } finally {
       await Deno.remove(tmp, { recursive: true });
     }
   },

@@ -45,3 +45,13 @@ export async function until<T>(
   }
   throw new Error(`Timed out waiting for ${what}`);
 }
+
+/**
+ * A new temporary folder to install into. On real Windows it is made under C:\ProgramData: the
+ * install refuses a folder whose parents a non-administrator may rename (install_parents.ts),
+ * and the runner's %TEMP% belongs to its user. Wine makes its descriptors up, so %TEMP% there.
+ */
+export function makeInstallParent(prefix: string): Promise<string> {
+  const realWindows = Deno.env.get("USM_REAL_WINDOWS") === "1";
+  return Deno.makeTempDir({ prefix, dir: realWindows ? "C:\\ProgramData" : undefined });
+}

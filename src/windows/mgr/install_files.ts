@@ -25,6 +25,7 @@ import {
 } from "../../../ffi/kernel32.ts";
 import { wide } from "../../../ffi/wide.ts";
 import { isReparsePoint, secureDirectory, secureFile } from "../security/file_security.ts";
+import { secureParents } from "../security/install_parents.ts";
 
 /** The agent's executable name in the install folder. */
 export const EXE_NAME = "winagentUSM.exe";
@@ -64,15 +65,16 @@ export function temporaryExeName(installDir: string, pid = Deno.pid): string {
 // Everything below calls into the system (Windows only).
 
 /**
- * The install folder: parents made as needed (with their inherited permissions), then the
- * folder itself created with its final descriptor, or an existing one checked and secured
- * through one handle (file_security.ts). What happened to an untrusted folder is printed.
+ * The install folder: its parents checked, a missing one made with a protected descriptor
+ * (install_parents.ts: an unsafe parent is refused), then the folder itself created with its
+ * final descriptor, or an existing one checked and secured through one handle
+ * (file_security.ts). What happened to an untrusted folder is printed.
  */
 export async function prepareInstallDir(
   installDir: string,
   print: (line: string) => void,
 ): Promise<void> {
-  await Deno.mkdir(win32.dirname(installDir), { recursive: true });
+  secureParents(installDir, print);
   await secureDirectory(installDir, { report: print });
   print(
     `Install folder ${installDir}: owner Administrators, restricted to SYSTEM and Administrators`,

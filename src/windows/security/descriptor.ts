@@ -86,27 +86,67 @@ export type TrustDecision =
 
 /**
  * The decision for an existing object, from what its handle said: a reparse point (junction,
- * symbolic link) is refused; an owner outside SYSTEM/Administrators/TrustedInstaller means the
- * object is not trusted (its owner can change its DACL at any time, and may have planted files
- * in it): it is replaced ("replace": moved aside, the agent starts afresh); otherwise the
- * owner and DACL are set ("secure"). `ownersStored: false` (Wine) skips the owner check.
+ * symbolic link) is refused. The object is not trusted, and is replaced ("replace": moved
+ * aside, the agent starts afresh), when its owner is outside SYSTEM/Administrators/
+ * TrustedInstaller (an owner can change the DACL at any time), when its DACL lets ordinary users
+ * write, add files or folders, delete children or change permissions or owner (a folder an
+ * administrator made under C:\ProgramData inherits such an entry for Users), or when `entries`
+ * (called last, only if all else passed) names an entry inside that is not trusted: resetting
+ * the DACL would keep whatever such users put in it (a DLL beside the exe is loaded before
+ * System32's). Otherwise the owner and DACL are set ("secure"). `securityStored: false` (Wine,
+ * which stores no owner and makes its DACLs up) checks only for a reparse point.
  */
 export function trustDecision(
-  found: { reparsePoint: boolean; sddl: string; ownersStored?: boolean },
+  found: {
+    reparsePoint: boolean;
+    sddl: string;
+    securityStored?: boolean;
+    entries?: () => string | undefined;
+  },
 ): TrustDecision {
   if (found.reparsePoint) {
     return { action: "refuse", reason: "it is a junction or symbolic link" };
   }
-  const owner = parseOwner(found.sddl);
-  // Wine stores no owner (ownersStored false): every object reads as its one user's.
-  if (found.ownersStored !== false && !isTrustedOwner(owner)) {
+  if (found.securityStored === false) return { action: "secure" };
+  const owner = ownerProblem(found.sddl);
+  if (owner !== undefined) return { action: "replace", reason: owner };
+  const writers = ordinaryWriters(found.sddl);
+  if (writers.length > 0) {
     return {
       action: "replace",
-      reason: `its owner ${owner ?? "(none)"} is not SYSTEM, Administrators or TrustedInstaller` +
-        " (an owner can always change the permissions, and may have put files in it)",
+      reason: `its permissions let ${trusteeNames(writers)} write in it` +
+        " (any of them may have put files in it)",
     };
   }
-  return { action: "secure" };
+  const entry = found.entries?.();
+  return entry === undefined ? { action: "secure" } : { action: "replace", reason: entry };
+}
+
+/** Why the owner of `sddl` is not trusted, or undefined when it is. */
+export function ownerProblem(sddl: string): string | undefined {
+  const owner = parseOwner(sddl);
+  if (isTrustedOwner(owner)) return undefined;
+  return `its owner ${owner ?? "(none)"} is not SYSTEM, Administrators or TrustedInstaller` +
+    " (an owner can always change the permissions, and may have put files in it)";
+}
+
+/**
+ * Why an entry found inside a folder (its path relative to the folder, its descriptor read
+ * back) makes the folder untrusted, or undefined: an owner outside SYSTEM/Administrators/
+ * TrustedInstaller (someone else put it there), or a DACL that lets ordinary users write it.
+ */
+export function entryProblem(relative: string, sddl: string): string | undefined {
+  const owner = parseOwner(sddl);
+  if (!isTrustedOwner(owner)) {
+    return `it holds ${relative}, owned by ${
+      trusteeNames([owner ?? "(none)"])
+    }, not SYSTEM, Administrators or TrustedInstaller (someone else put it there)`;
+  }
+  const writers = ordinaryWriters(sddl);
+  if (writers.length > 0) {
+    return `it holds ${relative}, which ${trusteeNames(writers)} may write`;
+  }
+  return undefined;
 }
 
 /**
@@ -145,7 +185,7 @@ function accessMask(rights: string): number {
 }
 /** FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_DELETE_CHILD | FILE_WRITE_ATTRIBUTES
  * | DELETE | WRITE_DAC | WRITE_OWNER | GENERIC_ALL | GENERIC_WRITE. */
-const WRITE_MASK = 0x2 | 0x4 | 0x10 | 0x40 | 0x100 | 0x1_0000 | 0x4_0000 | 0x8_0000 |
+export const WRITE_MASK = 0x2 | 0x4 | 0x10 | 0x40 | 0x100 | 0x1_0000 | 0x4_0000 | 0x8_0000 |
   0x1000_0000 | 0x4000_0000;
 /** Trustees that are administrators or the system (their write access is no risk). */
 const PRIVILEGED = new Set([
@@ -164,13 +204,58 @@ const PRIVILEGED = new Set([
  * ACEs (IO) do not apply to the folder itself and are skipped.
  */
 export function ordinaryWriters(sddl: string): string[] {
-  const writers: string[] = [];
+  return ordinaryHolders(sddl, WRITE_MASK);
+}
+
+/**
+ * DELETE | FILE_DELETE_CHILD | WRITE_DAC | WRITE_OWNER | GENERIC_ALL: the rights on a folder
+ * that let their holder rename or delete it or a folder in it (delete child), or give
+ * themselves those rights. Adding files or subfolders (FILE_WRITE_DATA, FILE_APPEND_DATA, what
+ * Users hold on C:\ProgramData and Authenticated Users on a drive's root) is not among them,
+ * nor GENERIC_WRITE (FILE_GENERIC_WRITE has no delete right).
+ */
+export const REPLACE_MASK = 0x1_0000 | 0x40 | 0x4_0000 | 0x8_0000 | 0x1000_0000;
+
+/**
+ * The trustees that may rename or delete a folder or a folder in it, from its DACL: allow
+ * ACEs (not inherit-only) granting a right of {@link REPLACE_MASK} to anyone but SYSTEM, the
+ * Administrators, TrustedInstaller or CREATOR OWNER.
+ */
+export function ordinaryReplacers(sddl: string): string[] {
+  return ordinaryHolders(sddl, REPLACE_MASK);
+}
+
+function ordinaryHolders(sddl: string, mask: number): string[] {
+  const holders: string[] = [];
   for (const ace of parseDacl(sddl).aces) {
     if (ace.type !== "A" || ace.flags.includes("IO") || PRIVILEGED.has(ace.trustee)) continue;
-    const writes = (accessMask(ace.rights) & WRITE_MASK) !== 0;
-    if (writes && !writers.includes(ace.trustee)) writers.push(ace.trustee);
+    const holds = (accessMask(ace.rights) & mask) !== 0;
+    if (holds && !holders.includes(ace.trustee)) holders.push(ace.trustee);
   }
-  return writers;
+  return holders;
+}
+
+/**
+ * Why a parent of the install folder (its descriptor read back) lets someone other than
+ * SYSTEM, the Administrators or TrustedInstaller swap the install folder, or undefined: a
+ * reparse point (the real parent is elsewhere), an untrusted owner (who may change the
+ * permissions), or a right of {@link REPLACE_MASK} for anyone else. `securityStored: false`
+ * (Wine) checks only for a reparse point.
+ */
+export function parentProblem(
+  found: { reparsePoint: boolean; sddl: string; securityStored?: boolean },
+): string | undefined {
+  if (found.reparsePoint) return "it is a junction or symbolic link";
+  if (found.securityStored === false) return undefined;
+  const owner = parseOwner(found.sddl);
+  if (!isTrustedOwner(owner)) {
+    return `its owner ${trusteeNames([owner ?? "(none)"])} may change its permissions`;
+  }
+  const replacers = ordinaryReplacers(found.sddl);
+  if (replacers.length > 0) {
+    return `${trusteeNames(replacers)} may rename or delete it or the folders in it`;
+  }
+  return undefined;
 }
 
 /**
@@ -207,6 +292,11 @@ const TRUSTEE_NAMES: Readonly<Record<string, string>> = {
   NU: "NETWORK",
   PU: "Power Users",
 };
+
+/** Trustees in words: "Users (BU)", or the SID itself. */
+export function trusteeNames(trustees: readonly string[]): string {
+  return trustees.map((t) => TRUSTEE_NAMES[t] ? `${TRUSTEE_NAMES[t]} (${t})` : t).join(", ");
+}
 
 /**
  * Who besides SYSTEM, the Administrators and TrustedInstaller may write in the folder whose

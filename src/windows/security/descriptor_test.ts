@@ -86,7 +86,7 @@ Deno.test("trust decision: a reparse point is refused, an untrusted owner replac
   );
   // Wine stores no owner: the check is skipped there (and made on real Windows).
   assert.equal(
-    trustDecision({ reparsePoint: false, sddl: user, ownersStored: false }).action,
+    trustDecision({ reparsePoint: false, sddl: user, securityStored: false }).action,
     "secure",
   );
 });

@@ -39,11 +39,19 @@ import {
   MOVEFILE_WRITE_THROUGH,
   OPEN_EXISTING,
 } from "../../../ffi/kernel32.ts";
+import { win32 } from "node:path";
 import { encodeSecurityAttributes, readDword } from "../../../ffi/structs.ts";
 import { readWide, wide } from "../../../ffi/wide.ts";
 import { systemClock } from "../../clock.ts";
 import type { SecureOptions } from "../../platform.ts";
-import { AGENT_FILE_SDDL, INSTALL_DIR_SDDL, trustDecision } from "./descriptor.ts";
+import {
+  AGENT_FILE_SDDL,
+  entryProblem,
+  INSTALL_DIR_SDDL,
+  ownerProblem,
+  trustDecision,
+} from "./descriptor.ts";
+import { withOwnershipPrivileges } from "./privileges.ts";
 import { ELEVATION_REQUIRED, mayAdminister } from "./elevation.ts";
 import { runningUnderWine } from "./wine.ts";
 
@@ -271,80 +279,123 @@ function requireAdministrator(path: string): void {
 /**
  * `Platform.secureDirectory` on Windows. A missing folder is created with its descriptor (owner
  * Administrators, protected DACL for SYSTEM and Administrators) in the same call. An existing
- * one is opened once without following reparse points: a junction or link is refused; one owned
- * by anyone but SYSTEM, Administrators or TrustedInstaller is moved aside to
- * `<folder>.untrusted-<time>` and the agent starts afresh in a new folder (its owner could have
- * changed the permissions at any time and left files in it: resetting them would keep those
- * files); otherwise the owner and DACL are set through that same handle.
+ * one is opened once without following reparse points, with the backup, restore and
+ * take-ownership privileges enabled (privileges.ts: a DACL that denies everyone does not stop
+ * SYSTEM or an elevated administrator): a junction or link is refused; a folder that is not
+ * trusted (descriptor.ts's `trustDecision`: an owner outside SYSTEM, Administrators and
+ * TrustedInstaller, ordinary users allowed to write in it, or an entry inside owned by someone
+ * else or writable by ordinary users) is moved aside to `<folder>.untrusted-<time>` and the
+ * agent starts afresh in a new folder (resetting its permissions would keep what others put in
+ * it); otherwise the owner and DACL are set through that same handle.
  */
 export function secureDirectory(path: string, options: SecureOptions = {}): Promise<void> {
   try {
     requireAdministrator(path);
-    for (let attempt = 0; attempt < 3; attempt++) {
-      using handle = FileHandle.open(path);
-      if (!handle) {
-        if (options.create === false) throw new Deno.errors.NotFound(`No such folder: ${path}`);
-        if (createDirectoryWithDescriptor(path)) return Promise.resolve();
-        continue; // created by someone else meanwhile: look at what is there now
-      }
-      const decision = trustDecision({
-        reparsePoint: handle.isReparsePoint(),
-        sddl: handle.descriptor(),
-        ownersStored: !runningUnderWine(),
-      });
-      if (decision.action === "refuse") {
-        throw new Error(
-          `Refusing to secure ${path}: ${decision.reason}: remove it and use a real folder`,
-        );
-      }
-      if (decision.action === "secure") {
-        handle.apply(INSTALL_DIR_SDDL);
-        return Promise.resolve();
-      }
-      handle.close();
-      const aside = asideName(path);
-      unwrap(
-        `MoveFileExW(${path}, ${aside})`,
-        kernel32().MoveFileExW(wide(path), wide(aside), MOVEFILE_WRITE_THROUGH),
-      );
-      (options.report ?? (() => {}))(
-        `${path} was not trusted: ${decision.reason}. Moved it aside to ${aside} and started afresh in a new folder (resetting it would have kept whatever its owner put in it)`,
-      );
-    }
-    throw new Error(
-      `Cannot secure ${path}: something keeps recreating it: find out what, remove it, and try again`,
-    );
+    withOwnershipPrivileges(() => secureDirectoryNow(path, options));
+    return Promise.resolve();
   } catch (error) {
     return Promise.reject(error);
   }
 }
 
-/**
- * `Platform.secureFile` on Windows: through one handle opened without following reparse points,
- * the file's owner becomes Administrators and its DACL the protected one (an untrusted owner is
- * replaced: the reset is reported). A reparse point is refused.
- */
-export function secureFile(path: string, options: SecureOptions = {}): Promise<void> {
-  try {
+function secureDirectoryNow(path: string, options: SecureOptions): void {
+  const securityStored = !runningUnderWine();
+  for (let attempt = 0; attempt < 3; attempt++) {
     using handle = FileHandle.open(path);
-    if (!handle) throw new Deno.errors.NotFound(`No such file: ${path}`);
+    if (!handle) {
+      if (options.create === false) throw new Deno.errors.NotFound(`No such folder: ${path}`);
+      if (createDirectoryWithDescriptor(path)) return;
+      continue; // created by someone else meanwhile: look at what is there now
+    }
     const decision = trustDecision({
       reparsePoint: handle.isReparsePoint(),
       sddl: handle.descriptor(),
-      ownersStored: !runningUnderWine(),
+      securityStored,
+      entries: () => untrustedEntry(path),
     });
     if (decision.action === "refuse") {
-      throw new Error(`Refusing to secure ${path}: ${decision.reason}: remove it`);
-    }
-    handle.apply(AGENT_FILE_SDDL);
-    if (decision.action === "replace") {
-      (options.report ?? (() => {}))(
-        `${path} was not trusted: ${decision.reason}. Took ownership (Administrators) and reset its permissions`,
+      throw new Error(
+        `Refusing to secure ${path}: ${decision.reason}: remove it and use a real folder`,
       );
     }
+    if (decision.action === "secure") {
+      handle.apply(INSTALL_DIR_SDDL);
+      return;
+    }
+    handle.close();
+    const aside = asideName(path);
+    unwrap(
+      `MoveFileExW(${path}, ${aside})`,
+      kernel32().MoveFileExW(wide(path), wide(aside), MOVEFILE_WRITE_THROUGH),
+    );
+    (options.report ?? (() => {}))(
+      `${path} was not trusted: ${decision.reason}. Moved it aside to ${aside} and started afresh in a new folder (resetting its permissions would have kept whatever others put in it)`,
+    );
+  }
+  throw new Error(
+    `Cannot secure ${path}: something keeps recreating it: find out what, remove it, and try again`,
+  );
+}
+
+/**
+ * The first entry under `folder` (at any depth; links and junctions are judged, not followed)
+ * that makes it untrusted (descriptor.ts's `entryProblem`), or one that cannot be listed or
+ * read, in words; undefined when every entry is trusted.
+ */
+export function untrustedEntry(folder: string, relative = ""): string | undefined {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(folder)];
+  } catch (error) {
+    return `${relative || "it"} cannot be listed (${(error as Error).message})`;
+  }
+  for (const entry of entries) {
+    const path = win32.join(folder, entry.name);
+    const name = relative ? `${relative}\\${entry.name}` : entry.name;
+    let problem: string | undefined;
+    let descend = false;
+    try {
+      using handle = FileHandle.open(path, { readOnly: true });
+      if (!handle) continue; // deleted meanwhile
+      problem = entryProblem(name, handle.descriptor());
+      descend = entry.isDirectory && !entry.isSymlink && !handle.isReparsePoint();
+    } catch (error) {
+      problem = `it holds ${name}, whose permissions cannot be read (${(error as Error).message})`;
+    }
+    problem ??= descend ? untrustedEntry(path, name) : undefined;
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
+}
+
+/**
+ * `Platform.secureFile` on Windows: through one handle opened without following reparse points
+ * (the ownership privileges enabled, as for the folder), the file's owner becomes
+ * Administrators and its DACL the protected one (an untrusted owner is replaced: the reset is
+ * reported). A reparse point is refused.
+ */
+export function secureFile(path: string, options: SecureOptions = {}): Promise<void> {
+  try {
+    withOwnershipPrivileges(() => secureFileNow(path, options));
     return Promise.resolve();
   } catch (error) {
     return Promise.reject(error);
+  }
+}
+
+function secureFileNow(path: string, options: SecureOptions): void {
+  using handle = FileHandle.open(path);
+  if (!handle) throw new Deno.errors.NotFound(`No such file: ${path}`);
+  if (handle.isReparsePoint()) {
+    throw new Error(`Refusing to secure ${path}: it is a junction or symbolic link: remove it`);
+  }
+  // Wine stores no owner: every file reads as its one user's.
+  const owner = runningUnderWine() ? undefined : ownerProblem(handle.descriptor());
+  handle.apply(AGENT_FILE_SDDL);
+  if (owner !== undefined) {
+    (options.report ?? (() => {}))(
+      `${path} was not trusted: ${owner}. Took ownership (Administrators) and reset its permissions`,
+    );
   }
 }
 

@@ -245,7 +245,7 @@ export class ReferenceServer {
    */
   waitFor(
     predicate: (events: readonly StoredEvent[]) => boolean,
-    timeoutMs = 5000,
+    timeoutMs = 120_000,
   ): Promise<StoredEvent[]> {
     if (predicate(this.#stored)) return Promise.resolve(this.stored());
     if (this.#stopping !== null) {
