@@ -47,7 +47,8 @@ await agent(["--url", url, "--api-key", apiKey, "--pin-server-cert", "--timezone
 const text = await Deno.readTextFile(config);
 await Deno.writeTextFile(config, text.replace(/^install_dir =.*$/m, `install_dir = ${dir}`));
 console.log(
-  `\n$ winagentUSM --service run --simulate testdata/demo_sessions.jsonl   (Ctrl+C stops)\n`,
+  `\n$ winagentUSM --service run --simulate testdata/demo_sessions.jsonl   (Ctrl+C stops)\n` +
+    `  (its fifth line is not JSON on purpose: watch the agent report it and go on)\n`,
 );
 const running = agent([
   "--service",

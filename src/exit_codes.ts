@@ -38,6 +38,8 @@ export const STATUS_EXIT_CODES = {
   "held-in-memory": 9,
   /** The oldest event not yet sent has waited longer than --max-backlog. */
   backlog: 8,
+  /** The last attempt to send an event failed (the server is down, unreachable, failing). */
+  "delivery-failing": 10,
 } as const;
 
 /** Service-specific exit codes, reported when the agent cannot start or stop. */

@@ -9,9 +9,38 @@ import { systemClock } from "./clock.ts";
 import type { ServiceHooks } from "./platform.ts";
 import { errorText } from "./text.ts";
 
-/** The signals that stop a foreground agent: Ctrl+C everywhere, then SIGTERM or Ctrl+Break. */
+/**
+ * The signals that stop a foreground agent: Ctrl+C everywhere, then SIGTERM or Ctrl+Break, and
+ * on POSIX every other signal that would end the process and can be caught, so that none ends
+ * it without its stop sequence. SIGHUP reloads config.ini instead (the daemon convention).
+ */
 function stopSignals(): Deno.Signal[] {
-  return Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
+  return Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : [
+    "SIGINT",
+    "SIGTERM",
+    "SIGQUIT",
+    "SIGUSR1",
+    "SIGUSR2",
+    "SIGALRM",
+    "SIGVTALRM",
+    "SIGPROF",
+    "SIGXCPU",
+    "SIGXFSZ",
+    "SIGIO",
+    "SIGPWR",
+    "SIGSYS",
+    "SIGTRAP",
+  ];
+}
+
+/** Listens to `signal`; false when the runtime does not let it be caught here. */
+function listen(signal: Deno.Signal, listener: () => void): boolean {
+  try {
+    Deno.addSignalListener(signal, listener);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** How long a stop asked for by a signal may take before the process ends anyway. */
@@ -24,14 +53,22 @@ export const FOREGROUND_STOP_GRACE_MS = 20_000;
  */
 export async function runInForeground(hooks: ServiceHooks): Promise<number> {
   const { promise: stopped, resolve: stop } = Promise.withResolvers<string>();
-  const listeners = stopSignals().map((signal) => {
+  const listeners: [Deno.Signal, () => void][] = [];
+  for (const signal of stopSignals()) {
     const listener = () => stop(signal);
-    Deno.addSignalListener(signal, listener);
-    return [signal, listener] as const;
-  });
+    if (listen(signal, listener)) listeners.push([signal, listener]);
+  }
+  let started = false;
+  const reload = () => {
+    if (!started) return;
+    hooks.log("info", "SIGHUP received: reloading config.ini");
+    hooks.reload().catch((error) => hooks.log("error", `Reload failed: ${errorText(error)}`));
+  };
+  if (Deno.build.os !== "windows" && listen("SIGHUP", reload)) listeners.push(["SIGHUP", reload]);
   try {
     try {
       await hooks.start();
+      started = true;
     } catch (error) {
       hooks.log("error", `The agent could not start: ${errorText(error)}`);
       return 1;

@@ -115,19 +115,57 @@ export function openRegularSync(path: string, options: Deno.OpenOptions): Deno.F
   return file;
 }
 
+/** Options of {@linkcode readRegularFile}. */
+export interface ReadRegularOptions {
+  /**
+   * Follow a link (config.ini only: an administrator may keep it elsewhere); what it leads to
+   * must still be a regular file. Default false: a link is refused.
+   */
+  followLink?: boolean;
+  /** Read at most this many first bytes. */
+  limit?: number;
+}
+
 /**
- * Reads a file that must be a regular file (config.ini): a FIFO, a device or a folder is refused
- * before it is opened, so a read never blocks. Links are followed (an administrator may keep
- * config.ini elsewhere), but what they lead to must be a regular file.
- * @throws {NotRegularFileError} When `path` leads to anything but a regular file.
+ * The one reader of every file the agent or a command reads (event_log.csv and its archives,
+ * sessions.json, status.json, config.ini): a FIFO, a device, a socket or a folder is refused
+ * before it is opened, so a read never blocks, and a link is refused unless `followLink`; the
+ * opened file must be the one looked at.
+ * @throws {NotRegularFileError} When `path` is not a regular file (or a link to one, when followed).
  */
-export async function readRegularFile(path: string): Promise<Uint8Array> {
-  const info = await Deno.stat(path);
-  if (!info.isFile) throw new NotRegularFileError(path, describeKind(info));
-  return await Deno.readFile(path);
+export async function readRegularFile(
+  path: string,
+  options: ReadRegularOptions = {},
+): Promise<Uint8Array> {
+  const before = options.followLink ? await Deno.stat(path) : await Deno.lstat(path);
+  if (!before.isFile) throw await refusal(path, before);
+  using file = await Deno.open(path, { read: true });
+  if (!sameFile(before, await file.stat())) {
+    throw new NotRegularFileError(path, "replaced while it was opened");
+  }
+  const limit = options.limit ?? Infinity;
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  while (total < limit) {
+    const chunk = new Uint8Array(Math.min(64 * 1024, limit - total));
+    const n = await file.read(chunk);
+    if (n === null) break;
+    chunks.push(chunk.subarray(0, n));
+    total += n;
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return bytes;
 }
 
 /** {@linkcode readRegularFile} as UTF-8 text. */
-export async function readRegularTextFile(path: string): Promise<string> {
-  return new TextDecoder().decode(await readRegularFile(path));
+export async function readRegularTextFile(
+  path: string,
+  options: ReadRegularOptions = {},
+): Promise<string> {
+  return new TextDecoder().decode(await readRegularFile(path, options));
 }

@@ -104,9 +104,10 @@ Deno.test("--status exits 0 only when the agent runs, its health check passed an
       const result = await statusUntil(config, 8);
       assert.match(
         result.stdout,
-        /^Verdict: +the oldest event not yet sent \(2025-04-27T07:06:14Z\) has waited \d+ minutes, more than --max-backlog 60 minutes \(exit code 8\)$/m,
+        /^Verdict: +the oldest event not yet sent \(2025-04-27T07:06:14Z\) has waited \d+ minutes, more than --max-backlog 60 minutes(; the last attempt to send failed)? \(exit code 8\)$/m,
       );
-      assert.equal((await runCli(["--status", "--max-backlog", "0", "--config", config])).code, 0);
+      // With the backlog check off, the failing delivery still shows (it read OK before).
+      await statusUntil(config, 10, ["--max-backlog", "0"]);
       const report = await statusJson(config, ["--max-backlog", "90s"]);
       assert.equal(report.verdict, "backlog");
       assert.equal(report.maxBacklogSeconds, 90);
@@ -185,4 +186,56 @@ Deno.test("--status exits 0 only when the agent runs, its health check passed an
     await server.stop();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "the server down, a fresh event failing: 10 (delivery failing), 0 once it is sent",
+  sanitizeResources: false, // the double's connections close asynchronously
+  sanitizeOps: false,
+  async fn() {
+    const options = { apiKeys: [TEST_API_KEY], rateLimit: null };
+    let server = await ReferenceServer.start(options);
+    const port = server.port;
+    const { dir, config } = await agentDir("usm-status-down-");
+    await configureAgent(config, server, ["--timezone", "UTC"]);
+    const agent = AgentProcess.start(config);
+    try {
+      await agent.waitForLine(/Health check \(start\) passed/);
+      const earlier = new Date(Date.now() - 120_000).toISOString();
+      await agent.feed({ type: "logon", user: "josh", session: 2, at: earlier });
+      await server.waitFor((stored) => stored.length === 1, 20_000);
+      await statusUntil(config, 0);
+
+      await server.stop(); // ECONNREFUSED from now on
+      const at = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+      await agent.feed({ type: "lock", user: "josh", session: 2, at });
+      const result = await statusUntil(config, 10);
+      assert.match(result.stdout, /^Sending fails since: +\d{4}-/m);
+      assert.match(
+        result.stdout,
+        /^Verdict: +the last attempt to send failed \(exit code 10\)$/m,
+      );
+      const report = await statusJson(config);
+      assert.equal(report.verdict, "delivery-failing");
+      assert.deepEqual(report.failed, ["delivery-failing"]);
+      assert.match(report.problems[0], /failing since .*: Lock of josh .* not sent: Cannot reach/);
+      assert.ok(report.deliveryFailingSince);
+      assert.equal(report.computerName, Deno.hostname());
+      assert.match(report.agentVersion!, /^\d+\.\d+\.\d+/);
+      assert.equal(typeof report.installDir, "string"); // config.ini's install_dir
+      assert.equal(report.events.lastRecordedAt, at);
+      assert.match(report.events.lastSentEventAt!, /^\d{4}-/);
+      assert.notEqual(report.events.lastSentEventAt, at);
+
+      server = await ReferenceServer.start({ ...options, port });
+      await server.waitFor((stored) => stored.length === 1, 120_000);
+      const ok = await statusUntil(config, 0);
+      assert.match(ok.stdout, /^Verdict: +OK \(exit code 0\)$/m);
+      assert.equal((await statusJson(config)).events.lastSentEventAt, at);
+    } finally {
+      await agent.stop();
+      await server.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

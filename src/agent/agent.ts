@@ -6,9 +6,11 @@
  *
  * The agent only orchestrates; each concern is its own part: {@link ConfigSource} (config.ini in
  * force), {@link ConfigWatcher}, {@link ServerConnection} (the transport), {@link SessionRecorder}
- * (session changes to events), {@link UnsavedEvents} (ordered writes to event_log.csv and the
- * events the disk refused), {@link Delivery}, {@link HealthMonitor}, {@link PeriodicTasks} (IP
- * refreshes) and {@link StatusReporter} (status.json).
+ * (session changes to events), {@link JournalOpener} (event_log.csv, opened later when the first
+ * start's disk refuses it), {@link UnsavedEvents} (ordered writes to event_log.csv and the events
+ * the disk refused), {@link Delivery}, {@link HealthMonitor}, {@link ServerWatch} (the conditions
+ * written to the system's event log), {@link PeriodicTasks} (IP refreshes, the watch) and
+ * {@link StatusReporter} (status.json).
  *
  * @module
  */
@@ -28,9 +30,11 @@ import { buildStatus, StatusReporter } from "../status/reporter.ts";
 import type { JournalSetAside } from "../log/app_event_log.ts";
 import { SystemEvents } from "../log/system_events.ts";
 import { HealthMonitor } from "./health_monitor.ts";
+import { JournalOpener } from "./journal_opener.ts";
 import { PeriodicTasks } from "./periodic.ts";
+import { ServerWatch, WATCH_INTERVAL_MS } from "./server_watch.ts";
 import { SessionRecorder } from "./session_recorder.ts";
-import { lockFolder, openJournal } from "./startup.ts";
+import { lockFolder } from "./startup.ts";
 import { UnsavedEvents } from "./unsaved_events.ts";
 
 /** How often the primary IPv4 address is re-resolved. */
@@ -76,8 +80,10 @@ export class Agent {
   #status: StatusReporter;
   #tasks: PeriodicTasks;
   #events: SystemEvents;
+  #watch: ServerWatch;
   #watcher: ConfigWatcher | undefined;
   #journal: Journal | undefined;
+  #opener: JournalOpener | undefined;
   #delivery: Delivery | undefined;
   #lock: InstanceLock | undefined;
   #sessionSource: string | undefined;
@@ -111,6 +117,15 @@ export class Agent {
       logLine: log,
       redact: (text) => this.#logs.redactor.apply(text),
     });
+    this.#watch = new ServerWatch({
+      clock,
+      events: this.#events,
+      serverUrl: () => this.#source.config.serverUrl,
+      backlog: () => ({
+        oldest: this.#journal?.oldestPending()?.event.timestamp,
+        pending: this.#journal?.pendingCount ?? 0,
+      }),
+    });
     this.#host = new HostInfo({ probe: options.probe, clock, log });
     this.#connection = new ServerConnection(log);
     this.#status = new StatusReporter({ dir, clock, log, status: () => this.status() });
@@ -138,7 +153,7 @@ export class Agent {
       host: this.#host,
       unsaved: this.#unsaved,
       secure: options.platform.secureFile,
-      recorded: () => this.#delivery!.kick(),
+      recorded: () => this.#delivery?.kick(),
     });
     this.health = new HealthMonitor({
       clock,
@@ -147,6 +162,7 @@ export class Agent {
       settings: this.#source,
       transport: () => this.#connection.transport(),
       onResult: (result) => {
+        this.#watch.health(result);
         if (result.ok) this.#delivery?.resume();
         this.#status.soon();
       },
@@ -265,6 +281,7 @@ export class Agent {
     await this.sessions.close(options);
     this.#tasks.stop();
     this.health.stop();
+    this.#opener?.close();
     await this.#watcher?.close();
     // At shutdown Windows allows seconds: the request in flight gets a short moment (else its
     // event stays pending and goes after the restart), background lookups less.
@@ -310,15 +327,21 @@ export class Agent {
       "info",
       `User Session Monitor Agent ${this.#options.version} starting (pid ${Deno.pid}, config ${this.#options.configPath})`,
     );
-    this.#journal = await openJournal(this.#dir, {
-      rotationSizeBytes: this.#source.config.eventLogRotationBytes,
+    this.#opener = new JournalOpener({
+      dir: this.#dir,
+      clock: this.#clock,
       log: this.log,
+      rotationSizeBytes: () => this.#source.config.eventLogRotationBytes,
       onSetAside: (details) => this.journalSetAside(details),
+      onOpen: (journal) => this.#journalOpened(journal),
+      onRefused: (error) => {
+        const path = this.#opener!.path;
+        this.#events.journalRefused({ path, error, held: this.#unsaved.count });
+        this.#status.soon();
+      },
     });
-    this.#delivery = this.#newDelivery(this.#journal);
     this.#applyConfig();
-    this.log("info", `event_log.csv holds ${this.#journal.pendingCount} events not yet sent`);
-    await this.sessions.load(this.#journal.path);
+    if (!await this.#opener.open()) await this.sessions.load(this.#opener.path);
     if (this.#options.watchConfig !== false) {
       // The poll reports a write of config.ini itself (its identity, size or time changed),
       // never other activity in the folder: each is a config change and runs a health check,
@@ -332,6 +355,22 @@ export class Agent {
     }
     options.progress?.("journal open");
     this.#tasks.every("ip", IP_REFRESH_MS, () => this.#track(this.#refreshIp()));
+    this.#tasks.every("watch", WATCH_INTERVAL_MS, () => this.#watch.check());
+  }
+
+  /**
+   * The journal is open (at the start, or later after the first start's disk refused it):
+   * delivery starts and the events held meanwhile are written.
+   */
+  async #journalOpened(journal: Journal): Promise<void> {
+    if (this.#state === "stopping" || this.#state === "stopped") return await journal.close();
+    this.#journal = journal;
+    this.#delivery = this.#newDelivery(journal);
+    this.#configureDelivery();
+    this.log("info", `event_log.csv holds ${journal.pendingCount} events not yet sent`);
+    if (this.#state === "starting") await this.sessions.load(journal.path);
+    this.#unsaved.writeNow();
+    this.#status.soon();
   }
 
   #newDelivery(journal: Journal): Delivery {
@@ -347,6 +386,7 @@ export class Agent {
       onStateChange: (state) => {
         const { serverUrl } = this.#source.config;
         this.#events.deliveryChanged(state, { serverUrl, pending: journal.pendingCount });
+        this.#watch.delivery(state);
         this.#status.soon();
       },
     });
@@ -361,7 +401,7 @@ export class Agent {
       errorLogBytes: config.errorLogRotationBytes,
     });
     this.#connection.configure(config);
-    this.#delivery?.setRateBudget(config.serverRateLimit);
+    this.#configureDelivery();
     this.health.every(config.healthCheckIntervalMs);
     if (config.obtainPublicIp && config.publicIpUrls.length > 0) {
       const lookup = () => this.#track(this.#host.refreshPublicIp(config.publicIpUrls));
@@ -376,11 +416,17 @@ export class Agent {
     if (problems.length > 0 && this.#source.loaded && !this.#source.error) {
       this.log("error", `Nothing is sent until config.ini is completed: ${problems.join("; ")}`);
     }
+    this.#events.configChecked(problems);
+    this.#status.soon();
+  }
+
+  /** Delivery's rate budget, and its pause while config.ini is incomplete. */
+  #configureDelivery(): void {
+    const config = this.#source.config;
+    this.#delivery?.setRateBudget(config.serverRateLimit);
     if (!this.#source.loaded || configProblems(config).length > 0) {
       this.#delivery?.pause("not-configured");
     }
-    this.#events.configChecked(problems);
-    this.#status.soon();
   }
 
   async #refreshIp(): Promise<void> {

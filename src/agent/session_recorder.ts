@@ -140,8 +140,13 @@ export class SessionRecorder {
         );
         return Promise.resolve();
       }
-      const how = reported.type === change.type ? "" : ` (a ${change.type}, ${policy})`;
-      return this.#record(reported, how);
+      let how = reported.type === change.type ? "" : ` (a ${change.type}, ${policy})`;
+      // Inferred changes are placed when planned; a notification's change is placed here.
+      const placed = this.#tracker.place(reported);
+      if (placed !== reported) {
+        how += ` (moved on from ${reported.at}: an event of this type and user is at that second)`;
+      }
+      return this.#record(placed, how);
     });
   }
 

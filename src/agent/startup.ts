@@ -69,8 +69,11 @@ export async function lockFolder(dir: string, options: FolderOptions): Promise<I
     );
   }
   if (!lock) {
+    const pid = await lockHolder(dir);
     throw new StartError(
-      `Another agent is already running with ${dir}: stop it first (two agents would write one event_log.csv)`,
+      `Another agent${
+        pid === undefined ? "" : ` (pid ${pid})`
+      } is already running with ${dir}: stop it first (two agents would write one event_log.csv)`,
       SERVICE_EXIT_CODES.alreadyRunning,
     );
   }
@@ -84,6 +87,25 @@ export async function lockFolder(dir: string, options: FolderOptions): Promise<I
     );
   }
   return lock;
+}
+
+/**
+ * The process id in the folder's agent.lock; an agent that has just taken the lock writes it a
+ * moment later, so an empty file is read again a few times.
+ */
+async function lockHolder(dir: string): Promise<number | undefined> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const pid = await InstanceLock.holder(dir);
+    if (pid !== undefined) return pid;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return undefined;
+}
+
+/** The account the agent runs as, for messages: its uid on POSIX. */
+function accountName(): string {
+  const uid = Deno.uid();
+  return uid === null ? "the service account" : `uid ${uid}`;
 }
 
 /** The files written with writeFileAtomic, whose temporaries a start removes. */
@@ -116,10 +138,11 @@ export async function openJournal(
       onSetAside: options.onSetAside,
     });
   } catch (error) {
+    const fix = error instanceof Deno.errors.PermissionDenied
+      ? `; give the agent's account (${accountName()}) permission to write it, or run the agent as its owner; nothing in it is lost`
+      : "; move the file aside if it is not an event log of this agent";
     throw new StartError(
-      `Cannot open ${eventLog}: ${
-        (error as Error).message
-      }; move the file aside if it is not an event log of this agent`,
+      `Cannot open ${eventLog}: ${(error as Error).message}${fix}`,
       SERVICE_EXIT_CODES.journalUnavailable,
       { cause: error },
     );

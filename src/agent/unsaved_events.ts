@@ -83,6 +83,13 @@ export class UnsavedEvents {
     return run;
   }
 
+  /** Writes the held events now (event_log.csv has just become writable). */
+  writeNow(): void {
+    if (this.#held.length === 0 || this.#closed) return;
+    this.#timer?.cancel();
+    this.#chain = this.#chain.then(() => this.#writeHeld()).catch(() => {});
+  }
+
   /** Stops retrying, waits for the write in progress and tries the held events once more. */
   async close(): Promise<void> {
     this.#closed = true;

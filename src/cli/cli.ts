@@ -14,7 +14,9 @@ import { ConfigError, loadConfig, updateConfigFile, validateSetting } from "../c
 import { checkHealth } from "../delivery/health.ts";
 import type { Platform, ServiceHooks, SystemEventLog } from "../platform.ts";
 import { SimulatedClock, type SimulatedEnd, SimulatedSource } from "../sessions/simulate.ts";
-import { pendingLines, pendingReport, statusLines, statusReport } from "../status/command.ts";
+import { readHidden } from "./key_prompt.ts";
+import { statusLines, statusReport } from "../status/command.ts";
+import { pendingLines, pendingReport } from "../status/pending.ts";
 import { errorText, readLines } from "../text.ts";
 import { EXIT_CODES } from "../exit_codes.ts";
 import { fetchServerCertificate } from "../net/server_certificate.ts";
@@ -71,7 +73,11 @@ export async function main(args: string[], deps: CliDeps): Promise<number> {
       return await runAgent(configPath, options.simulate, deps);
     }
     if (options.apiKeyFromStdin) {
-      const line = await firstLine(deps.stdin ?? Deno.stdin.readable);
+      const line = !deps.stdin && Deno.stdin.isTerminal()
+        ? await readHidden(Deno.stdin, (text) => {
+          Deno.stderr.writeSync(new TextEncoder().encode(text));
+        }, "API key (not shown as you type it; Enter ends it): ")
+        : await firstLine(deps.stdin ?? Deno.stdin.readable);
       learnSecret(line);
       try {
         options.settings.api_key = validateSetting("api_key", line.trim());
@@ -312,6 +318,7 @@ async function showStatus(
 ): Promise<number> {
   const report = await statusReport(configPath, {
     platform: deps.platform,
+    version: deps.version,
     maxBacklogMs: options.maxBacklogMs,
   });
   if (options.json) print(JSON.stringify(report, null, 2));

@@ -214,7 +214,7 @@ export function configProblems(config: Config): string[] {
 async function readText(path: string): Promise<string | undefined> {
   let bytes: Uint8Array;
   try {
-    bytes = await readRegularFile(path);
+    bytes = await readRegularFile(path, { followLink: true });
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;
     throw new ConfigError(`Cannot read config file ${path}: ${errorText(e)}`, {

@@ -240,12 +240,13 @@ export const CONFIG_SCHEMA = [
     value: text,
     comment: [
       "SHA-256 fingerprint of the server's certificate (64 hex digits, colons allowed): the",
-      "certificate is accepted if and only if it matches, as for a self-signed server. Empty: off.",
+      "certificate is accepted if and only if it matches, as for a self-signed server. Several,",
+      "separated by commas, during a certificate rollover (old,new): any one matches. Empty: off.",
     ],
     doc: {
       default: "empty: no pinning",
       accepted:
-        "the SHA-256 of the server's certificate, 64 hex digits, colons allowed (`--pin-server-cert` writes it)",
+        "the SHA-256 of the server's certificate, 64 hex digits, colons allowed (`--pin-server-cert` writes it); for a certificate rollover, the old and the new one separated by a comma (`A,B`): a certificate that matches any of them is accepted",
     },
     flag: "cert-sha256",
   }),

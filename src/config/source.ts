@@ -24,8 +24,11 @@ import { readRegularTextFile } from "../no_follow.ts";
 export function describeTls(
   config: Pick<Config, "tlsCaFile" | "tlsCaStore" | "tlsServerSha256" | "tlsInsecure">,
 ): string {
-  return config.tlsServerSha256
-    ? `pinned certificate ${config.tlsServerSha256.slice(0, 16)}…`
+  const pins = config.tlsServerSha256 ? config.tlsServerSha256.split(",") : [];
+  return pins.length > 0
+    ? `pinned certificate${pins.length > 1 ? "s" : ""} ${
+      pins.map((pin) => `${pin.slice(0, 16)}…`).join(" or ")
+    }`
     : config.tlsInsecure
     ? "certificate NOT checked"
     : config.tlsCaFile
@@ -107,7 +110,7 @@ export class ConfigSource {
         create: options.create,
         secureFile: this.#options.secureFile,
       });
-      this.#text = await readRegularTextFile(this.path);
+      this.#text = await readRegularTextFile(this.path, { followLink: true });
       if (created) this.#options.log("info", `Created ${this.path} with the default settings`);
       this.#config = config;
       this.#loaded = true;

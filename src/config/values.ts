@@ -265,15 +265,21 @@ export function checkPath(key: string, value: string): string {
   return value;
 }
 
-/** A SHA-256 fingerprint: 64 hex digits, colons allowed; normalized to lowercase, no colons. */
+/**
+ * One or more SHA-256 fingerprints, comma-separated (two during a certificate rollover): each
+ * 64 hex digits, colons allowed; normalized to lowercase without colons, joined by ",".
+ */
 export function checkSha256(key: string, value: string): string {
-  const hex = value.replaceAll(":", "");
-  if (!/^[0-9a-f]{64}$/i.test(hex)) {
+  const pins = value.split(",").map((pin) => pin.trim().replaceAll(":", ""));
+  const bad = pins.find((pin) => !/^[0-9a-f]{64}$/i.test(pin));
+  if (bad !== undefined) {
     throw new TypeError(
-      `${show(key, value)} is not a SHA-256 fingerprint: write 64 hex digits, colons allowed`,
+      `${
+        show(key, value)
+      } is not a SHA-256 fingerprint: write 64 hex digits, colons allowed (several, for a certificate rollover, separated by commas)`,
     );
   }
-  return hex.toLowerCase();
+  return pins.map((pin) => pin.toLowerCase()).join(",");
 }
 
 /** A log's rotation size in MB (decimals allowed; 0 disables, or for event_log.csv: never rotate). */

@@ -19,6 +19,7 @@ import { backoffDelay, DeferredEvents } from "./deferred_events.ts";
 import { PauseProbe } from "./pause_probe.ts";
 import { RefusalJudge } from "./refusal.ts";
 import type {
+  DeliveryFailure,
   DeliveryOptions,
   DeliveryState,
   Exchange,
@@ -29,6 +30,7 @@ import type {
   Suspect,
 } from "./types.ts";
 import { RatePacer } from "./rate_limit.ts";
+import { SentLog } from "./sent_log.ts";
 import { learnSecret, maskSecret, redact } from "../log/redact.ts";
 import { errorText } from "../text.ts";
 import { TransportError } from "../net/transport.ts";
@@ -46,6 +48,7 @@ export const SHUTDOWN_GRACE_MS = 2_500;
 export { classify, eventBody, type Outcome } from "./event_answer.ts";
 
 export type {
+  DeliveryFailure,
   DeliveryJournal,
   DeliveryOptions,
   DeliveryState,
@@ -65,7 +68,11 @@ export class Delivery {
   #paused: DeliveryState["paused"] = null;
   #lastError: DeliveryState["lastError"];
   #lastSentAt: number | undefined;
+  /** Since when attempts fail, and why the last one did (DeliveryState.failingSince). */
+  #failing: { since: number; why: DeliveryFailure } | undefined;
   #sent = 0;
+  /** The "Sent" lines of the log. */
+  #sentLog: SentLog;
   #rejected = 0;
   /** Consecutive failures (any event): two in a row mean the server, not the event. */
   #failures = 0;
@@ -96,6 +103,7 @@ export class Delivery {
     this.#clock = options.clock ?? systemClock;
     this.#path = options.eventPath ?? DEFAULT_EVENT_PATH;
     this.#deferred = new DeferredEvents(this.#clock);
+    this.#sentLog = new SentLog(options.log);
     this.#pacer = new RatePacer(options.rateBudget);
     this.#probe = new PauseProbe({
       clock: this.#clock,
@@ -158,6 +166,8 @@ export class Delivery {
       paused: this.#paused,
       lastError: this.#lastError,
       lastSentAt: this.#lastSentAt,
+      failingSince: this.#failing?.since,
+      failure: this.#failing?.why,
       nextAttemptAt: waits.length > 0
         ? this.#clock.wallNow() + (Math.max(...waits) - now)
         : undefined,
@@ -305,6 +315,7 @@ export class Delivery {
       const reason = error instanceof TransportError
         ? error.message
         : `cannot send to the server: ${errorText(error)}`;
+      this.#attemptFailed(error instanceof TransportError ? error.code : "network");
       this.#backOff(`${describe(entry.event)} not sent: ${reason}`);
       return undefined;
     }
@@ -315,10 +326,11 @@ export class Delivery {
     const { entry, response, timing } = exchange;
     const outcome = classify(response);
     if (outcome.kind !== "rate-limited") this.#pacer.answered(timing.receivedAt);
+    if (outcome.kind !== "sent" && outcome.kind !== "rate-limited") this.#attemptFailed("answer");
     const where = exchange.url;
     switch (outcome.kind) {
       case "sent":
-        await this.#delivered(exchange, outcome.duplicate);
+        await this.#delivered(exchange, outcome.duplicate, pendingCount);
         break;
       case "rejected":
         this.#rejectedAnswer(exchange, outcome, pendingCount);
@@ -347,7 +359,7 @@ export class Delivery {
     this.#changed();
   }
 
-  async #delivered(exchange: Exchange, duplicate: boolean): Promise<void> {
+  async #delivered(exchange: Exchange, duplicate: boolean, waiting: number): Promise<void> {
     const { entry, timing } = exchange;
     const status = exchange.firstAttempt && !entry.recovered
       ? SendStatus.Sent
@@ -355,6 +367,7 @@ export class Delivery {
     if (!await this.#settle(entry, status)) return;
     this.#sent++;
     this.#lastSentAt = timing.wallNow;
+    this.#failing = undefined;
     this.#failures = 0;
     this.#probe.sent();
     this.#backoffUntil = undefined;
@@ -370,8 +383,8 @@ export class Delivery {
         }: it holds an event it takes for the same (in the server's time zone, the autumn fall-back hour makes two times an hour apart alike); this one is not stored again`,
       );
     } else {
-      const already = duplicate ? " (the server already had it)" : "";
-      this.#options.log("debug", `Sent ${describe(entry.event)}${already}`);
+      const left = this.#options.journal.pendingCount;
+      this.#sentLog.sent(describe(entry.event), { duplicate, waiting, left });
     }
     // Another event was accepted by the same setup: a suspect 4xx concerned its own event.
     for (const proven of this.#judge.accepted(keyOf(entry), exchange.setup)) {
@@ -414,6 +427,7 @@ export class Delivery {
     );
     if (!await this.#settle(entry, SendStatus.Rejected)) return;
     this.#rejected++;
+    this.#failing = undefined;
     this.#changed();
   }
 
@@ -450,6 +464,11 @@ export class Delivery {
       `${message}; this event is tried again in ${(delay / 1000).toFixed(1)} s, the others go on`,
     );
     this.#changed();
+  }
+
+  /** An attempt failed for `why`: failing since now, unless it already was. */
+  #attemptFailed(why: DeliveryFailure): void {
+    this.#failing = { since: this.#failing?.since ?? this.#clock.wallNow(), why };
   }
 
   /** Pauses sending for `reason` and has the server asked again with backoff. */

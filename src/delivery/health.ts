@@ -8,7 +8,7 @@ import { type Clock, systemClock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
 import { learnSecret, maskSecret, redact } from "../log/redact.ts";
 import { describeForeign, MAX_QUOTE, readAnswer } from "./server_answer.ts";
-import { type Transport, TransportError } from "../net/transport.ts";
+import { type Transport, TransportError, type TransportErrorCode } from "../net/transport.ts";
 
 /** The result of one health check. */
 export interface HealthResult {
@@ -19,6 +19,10 @@ export interface HealthResult {
   httpStatus?: number;
   /** What the server said, or why it could not be asked. */
   message: string;
+  /** The server refused the API key (401 or 403). */
+  keyRefused?: boolean;
+  /** Why no answer came (set only when there is no {@link HealthResult.httpStatus}). */
+  failure?: TransportErrorCode;
 }
 
 /**
@@ -55,6 +59,7 @@ async function askHealth(
         at,
         ok: false,
         httpStatus: response.status,
+        keyRefused: true,
         message: `the server rejected the API key ${
           maskSecret(config.apiKey)
         } (${said}); set the right key with --api-key`,
@@ -89,9 +94,10 @@ async function askHealth(
       message: `the server answered ${response.status}${database}: ${said}`,
     };
   } catch (error) {
-    const message = error instanceof TransportError
-      ? error.message
-      : `cannot reach ${config.serverUrl}: ${(error as Error).message}`;
-    return { at, ok: false, message };
+    if (error instanceof TransportError) {
+      return { at, ok: false, message: error.message, failure: error.code };
+    }
+    const message = `cannot reach ${config.serverUrl}: ${(error as Error).message}`;
+    return { at, ok: false, message, failure: "network" };
   }
 }

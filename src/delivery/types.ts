@@ -7,7 +7,7 @@
 import type { Clock } from "../clock.ts";
 import type { SendStatus, SendStatusValue, SessionEvent } from "../event.ts";
 import type { AnswerTiming } from "./rate_limit.ts";
-import type { HttpResponse, Transport } from "../net/transport.ts";
+import type { HttpResponse, Transport, TransportErrorCode } from "../net/transport.ts";
 
 /** A pending journal entry as delivery needs it. */
 export interface PendingEntry {
@@ -47,10 +47,24 @@ export interface DeliveryJournal {
 /** Why sending is paused. */
 export type PauseReason = "unauthorized" | "misconfigured" | "not-configured" | "refusing";
 
+/**
+ * Why the last attempt failed: no HTTP answer (a {@link TransportErrorCode}: the server cannot
+ * be reached, its certificate is not trusted or does not match the pin, no answer in time), or
+ * an answer that stored nothing.
+ */
+export type DeliveryFailure = TransportErrorCode | "answer";
+
 /** What delivery is doing, for status.json and `--status`; times are wall-clock ms. */
 export interface DeliveryState {
   paused: null | PauseReason;
   lastError?: { at: number; message: string };
+  /**
+   * Since when attempts fail: the first failed attempt after the last event the server stored
+   * or refused for good; undefined when the last attempt succeeded (or none was made).
+   */
+  failingSince?: number;
+  /** Why the last attempt failed, while {@link DeliveryState.failingSince} is set. */
+  failure?: DeliveryFailure;
   lastSentAt?: number;
   /** When the next request may go (backoff or rate-limit wait), if delivery is waiting. */
   nextAttemptAt?: number;

@@ -8,6 +8,7 @@
 import { dirname } from "node:path";
 import { syncDirectory } from "../atomic_write.ts";
 import { HEADER_BYTES, startsWithHeader } from "./format.ts";
+import { NotRegularFileError, readRegularFile } from "../no_follow.ts";
 
 /** Writes all of `bytes` at the file's position. */
 export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
@@ -31,16 +32,10 @@ export async function writeFileSynced(path: string, bytes: Uint8Array): Promise<
 
 /** Up to `length` first bytes of the regular file at `path`. */
 export async function readHead(path: string, length: number): Promise<Uint8Array> {
-  if (!(await Deno.lstat(path)).isFile) return new Uint8Array();
-  using file = await Deno.open(path, { read: true });
-  const buffer = new Uint8Array(length);
-  let filled = 0;
-  while (filled < length) {
-    const n = await file.read(buffer.subarray(filled));
-    if (n === null) break;
-    filled += n;
-  }
-  return buffer.subarray(0, filled);
+  return await readRegularFile(path, { limit: length }).catch((error) => {
+    if (error instanceof NotRegularFileError) return new Uint8Array();
+    throw error;
+  });
 }
 
 /** Whether anything (a link included, not followed) is at `path`. */

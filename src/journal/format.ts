@@ -15,6 +15,7 @@ import {
   type SessionEvent,
 } from "../event.ts";
 import { errorText } from "../text.ts";
+import { readRegularFile } from "../no_follow.ts";
 
 /** The header line of event_log.csv, without its line end. */
 export const JOURNAL_HEADER = "eventtype,username,hostname,ipaddress,timestamp,send_status";
@@ -126,7 +127,7 @@ function layoutOf(
 export async function readJournal(
   path: string,
 ): Promise<{ entries: { event: SessionEvent; status: number }[]; tornTail: boolean }> {
-  const bytes = await Deno.readFile(path);
+  const bytes = await readRegularFile(path);
   if (!startsWithHeader(bytes)) {
     if (isHeaderPrefix(bytes)) return { entries: [], tornTail: bytes.length > 0 };
     throw new Error(

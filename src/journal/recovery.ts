@@ -25,7 +25,7 @@ import {
   salvageRows,
   startsWithHeader,
 } from "./format.ts";
-import { describeKind, sameFile } from "../no_follow.ts";
+import { describeKind, readRegularFile, sameFile } from "../no_follow.ts";
 import { errorText } from "../text.ts";
 
 export type { CarriedRow } from "./format.ts";
@@ -60,7 +60,7 @@ export async function inspectJournal(path: string): Promise<Inspection> {
     const target = info.isSymlink ? await Deno.readLink(path).catch(() => undefined) : undefined;
     return { kind: "unusable", reason: `it is ${describeKind(info, target)}`, salvaged: [] };
   }
-  const bytes = await Deno.readFile(path);
+  const bytes = await readRegularFile(path);
   if (!startsWithHeader(bytes)) {
     if (isHeaderPrefix(bytes)) {
       return {

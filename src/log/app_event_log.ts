@@ -22,10 +22,26 @@ export const EVENT_IDS = {
   startFailed: 102,
   /** config.ini cannot be read or holds an invalid value: events are recorded, not sent. */
   configError: 200,
-  /** Sending is paused: the server rejected the API key, or server_url is wrong. */
+  /** Sending is paused: server_url is wrong, or the server refuses every event alike. */
   sendingPaused: 201,
   /** Sending resumed after a pause. */
   sendingResumed: 202,
+  /** The server has been unreachable for {@link UNREACHABLE_ALARM_MINUTES} minutes. */
+  serverUnreachable: 203,
+  /** Events older than {@link BACKLOG_ALARM_MINUTES} minutes wait to be sent. */
+  backlogOld: 204,
+  /** The server's certificate does not match tls_server_sha256. */
+  pinMismatch: 205,
+  /** The server refuses the API key (401 or 403). */
+  keyRefused: 206,
+  /** 203 cleared: the server answers again. */
+  serverReachable: 213,
+  /** 204 cleared: no event waiting is that old any more. */
+  backlogCleared: 214,
+  /** 205 cleared: the certificate matches the pin again. */
+  pinMatched: 215,
+  /** 206 cleared: the server accepts the API key again. */
+  keyAccepted: 216,
   /** event_log.csv cannot be written: new events are held in memory only. */
   journalUnwritable: 300,
   /** event_log.csv was unreadable and set aside; a new one was started. */
@@ -50,6 +66,14 @@ export const EVENT_LEVELS: Readonly<Record<EventKind, EventLevel>> = {
   configError: "error",
   sendingPaused: "warning",
   sendingResumed: "information",
+  serverUnreachable: "warning",
+  backlogOld: "warning",
+  pinMismatch: "error",
+  keyRefused: "error",
+  serverReachable: "information",
+  backlogCleared: "information",
+  pinMatched: "information",
+  keyAccepted: "information",
   journalUnwritable: "error",
   journalSetAside: "warning",
 };
@@ -118,16 +142,75 @@ export function configErrorEvent(details: { message: string }): SystemEvent {
   );
 }
 
-/** Why sending is paused. */
-export type PauseReason = "key rejected" | "wrong url" | "other";
+/** How long the server is unreachable before 203 is written. */
+export const UNREACHABLE_ALARM_MINUTES = 30;
+/** How old the oldest event waiting is before 204 is written (as `--status --max-backlog`). */
+export const BACKLOG_ALARM_MINUTES = 60;
 
-/** Sending is paused until an administrator acts (a new key, a corrected server_url). */
+/**
+ * A condition a monitoring rule watches: written once when it starts to hold, and once more (its
+ * clearing entry) when it stops.
+ */
+export type Condition = "unreachable" | "backlog" | "pinMismatch" | "keyRefused";
+
+const CLEARED: Readonly<Record<Condition, [EventKind, string]>> = {
+  unreachable: ["serverReachable", "The server answers again"],
+  backlog: [
+    "backlogCleared",
+    `No event waiting is older than ${BACKLOG_ALARM_MINUTES} minutes now`,
+  ],
+  pinMismatch: ["pinMatched", "The server's certificate matches tls_server_sha256 again"],
+  keyRefused: ["keyAccepted", "The server accepts the API key again"],
+};
+
+/** The server has been unreachable since `since` (ISO 8601). */
+export function serverUnreachableEvent(
+  details: { serverUrl: string; since: string; message: string },
+): SystemEvent {
+  return event(
+    "serverUnreachable",
+    `The server ${details.serverUrl} has been unreachable for ${UNREACHABLE_ALARM_MINUTES} minutes or more (since ${details.since}): ${details.message}. Events are kept in event_log.csv and sent once it answers`,
+  );
+}
+
+/** The oldest event waiting, recorded at `oldest`, is older than the alarm's age. */
+export function backlogOldEvent(details: { oldest: string; pending: number }): SystemEvent {
+  return event(
+    "backlogOld",
+    `Events older than ${BACKLOG_ALARM_MINUTES} minutes wait to be sent: the oldest was recorded at ${details.oldest}; ${details.pending} event(s) wait in event_log.csv`,
+  );
+}
+
+/** The server's certificate does not match the pin: nothing is sent. */
+export function pinMismatchEvent(details: { message: string }): SystemEvent {
+  return event(
+    "pinMismatch",
+    `${details.message}. Nothing is sent until the certificate matches a pin in tls_server_sha256`,
+  );
+}
+
+/** The server refuses the API key: nothing is sent. */
+export function keyRefusedEvent(details: { message: string }): SystemEvent {
+  return event(
+    "keyRefused",
+    `API key refused: ${details.message}. Events are kept in event_log.csv and sent once the key is right`,
+  );
+}
+
+/** The clearing entry of `condition`. */
+export function conditionClearedEvent(condition: Condition): SystemEvent {
+  const [kind, text] = CLEARED[condition];
+  return event(kind, text);
+}
+
+/** Why sending is paused. */
+export type PauseReason = "wrong url" | "other";
+
+/** Sending is paused until an administrator acts (a corrected server_url, a proxy removed). */
 export function sendingPausedEvent(
   details: { reason: PauseReason; message: string; serverUrl: string },
 ): SystemEvent {
-  const what = details.reason === "key rejected"
-    ? "the server rejected the API key"
-    : details.reason === "wrong url"
+  const what = details.reason === "wrong url"
     ? `server_url ${details.serverUrl} does not lead to the server's API`
     : `the server at ${details.serverUrl} refuses the events`;
   return event(

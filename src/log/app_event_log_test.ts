@@ -25,6 +25,14 @@ Deno.test("event IDs are stable, unique and within EventCreate.exe's 1..1000", (
     configError: 200,
     sendingPaused: 201,
     sendingResumed: 202,
+    serverUnreachable: 203,
+    backlogOld: 204,
+    pinMismatch: 205,
+    keyRefused: 206,
+    serverReachable: 213,
+    backlogCleared: 214,
+    pinMatched: 215,
+    keyAccepted: 216,
     journalUnwritable: 300,
     journalSetAside: 301,
   });
@@ -72,14 +80,10 @@ Deno.test("each event's ID, level and text", async (t) => {
       "config.ini cannot be used: Invalid value for server_url in C:\\x\\config.ini, line 3. Events are recorded in event_log.csv and sent once the file is fixed",
     ],
     [
-      sendingPausedEvent({
-        reason: "key rejected",
-        message: "401 Invalid API key",
-        serverUrl: "https://s",
-      }),
+      sendingPausedEvent({ reason: "other", message: "400 to two events", serverUrl: "https://s" }),
       201,
       "warning",
-      "Sending paused: the server rejected the API key (401 Invalid API key). Events are kept in event_log.csv; fix config.ini (winagentUSM.exe --api-key or --url) and they are sent",
+      "Sending paused: the server at https://s refuses the events (400 to two events). Events are kept in event_log.csv; fix config.ini (winagentUSM.exe --api-key or --url) and they are sent",
     ],
     [
       sendingPausedEvent({ reason: "wrong url", message: "404", serverUrl: "https://s/x" }),

@@ -12,6 +12,8 @@
  * @module
  */
 import {
+  type Condition,
+  conditionClearedEvent,
   configErrorEvent,
   type JournalSetAside,
   journalSetAsideEvent,
@@ -57,6 +59,8 @@ export class SystemEvents {
   #pausedFor: PauseReason | undefined;
   /** Delivery's count of events sent when the pause was written. */
   #sentAtPause = 0;
+  /** The conditions written and not cleared yet. */
+  #raised = new Set<Condition>();
   /** An unwritable event_log.csv was written and the held events are not on disk yet. */
   #journalRefused = false;
   /** The last write failed (its failure was logged). */
@@ -95,8 +99,8 @@ export class SystemEvents {
   }
 
   /**
-   * Delivery's state changed: 201 when it pauses because the server refuses the key, the
-   * URL or every event alike (a missing setting is 200's), 202 once an event was sent again after such a pause. A
+   * Delivery's state changed: 201 when it pauses because the server refuses the URL or every
+   * event alike (a missing setting is 200's), 202 once an event was sent again after such a pause. A
    * resume that the server answers with the same refusal (a health check passed, the event URL
    * is still wrong) is the same pause: neither a 202 nor a second 201.
    */
@@ -104,9 +108,8 @@ export class SystemEvents {
     state: { paused: DeliveryPause; lastError?: { message: string }; sent?: number },
     context: { serverUrl: string; pending: number },
   ): void {
-    const reason: PauseReason | undefined = state.paused === "unauthorized"
-      ? "key rejected"
-      : state.paused === "misconfigured"
+    // A refused key is its own condition (206, src/agent/server_watch.ts), not a 201.
+    const reason: PauseReason | undefined = state.paused === "misconfigured"
       ? "wrong url"
       : state.paused === "refusing" // the server refuses every event: the setup is at fault
       ? "other"
@@ -125,6 +128,19 @@ export class SystemEvents {
     ) {
       this.#pausedFor = undefined;
       this.#write(sendingResumedEvent({ pending: context.pending }));
+    }
+  }
+
+  /**
+   * A condition holds (`entry`, its 203 to 206) or not (undefined): the entry is written when it
+   * starts to hold, the clearing entry (213 to 216) when it stops; nothing while it stays.
+   */
+  condition(condition: Condition, entry: SystemEvent | undefined): void {
+    if (entry !== undefined && !this.#raised.has(condition)) {
+      this.#raised.add(condition);
+      this.#write(entry);
+    } else if (entry === undefined && this.#raised.delete(condition)) {
+      this.#write(conditionClearedEvent(condition));
     }
   }
 

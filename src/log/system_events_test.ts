@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { SystemEventLog } from "../platform.ts";
-import { EVENT_IDS } from "./app_event_log.ts";
+import { EVENT_IDS, keyRefusedEvent } from "./app_event_log.ts";
 import { MemoryEventLog } from "../../tests/support/memory_app_event_log.ts";
 import { SERVICE_EXIT_CODES, serviceExitCode, StartError } from "../exit_codes.ts";
 import { SystemEvents } from "./system_events.ts";
@@ -27,34 +27,51 @@ Deno.test("the service exit code of a start failure: StartError's, else 10", () 
 Deno.test("pause and resume: one 201 per pause, 202 only once an event was sent again", () => {
   const { events, memory } = setup();
   const context = { serverUrl: "https://srv:8000", pending: 3 };
-  const unauthorized = {
-    paused: "unauthorized" as const,
-    lastError: { message: `The server rejected the API key ${KEY}` },
+  const wrongUrl = {
+    paused: "misconfigured" as const,
+    lastError: { message: `https://srv:8000/api/log_event answered 404 (key ${KEY})` },
     sent: 5,
   };
   events.deliveryChanged({ paused: null, sent: 5 }, context);
   assert.equal(memory.entries.length, 0, "not paused: nothing to say");
-  events.deliveryChanged(unauthorized, context);
-  events.deliveryChanged(unauthorized, context);
+  events.deliveryChanged(wrongUrl, context);
+  events.deliveryChanged(wrongUrl, context);
   // A health check passed, delivery tried again and was refused again: the same pause.
   events.deliveryChanged({ paused: null, sent: 5 }, context);
-  events.deliveryChanged(unauthorized, context);
+  events.deliveryChanged(wrongUrl, context);
   assert.deepEqual(memory.entries.map((e) => e.id), [EVENT_IDS.sendingPaused]);
   assert.ok(!memory.entries[0].text.includes(KEY), memory.entries[0].text);
-  assert.match(memory.entries[0].text, /the server rejected the API key \(.*4795…93fa\)/);
+  assert.match(memory.entries[0].text, /server_url https:\/\/srv:8000 does not lead/);
 
   events.deliveryChanged({ paused: null, sent: 6 }, { ...context, pending: 2 });
   events.deliveryChanged({ paused: null, sent: 7 }, context);
   assert.deepEqual(memory.entries.map((e) => e.id), [201, 202]);
   assert.equal(memory.entries[1].text, "Sending resumed: 2 event(s) waiting");
 
-  // A missing setting is config.ini's 200, not a pause of 201.
+  // A missing setting is config.ini's 200, a refused key 206: neither is a pause of 201.
   events.deliveryChanged({ paused: "not-configured", sent: 7 }, context);
-  // A wrong URL, then the key: two different pauses.
-  events.deliveryChanged({ paused: "misconfigured", sent: 7 }, context);
-  events.deliveryChanged(unauthorized, context);
+  events.deliveryChanged({ paused: "unauthorized", sent: 7 }, context);
+  // A wrong URL, then every event refused alike: two different pauses.
+  events.deliveryChanged(wrongUrl, context);
+  events.deliveryChanged({ paused: "refusing", sent: 7 }, context);
   assert.deepEqual(memory.entries.map((e) => e.id), [201, 202, 201, 201]);
-  assert.match(memory.entries[2].text, /server_url https:\/\/srv:8000 does not lead/);
+  assert.match(memory.entries[3].text, /the server at https:\/\/srv:8000 refuses the events/);
+});
+
+Deno.test("a condition: written when it starts to hold, cleared once, redacted", () => {
+  const { events, memory } = setup();
+  const refused = keyRefusedEvent({ message: `the server rejected the API key ${KEY}` });
+  events.condition("keyRefused", undefined); // never raised: nothing to clear
+  events.condition("keyRefused", refused);
+  events.condition("keyRefused", refused);
+  events.condition("pinMismatch", undefined);
+  events.condition("keyRefused", undefined);
+  events.condition("keyRefused", undefined);
+  events.condition("keyRefused", refused);
+  assert.deepEqual(memory.entries.map((e) => e.id), [206, 216, 206]);
+  assert.ok(memory.entries.every((e) => !e.text.includes(KEY)));
+  assert.equal(memory.entries[1].text, "The server accepts the API key again");
+  assert.equal(memory.entries[1].level, "information");
 });
 
 Deno.test("config errors: 200 once per distinct problem, again after the file was usable", () => {

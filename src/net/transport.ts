@@ -41,8 +41,9 @@ export interface TransportOptions {
    */
   caPem?: string;
   /**
-   * tls_server_sha256 (64 hex digits, colons allowed): accept exactly the certificate with this
-   * SHA-256 fingerprint, whatever its issuer, name, dates or CA flag.
+   * tls_server_sha256 (64 hex digits, colons allowed; several separated by commas): accept
+   * exactly the certificates with these SHA-256 fingerprints, whatever their issuer, name, dates
+   * or CA flag (two during a rollover: the old certificate's and the new one's).
    */
   pinSha256?: string;
   /** tls_insecure: accept any certificate. */
@@ -123,7 +124,7 @@ interface ConnectSettings {
   servername: string | undefined;
   ca: string[] | undefined;
   verify: boolean;
-  pin: string | undefined;
+  pins: string[] | undefined;
   connecting: Set<net.Socket>;
 }
 
@@ -157,15 +158,17 @@ function connectVerified(
     }
   };
   socket.once("secureConnect", () => {
-    if (settings.pin !== undefined) {
+    if (settings.pins !== undefined) {
       const seen = normalizeFingerprint(socket.getPeerCertificate().fingerprint256 ?? "");
-      if (seen !== settings.pin) {
+      if (!settings.pins.includes(seen)) {
         settle(
           new TransportError(
             "pin-mismatch",
             `The certificate of ${settings.origin} does not match tls_server_sha256: it is ${
               seen || "(none)"
-            }, expected ${settings.pin}; nothing was sent; if the server's certificate was replaced, check it and run winagentUSM.exe --pin-server-cert again`,
+            }, expected ${
+              settings.pins.join(" or ")
+            }; nothing was sent; if the server's certificate was replaced, check it and run winagentUSM.exe --pin-server-cert again`,
           ),
         );
         return;
@@ -192,7 +195,7 @@ export class Transport {
   #origin: string;
   #clock: Clock;
   #timeoutMs: number;
-  #pin: string | undefined;
+  #pins: string[] | undefined;
   #agent: http.Agent;
   #connecting = new Set<net.Socket>();
   #closed = false;
@@ -221,20 +224,20 @@ export class Transport {
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#clock = options.clock ?? systemClock;
     if (options.pinSha256 !== undefined) {
-      const pin = normalizeFingerprint(options.pinSha256);
-      if (!/^[0-9a-f]{64}$/.test(pin)) {
+      const pins = options.pinSha256.split(",").map(normalizeFingerprint);
+      if (!pins.every((pin) => /^[0-9a-f]{64}$/.test(pin))) {
         throw new TypeError(
-          "Invalid tls_server_sha256: expected 64 hexadecimal digits (run winagentUSM.exe --pin-server-cert)",
+          "Invalid tls_server_sha256: expected 64 hexadecimal digits, several separated by commas (run winagentUSM.exe --pin-server-cert)",
         );
       }
-      this.#pin = pin;
+      this.#pins = pins;
     }
     const agentOptions: http.AgentOptions = { keepAlive: true, maxSockets: 1, maxFreeSockets: 1 };
     if (url.protocol === "http:") {
       this.#agent = new http.Agent(agentOptions);
     } else {
       const hostname = url.hostname.replace(/^\[|\]$/g, "");
-      const verify = this.#pin === undefined && !options.insecure;
+      const verify = this.#pins === undefined && !options.insecure;
       const settings: ConnectSettings = {
         origin: this.#origin,
         host: hostname,
@@ -242,7 +245,7 @@ export class Transport {
         servername: net.isIP(hostname) ? undefined : hostname,
         ca: verify && options.caPem ? [options.caPem] : undefined,
         verify,
-        pin: this.#pin,
+        pins: this.#pins,
         connecting: this.#connecting,
       };
       const agent = new https.Agent(agentOptions);

@@ -15,8 +15,9 @@
  */
 import { join } from "node:path";
 import { writeFileAtomic } from "../atomic_write.ts";
-import type { AliveFacts } from "./sessions.ts";
+import type { AliveFacts } from "./inference.ts";
 import { errorText } from "../text.ts";
+import { readRegularTextFile } from "../no_follow.ts";
 
 /** The file's name in the agent's folder. */
 export const ALIVE_FILE = "sessions.json";
@@ -87,7 +88,7 @@ export async function readAlive(
   const path = join(dir, ALIVE_FILE);
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await readRegularTextFile(path);
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) {
       warn(

@@ -8,19 +8,12 @@
  */
 import { archivePath } from "../log/rotation.ts";
 import type { Clock, Timer } from "../clock.ts";
-import type { SessionEvent } from "../event.ts";
+import { eventTypeOf, type SessionEvent } from "../event.ts";
 import { readJournal } from "../journal/journal.ts";
 import type { LogFn } from "../log/log.ts";
 import type { PresentSession, ReportedChange, SessionChange } from "../platform.ts";
-import {
-  type InferenceSettings,
-  type InferredChange,
-  instantMs,
-  OpenSessions,
-  planAtShutdown,
-  planAtStart,
-  translateChange,
-} from "./sessions.ts";
+import { type InferenceSettings, instantMs, OpenSessions, translateChange } from "./sessions.ts";
+import { type InferredChange, planAtShutdown, planAtStart } from "./inference.ts";
 import { ALIVE_INTERVAL_MS, type AliveRecord, readAlive, writeAlive } from "./alive.ts";
 import { errorText } from "../text.ts";
 
@@ -98,6 +91,18 @@ export class SessionTracker {
     return translateChange(this.#view, change, {
       policy: this.#options.settings().disconnectEvents,
     });
+  }
+
+  /**
+   * `change` at the earliest time, from its own on, that keeps the user's events in order and
+   * repeats the five fields of no event of the journal (and its newest archive): the server's
+   * duplicate key holds whole seconds, so a second Lock of one user in one second would be
+   * answered "already recorded" and never stored. Moved changes start at a whole second.
+   */
+  place(change: ReportedChange): ReportedChange {
+    const ms = change.at.epochMilliseconds;
+    const free = this.#view.freeInstant(eventTypeOf(change.type), change.user, ms);
+    return free === ms ? change : { ...change, at: Temporal.Instant.fromEpochMilliseconds(free) };
   }
 
   /** Notes an event the agent records (call in recording order). */

@@ -1,13 +1,13 @@
 /**
- * `--status` and `--pending`: what a person or a monitoring script learns about the agent of one
- * config.ini, read from the outside (another process): agent.lock (does an agent run?),
- * status.json (what the running agent last knew), config.ini and event_log.csv.
+ * `--status`: what a person or a monitoring script learns about the agent of one config.ini,
+ * read from the outside (another process): agent.lock (does an agent run?), status.json (what
+ * the running agent last knew), config.ini and event_log.csv. `--pending` is in pending.ts.
  *
  * `--status` exits 0 only when an agent runs, its last health check passed, sending is not
- * paused, no event is held in memory and no event has waited longer than `--max-backlog`; the
- * other codes are `STATUS_EXIT_CODES` in src/exit_codes.ts (docs/monitoring.md, "Status").
- * `--json` prints the same facts as one JSON object whose field names are part of the interface
- * ({@link StatusReport}).
+ * paused, its last attempt to send did not fail, no event is held in memory and no event has
+ * waited longer than `--max-backlog`; the other codes are `STATUS_EXIT_CODES` in
+ * src/exit_codes.ts (docs/monitoring.md, "Status"). `--json` prints the same facts as one JSON
+ * object whose field names are part of the interface ({@link StatusReport}).
  *
  * @module
  */
@@ -17,10 +17,9 @@ import { configProblems, loadConfig } from "../config/config.ts";
 import { maskSecret } from "../log/redact.ts";
 import { describeTls } from "../config/source.ts";
 import { CLEAR_TEXT_WARNING, isClearText } from "../net/connection.ts";
-import { eventKey, SendStatus, type SessionEvent } from "../event.ts";
-import { readJournal } from "../journal/journal.ts";
+import { readPending } from "./journal_facts.ts";
 import type { Platform, ServiceState } from "../platform.ts";
-import { agentRunning, type AgentStatus, readStatus } from "./status.ts";
+import { agentRunning, type AgentStatus, statusOf } from "./status.ts";
 import { errorText } from "../text.ts";
 import { STATUS_EXIT_CODES } from "../exit_codes.ts";
 
@@ -48,7 +47,15 @@ export interface StatusReport {
     startedAt: string | null;
     /** When status.json was last written. */
     updatedAt: string | null;
+    /** Why status.json cannot be used (not a regular file, not JSON, a field of the wrong type). */
+    statusError: string | null;
   };
+  /** The computer's name, as events carry it. */
+  computerName: string | null;
+  /** The version of the winagentUSM.exe that answered (the running agent's is `agent.version`). */
+  agentVersion: string | null;
+  /** install_dir of config.ini (null when it cannot be read). */
+  installDir: string | null;
   /** From the platform's service manager (Windows); null elsewhere. */
   service: { state: string; pid: number | null } | null;
   configPath: string;
@@ -63,6 +70,8 @@ export interface StatusReport {
   paused: string | null;
   lastError: { at: string; message: string } | null;
   lastSentAt: string | null;
+  /** Since when the running agent's attempts to send fail; null when its last one did not. */
+  deliveryFailingSince: string | null;
   /** Where the running agent's session changes come from, or why none are recorded. */
   sessionSource: string | null;
   events: {
@@ -75,6 +84,10 @@ export interface StatusReport {
     /** The time of the oldest event not yet sent, as recorded. */
     oldestPendingAt: string | null;
     oldestPendingAgeSeconds: number | null;
+    /** The time of the newest event in event_log.csv, as recorded. */
+    lastRecordedAt: string | null;
+    /** The time, as recorded, of the newest event the server stored. */
+    lastSentEventAt: string | null;
     /** Why event_log.csv cannot be read, or that its last line is torn. */
     journalNote: string | null;
   };
@@ -82,20 +95,11 @@ export interface StatusReport {
   maxBacklogSeconds: number;
 }
 
-/** One event not yet sent, for `--pending`. */
-export interface PendingEvent {
-  /** The event's time as recorded (RFC 3339, the configured zone). */
-  time: string;
-  type: string;
-  user: string;
-  /** Attempts by the running agent since it started (0: not tried yet by it). */
-  attempts: number;
-  lastError: string | null;
-}
-
-/** Options of {@link statusReport} and {@link pendingReport}. */
+/** Options of {@link statusReport}. */
 export interface StatusOptions {
   platform: Pick<Platform, "defaultInstallDir" | "serviceState">;
+  /** The version of this winagentUSM.exe. */
+  version?: string;
   /** --max-backlog (default {@link DEFAULT_MAX_BACKLOG_MS}; 0: no limit). */
   maxBacklogMs?: number;
   /** The wall clock (default the system's). */
@@ -104,32 +108,11 @@ export interface StatusOptions {
 
 const iso = (ms: number | undefined) => ms ? new Date(ms).toISOString() : null;
 
-interface JournalFacts {
-  pending: SessionEvent[];
-  total: number | null;
-  rejected: number | null;
-  note: string | null;
-}
-
-async function readPending(dir: string): Promise<JournalFacts> {
+function computerName(): string | null {
   try {
-    const { entries, tornTail } = await readJournal(join(dir, "event_log.csv"));
-    return {
-      pending: entries.filter((e) => e.status === SendStatus.Pending).map((e) => e.event),
-      total: entries.length,
-      rejected: entries.filter((e) => e.status === SendStatus.Rejected).length,
-      note: tornTail ? "last line incomplete: repaired at the agent's next start" : null,
-    };
-  } catch (error) {
-    const note = error instanceof Deno.errors.NotFound
-      ? "event_log.csv does not exist yet"
-      : errorText(error);
-    return {
-      pending: [],
-      total: error instanceof Deno.errors.NotFound ? 0 : null,
-      rejected: null,
-      note,
-    };
+    return Deno.hostname();
+  } catch {
+    return null;
   }
 }
 
@@ -137,6 +120,7 @@ async function readPending(dir: string): Promise<JournalFacts> {
 function findProblems(report: StatusReport, maxBacklogMs: number): [StatusVerdict, string][] {
   const found: [StatusVerdict, string][] = [];
   const { agent, events } = report;
+  if (agent.statusError) found.push(["unknown", agent.statusError]);
   if (agent.running === null) {
     found.push(["unknown", "cannot tell whether an agent runs: agent.lock cannot be opened"]);
   } else if (!agent.running) {
@@ -168,6 +152,14 @@ function findProblems(report: StatusReport, maxBacklogMs: number): [StatusVerdic
       } minutes, more than --max-backlog ${Math.round(maxBacklogMs / 60_000)} minutes`,
     ]);
   }
+  if (agent.running && report.deliveryFailingSince && !report.paused) {
+    found.push([
+      "delivery-failing",
+      `the last attempt to send an event failed (failing since ${report.deliveryFailingSince})${
+        report.lastError ? `: ${report.lastError.message}` : ""
+      }`,
+    ]);
+  }
   const order = Object.keys(STATUS_EXIT_CODES);
   return found.sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0]));
 }
@@ -179,10 +171,17 @@ export async function statusReport(
 ): Promise<StatusReport> {
   const dir = join(configPath, "..");
   const maxBacklogMs = options.maxBacklogMs ?? DEFAULT_MAX_BACKLOG_MS;
-  const status = await readStatus(dir);
+  const [status, statusError] = await statusOf(dir);
   const running = agentRunning(dir);
   const service = await options.platform.serviceState().catch(() => undefined);
-  const report = reportFromStatus(status, { running, service, configPath, maxBacklogMs });
+  const report = reportFromStatus(status, {
+    running,
+    statusError,
+    service,
+    configPath,
+    version: options.version,
+    maxBacklogMs,
+  });
   await addConfigFacts(report, configPath, options.platform);
   await addJournalFacts(report, dir, options.now ?? systemClock.wallNow());
   const problems = findProblems(report, maxBacklogMs);
@@ -200,8 +199,12 @@ function reportFromStatus(
   status: AgentStatus | undefined,
   facts: {
     running: boolean | undefined;
+    /** Why status.json cannot be used. */
+    statusError: string | null;
     service: ServiceState | undefined;
     configPath: string;
+    /** The version of this winagentUSM.exe. */
+    version: string | undefined;
     maxBacklogMs: number;
   },
 ): StatusReport {
@@ -218,7 +221,11 @@ function reportFromStatus(
       version: status?.version ?? null,
       startedAt: iso(status?.startedAt),
       updatedAt: iso(status?.updatedAt),
+      statusError: facts.statusError,
     },
+    computerName: computerName(),
+    agentVersion: facts.version ?? null,
+    installDir: null,
     service: service ? { state: service.state, pid: service.pid ?? null } : null,
     configPath: facts.configPath,
     configError: null,
@@ -239,6 +246,7 @@ function reportFromStatus(
       ? { at: iso(status.lastError.at)!, message: status.lastError.message }
       : null,
     lastSentAt: iso(status?.lastSentAt),
+    deliveryFailingSince: running ? iso(status?.failingSince) : null,
     sessionSource: running ? status?.sessionSource ?? null : null,
     events: {
       total: null,
@@ -247,6 +255,8 @@ function reportFromStatus(
       heldInMemory: running ? status?.unsaved ?? 0 : 0,
       oldestPendingAt: null,
       oldestPendingAgeSeconds: null,
+      lastRecordedAt: null,
+      lastSentEventAt: null,
       journalNote: null,
     },
     maxBacklogSeconds: Math.round(facts.maxBacklogMs / 1000),
@@ -262,6 +272,7 @@ async function addConfigFacts(
   try {
     const installDir = platform.defaultInstallDir();
     const { config } = await loadConfig(configPath, { installDir });
+    report.installDir = config.installDir;
     report.serverUrl = config.serverUrl;
     report.apiKey = maskSecret(config.apiKey);
     report.tls = describeTls(config);
@@ -288,6 +299,8 @@ async function addJournalFacts(report: StatusReport, dir: string, now: number): 
         Math.round((now - Temporal.Instant.from(oldest.timestamp).epochMilliseconds) / 1000),
       )
       : null,
+    lastRecordedAt: journal.lastRecordedAt,
+    lastSentEventAt: journal.lastSentEventAt,
     journalNote: journal.note,
   };
 }
@@ -335,6 +348,9 @@ export function statusLines(report: StatusReport): string[] {
       rows.push(["Last error", `${report.lastError.at}: ${report.lastError.message}`]);
     }
     rows.push(["Last event sent", report.lastSentAt ?? "never"]);
+    if (report.deliveryFailingSince) {
+      rows.push(["Sending fails since", report.deliveryFailingSince]);
+    }
   }
   if (events.heldInMemory > 0) {
     rows.push(["Not yet on disk", `${events.heldInMemory} events held in memory (disk full?)`]);
@@ -342,12 +358,13 @@ export function statusLines(report: StatusReport): string[] {
   rows.push(["Events", eventsLine(report)]);
   const said: Record<StatusVerdict, string> = {
     ok: "OK",
-    unknown: "cannot tell whether an agent runs",
+    unknown: report.problems[report.failed.indexOf("unknown")],
     "not-running": "no agent runs",
     "not-configured": "not configured",
     paused: "sending paused",
     "health-failed": "last health check not passed",
     "held-in-memory": "events held in memory",
+    "delivery-failing": "the last attempt to send failed",
     backlog: report.problems[report.failed.indexOf("backlog")],
   };
   const verdicts = report.failed.length > 0 ? report.failed : ["ok" as const];
@@ -366,51 +383,4 @@ function eventsLine(report: StatusReport): string {
   const oldest = events.oldestPendingAt ? ` (oldest ${events.oldestPendingAt})` : "";
   const note = events.journalNote ? ` (${events.journalNote})` : "";
   return `${events.total} in event_log.csv, ${events.pending} not yet sent${oldest}, ${events.rejected} rejected by the server${note}`;
-}
-
-/** `--pending`: the events not yet sent, oldest first, and how many are held in memory. */
-export async function pendingReport(
-  configPath: string,
-): Promise<{ events: PendingEvent[]; heldInMemory: number; note: string | null }> {
-  const dir = join(configPath, "..");
-  const [journal, status] = await Promise.all([readPending(dir), readStatus(dir)]);
-  const running = agentRunning(dir);
-  const sending = running ? status?.sending : undefined;
-  const events = journal.pending.map((event): PendingEvent => {
-    const tried = sending?.key === eventKey(event) ? sending : undefined;
-    return {
-      time: event.timestamp,
-      type: event.eventType,
-      user: event.userName,
-      attempts: tried?.attempts ?? 0,
-      lastError: tried?.lastError ?? null,
-    };
-  });
-  return { events, heldInMemory: running ? status?.unsaved ?? 0 : 0, note: journal.note };
-}
-
-/** The lines `--pending` prints. */
-export function pendingLines(report: Awaited<ReturnType<typeof pendingReport>>): string[] {
-  const lines: string[] = [];
-  if (report.events.length === 0) lines.push("No event waits to be sent");
-  else {
-    const header = ["time", "type", "user", "attempts", "last error"];
-    const rows = report.events.map((
-      e,
-    ) => [e.time, e.type, e.user, String(e.attempts), e.lastError ?? ""]);
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-    for (const row of [header, ...rows]) {
-      lines.push(
-        row.map((cell, i) => i === row.length - 1 ? cell : cell.padEnd(widths[i])).join("  ")
-          .trimEnd(),
-      );
-    }
-  }
-  if (report.heldInMemory > 0) {
-    lines.push(
-      `${report.heldInMemory} more events are held in memory: event_log.csv cannot be written`,
-    );
-  }
-  if (report.note) lines.push(report.note);
-  return lines;
 }

@@ -50,6 +50,7 @@ export function buildStatus(facts: StatusFacts, now: number): AgentStatus {
     lastHealthCheck: facts.lastHealth,
     lastError: delivery?.lastError,
     lastSentAt: delivery?.lastSentAt,
+    failingSince: delivery?.failingSince,
     nextAttemptAt: delivery?.nextAttemptAt,
     sent: delivery?.sent ?? 0,
     rejected: delivery?.rejected ?? 0,

@@ -6,9 +6,12 @@
  */
 import { join } from "node:path";
 import { writeFileAtomic } from "../atomic_write.ts";
-import { NotRegularFileError, openRegular } from "../no_follow.ts";
+import { NotRegularFileError, openRegular, openRegularSync } from "../no_follow.ts";
 import { redact } from "../log/redact.ts";
 import type { HealthResult } from "../delivery/health.ts";
+import { readRegularTextFile } from "../no_follow.ts";
+import { parseStatus } from "./status_schema.ts";
+import { errorText } from "../text.ts";
 
 /** The content of status.json. */
 export interface AgentStatus {
@@ -27,6 +30,8 @@ export interface AgentStatus {
   lastHealthCheck?: HealthResult;
   lastError?: { at: number; message: string };
   lastSentAt?: number;
+  /** Since when attempts to send fail (the last one failed); absent when the last one did not. */
+  failingSince?: number;
   nextAttemptAt?: number;
   sent: number;
   rejected: number;
@@ -106,18 +111,28 @@ async function writeInPlace(path: string, bytes: Uint8Array): Promise<boolean> {
 }
 
 /**
- * Reads status.json; undefined when there is none or it cannot be parsed (read up to three
- * times: an in-place write may be under way).
+ * Reads status.json; undefined when there is none (read up to three times: an in-place write
+ * may be under way).
+ * @throws {Error} When it is damaged: not a regular file, not JSON, or a field of the wrong type.
  */
 export async function readStatus(dir: string): Promise<AgentStatus | undefined> {
+  const path = join(dir, STATUS_FILE);
+  let damage: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return JSON.parse(await Deno.readTextFile(join(dir, STATUS_FILE))) as AgentStatus;
+      return parseStatus(await readRegularTextFile(path));
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return undefined;
+      damage = error;
+      if (error instanceof NotRegularFileError) break;
     }
   }
-  return undefined;
+  throw new Error(
+    `${path} is damaged: ${
+      errorText(damage)
+    }; remove it (a running agent writes it again at its next change)`,
+    { cause: damage },
+  );
 }
 
 /** The lock file that marks a folder as in use by a running agent. */
@@ -135,9 +150,9 @@ export class InstanceLock {
     this.#file = file;
   }
 
-  /** Takes the lock; undefined when another process holds it. */
+  /** Takes the lock and writes this process's id into the file; undefined when another holds it. */
   static acquire(dir: string): InstanceLock | undefined {
-    const file = Deno.openSync(join(dir, LOCK_FILE), {
+    const file = openRegularSync(join(dir, LOCK_FILE), {
       read: true,
       write: true,
       create: true,
@@ -147,7 +162,22 @@ export class InstanceLock {
       file.close();
       return undefined;
     }
+    try {
+      file.truncateSync(0);
+      file.writeSync(new TextEncoder().encode(`${Deno.pid}\n`));
+    } catch { /* a full disk: the lock holds without the id */ }
     return new InstanceLock(file);
+  }
+
+  /** The process id the holder of `dir`'s lock wrote, when it can be read. */
+  static async holder(dir: string): Promise<number | undefined> {
+    try {
+      const text = await readRegularTextFile(join(dir, LOCK_FILE), { limit: 32 });
+      const pid = Number(text.trim());
+      return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+    } catch {
+      return undefined; // Windows: the holder's lock keeps others from reading
+    }
   }
 
   /** Releases the lock; idempotent. */
@@ -174,4 +204,9 @@ export function agentRunning(dir: string): boolean | undefined {
   } finally {
     file.close();
   }
+}
+
+/** status.json, or why it cannot be used. */
+export function statusOf(dir: string): Promise<[AgentStatus | undefined, string | null]> {
+  return readStatus(dir).then((status) => [status, null], (error) => [undefined, errorText(error)]);
 }

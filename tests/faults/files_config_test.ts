@@ -8,15 +8,11 @@ import {
   AgentProcess,
   change,
   FaultBench,
+  mkfifo,
   runCli,
   stopOrFail,
   TEST_API_KEY,
 } from "./journal_fault_support.ts";
-
-async function mkfifo(path: string): Promise<void> {
-  const { code } = await new Deno.Command("mkfifo", { args: [path] }).output();
-  assert.equal(code, 0);
-}
 
 Deno.test({
   name:

@@ -91,6 +91,12 @@ export async function errorLog(dir: string): Promise<string> {
   return await Deno.readTextFile(join(dir, "error.log")).catch(() => "");
 }
 
+/** Makes a named pipe (FIFO) at `path`. */
+export async function mkfifo(path: string): Promise<void> {
+  const { code } = await new Deno.Command("mkfifo", { args: [path] }).output();
+  assert.equal(code, 0, `mkfifo ${path}`);
+}
+
 /** Names in `dir` that match `pattern`. */
 export async function namesIn(dir: string, pattern: RegExp): Promise<string[]> {
   const names: string[] = [];
