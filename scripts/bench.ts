@@ -6,6 +6,10 @@
  * Usage: deno run -A scripts/bench.ts [--quick]
  * `--quick` shortens every measurement (a smoke run, about a minute); figures are then rough.
  *
+ * `--journal-size [--sizes 1000,10000,...] [--held 10000,...] [--runs N]` runs only the
+ * journal-size table (scripts/bench/journal_size.ts): agents started on journals of 1k to 3M
+ * rows, and backlogs behind an event the server always fails.
+ *
  * Every child process is ended by its pid (SIGTERM, then SIGKILL) in a finally block.
  *
  * @module
@@ -52,6 +56,7 @@ import {
   type StartUp,
 } from "./bench/report.ts";
 import { briefErrorText, type Figure, measure, median, percentile } from "./bench/stats.ts";
+import { measureJournalSizes, sizeReport } from "./bench/journal_size.ts";
 
 const BARE_CLIENT = fileURLToPath(new URL("./bench/bare_client.ts", import.meta.url));
 const IDLE_SCRIPT = fileURLToPath(new URL("./bench/idle.ts", import.meta.url));
@@ -664,7 +669,13 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     args: Deno.args,
     strict: true,
-    options: { quick: { type: "boolean" } },
+    options: {
+      quick: { type: "boolean" },
+      "journal-size": { type: "boolean" },
+      sizes: { type: "string" },
+      held: { type: "string" },
+      runs: { type: "string" },
+    },
   });
   const plan = values.quick ? QUICK : FULL;
   const began = performance.now();
@@ -681,6 +692,24 @@ async function main(): Promise<number> {
   try {
     progress("starting the reference server doubles (2048-bit certificates)");
     const server = await startServers(servers, arrivals, progress);
+    if (values["journal-size"]) {
+      const list = (text: string | undefined, fallback: number[]) =>
+        text === undefined ? fallback : text.split(",").map(Number);
+      const figures = await measureJournalSizes(server, {
+        sizes: list(values.sizes, [1_000, 10_000, 100_000, 1_000_000, 3_000_000]),
+        heldPendings: list(values.held, [10_000, 50_000, 100_000]),
+        runs: Number(values.runs ?? (values.quick ? 1 : 3)),
+        window: values.quick ? 500 : 2_000,
+        progress,
+        tempDir: async () => {
+          const dir = await Deno.makeTempDir({ prefix: "usm-bench-size-" });
+          tempDirs.push(dir);
+          return dir;
+        },
+      });
+      console.log(sizeReport(figures));
+      return 0;
+    }
     const results = await runScenarios(plan, { ...servers, server }, { ticks, arrivals, progress });
     const elapsedSeconds = (performance.now() - began) / 1000;
     console.log(

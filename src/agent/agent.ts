@@ -333,6 +333,7 @@ export class Agent {
       log: this.log,
       rotationSizeBytes: () => this.#source.config.eventLogRotationBytes,
       onSetAside: (details) => this.journalSetAside(details),
+      reader: () => this.#state === "starting" ? this.sessions.reader() : undefined,
       onOpen: (journal) => this.#journalOpened(journal),
       onRefused: (error) => {
         const path = this.#opener!.path;

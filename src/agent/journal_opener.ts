@@ -9,7 +9,7 @@
  */
 import { join } from "node:path";
 import type { Clock, Timer } from "../clock.ts";
-import type { Journal } from "../journal/journal.ts";
+import type { Journal, JournalReader } from "../journal/journal.ts";
 import type { JournalSetAside } from "../log/app_event_log.ts";
 import type { LogFn } from "../log/log.ts";
 import { errorText } from "../text.ts";
@@ -24,6 +24,8 @@ export interface JournalOpenerOptions {
   /** The rotation size in force. */
   rotationSizeBytes: () => number;
   onSetAside?: (details: JournalSetAside) => void;
+  /** Reads the live file's rows as the journal opens it (the open-sessions view), when given. */
+  reader?: () => JournalReader | undefined;
   /** The journal is open (at the start, or later after a refusal). */
   onOpen: (journal: Journal) => Promise<void>;
   /** The first start could not create event_log.csv (`error`); events are held meanwhile. */
@@ -86,6 +88,7 @@ export class JournalOpener {
       rotationSizeBytes: this.#options.rotationSizeBytes(),
       log: this.#options.log,
       onSetAside: this.#options.onSetAside,
+      reader: this.#options.reader?.(),
     });
   }
 

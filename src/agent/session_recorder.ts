@@ -13,6 +13,7 @@
  */
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
+import type { JournalReader } from "../journal/journal.ts";
 import type { LogFn } from "../log/log.ts";
 import type { HostInfo } from "../net/host_info.ts";
 import type { PresentSession, ReportedChange, SessionChange, SessionSource } from "../platform.ts";
@@ -64,6 +65,14 @@ export class SessionRecorder {
       secure: options.secure,
     });
     this.#queue = this.#start.promise;
+  }
+
+  /**
+   * What reads the live event_log.csv's rows as the journal opens it, so that one pass builds the
+   * open sessions too; {@linkcode load} completes them.
+   */
+  reader(): JournalReader {
+    return this.#tracker.reader();
   }
 
   /** Reads the open sessions from event_log.csv and sessions.json (before the start ends). */

@@ -9,7 +9,7 @@ import { removeTemporaries } from "../atomic_write.ts";
 import { ALIVE_FILE } from "../sessions/alive.ts";
 import type { JournalSetAside } from "../log/app_event_log.ts";
 import { SERVICE_EXIT_CODES, StartError } from "../exit_codes.ts";
-import { Journal } from "../journal/journal.ts";
+import { Journal, type JournalReader } from "../journal/journal.ts";
 import type { LogFn } from "../log/log.ts";
 import type { SecureOptions } from "../platform.ts";
 import { InstanceLock, STATUS_FILE } from "../status/status.ts";
@@ -128,6 +128,8 @@ export async function openJournal(
     log: LogFn;
     /** The journal set an unreadable event_log.csv aside (Event Log 301). */
     onSetAside?: (details: JournalSetAside) => void;
+    /** Reads the live file's rows as the journal opens it (the open-sessions view). */
+    reader?: JournalReader;
   },
 ): Promise<Journal> {
   const eventLog = join(dir, "event_log.csv");
@@ -136,6 +138,7 @@ export async function openJournal(
       rotationSizeBytes: options.rotationSizeBytes,
       onWarning: (message) => options.log("warn", message),
       onSetAside: options.onSetAside,
+      reader: options.reader,
     });
   } catch (error) {
     const fix = error instanceof Deno.errors.PermissionDenied

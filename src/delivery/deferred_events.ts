@@ -12,10 +12,21 @@ import type { Clock } from "../clock.ts";
 export const BACKOFF_BASE_MS = 2_000;
 /** Longest backoff step. */
 export const BACKOFF_CAP_MS = 5 * 60_000;
+/**
+ * Longest backoff step while the server cannot be connected to at all (refused, unreachable,
+ * no answer to the connection, a name that does not resolve). Such an attempt is the cheapest
+ * probe there is (no TLS, no request, nothing for the server's software), so it is made often
+ * enough that the backlog follows the server's return within seconds; full jitter still spreads
+ * a fleet's returns over the whole step.
+ */
+export const OUTAGE_BACKOFF_CAP_MS = 10_000;
 
-/** Exponential backoff with full jitter: a delay for the `failures`-th failure in a row. */
-export function backoffDelay(failures: number, random: number): number {
-  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, failures - 1));
+/**
+ * Exponential backoff with full jitter: a delay for the `failures`-th failure in a row, at most
+ * `cap` (default {@link BACKOFF_CAP_MS}).
+ */
+export function backoffDelay(failures: number, random: number, cap = BACKOFF_CAP_MS): number {
+  const ceiling = Math.min(cap, BACKOFF_BASE_MS * 2 ** Math.max(0, failures - 1));
   return Math.floor(random * ceiling);
 }
 

@@ -15,7 +15,7 @@
 import { type Clock, systemClock, type Timer } from "../clock.ts";
 import { eventKey, SendStatus } from "../event.ts";
 import { classify, describe, eventBody, keyOf } from "./event_answer.ts";
-import { backoffDelay, DeferredEvents } from "./deferred_events.ts";
+import { backoffDelay, DeferredEvents, OUTAGE_BACKOFF_CAP_MS } from "./deferred_events.ts";
 import { PauseProbe } from "./pause_probe.ts";
 import { RefusalJudge } from "./refusal.ts";
 import type {
@@ -33,7 +33,7 @@ import { RatePacer } from "./rate_limit.ts";
 import { SentLog } from "./sent_log.ts";
 import { learnSecret, maskSecret, redact } from "../log/redact.ts";
 import { errorText } from "../text.ts";
-import { TransportError } from "../net/transport.ts";
+import { TransportError } from "../net/transport_error.ts";
 
 /** The server's event endpoint, relative to server_url. */
 export const DEFAULT_EVENT_PATH = "/api/log_event";
@@ -273,17 +273,21 @@ export class Delivery {
     }
   }
 
-  /** The entry to send next: the oldest pending one that waits on nothing. */
+  /** The oldest pending entry not held: the walk costs the held events, not the backlog. */
   #next(): Next {
     const journal = this.#options.journal;
     const count = journal.pendingCount;
     if (this.#deferred.size === 0) return { entry: journal.oldestPending(), count };
-    const pending = journal.pending();
-    const keys = new Set(pending.map(keyOf));
-    this.#deferred.forgetAllBut(keys);
-    this.#judge.forgetAllBut(keys);
-    const entry = pending.find((e) => !this.#deferred.isDeferred(keyOf(e)));
-    return entry ? { entry, count } : { count, wakeAt: this.#deferred.firstEnd() };
+    const passed = new Set<string>();
+    for (const entry of journal.pendingEntries()) {
+      const key = keyOf(entry);
+      if (!this.#deferred.isDeferred(key)) return { entry, count };
+      passed.add(key);
+    }
+    // Every pending event waits: forget the deferrals and suspects of events no longer pending.
+    this.#deferred.forgetAllBut(passed);
+    this.#judge.forgetAllBut(passed);
+    return { count, wakeAt: this.#deferred.firstEnd() };
   }
 
   /** Sends one entry; undefined (after backing off) when no answer came. */
@@ -311,12 +315,19 @@ export class Delivery {
       const url = transport.urlOf(this.#path);
       return { entry, firstAttempt, url, setup: `${url} ${apiKey}`, response, timing };
     } catch (error) {
-      this.#pacer.answered(this.#clock.monotonic());
+      // The rate window is anchored only on requests that may have reached the server.
+      if (error instanceof TransportError && !error.requestSent) this.#pacer.unsent();
+      else this.#pacer.answered(this.#clock.monotonic());
       const reason = error instanceof TransportError
         ? error.message
         : `cannot send to the server: ${errorText(error)}`;
       this.#attemptFailed(error instanceof TransportError ? error.code : "network");
-      this.#backOff(`${describe(entry.event)} not sent: ${reason}`);
+      // No connection at all (an outage): retried often, since such an attempt costs nothing.
+      const outage = error instanceof TransportError && error.stage === "connect";
+      this.#backOff(
+        `${describe(entry.event)} not sent: ${reason}`,
+        outage ? OUTAGE_BACKOFF_CAP_MS : undefined,
+      );
       return undefined;
     }
   }
@@ -504,10 +515,13 @@ export class Delivery {
     this.#options.log("error", text);
   }
 
-  /** A failure of all of delivery: exponential backoff with full jitter. */
-  #backOff(message: string): void {
+  /**
+   * A failure of all of delivery: exponential backoff with full jitter, each step at most `cap`
+   * (default: the 5-minute backoff cap).
+   */
+  #backOff(message: string, cap?: number): void {
     this.#failures++;
-    const delay = backoffDelay(this.#failures, this.#clock.random());
+    const delay = backoffDelay(this.#failures, this.#clock.random(), cap);
     this.#backoffUntil = this.#clock.monotonic() + delay;
     const text = redact(message);
     this.#lastError = { at: this.#clock.wallNow(), message: text };

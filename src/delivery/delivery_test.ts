@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type Clock, systemClock, type Timer } from "../clock.ts";
-import { BACKOFF_BASE_MS, BACKOFF_CAP_MS } from "./deferred_events.ts";
+import { BACKOFF_BASE_MS, BACKOFF_CAP_MS, OUTAGE_BACKOFF_CAP_MS } from "./deferred_events.ts";
 import {
   classify,
   Delivery,
@@ -19,7 +19,8 @@ import {
   RESET_MARGIN_MS,
   WINDOW_END_MARGIN_MS,
 } from "./rate_limit.ts";
-import { type HttpResponse, TransportError } from "../net/transport.ts";
+import type { HttpResponse } from "../net/transport.ts";
+import { TransportError } from "../net/transport_error.ts";
 
 const API_KEY = "47959c6d0123456789abcdef0123456789abcdefdeadbeef";
 const T0 = Date.UTC(2025, 3, 27, 7, 0, 0);
@@ -133,16 +134,20 @@ class MemoryJournal implements DeliveryJournal {
     return this.entries.filter((e) => e.status === 0);
   }
 
+  *pendingEntries(): IterableIterator<PendingEntry> {
+    for (const entry of this.entries) if (entry.status === 0) yield entry;
+  }
+
   oldestPending(): PendingEntry | undefined {
     if (this.failPending > 0) {
       this.failPending--;
       throw new Error("EBUSY: event_log.csv is locked");
     }
-    return this.pending()[0];
+    return this.entries.find((e) => e.status === 0);
   }
 
   get pendingCount(): number {
-    return this.pending().length;
+    return this.entries.filter((e) => e.status === 0).length;
   }
 
   setStatus(entry: PendingEntry, status: 1 | 2 | 3): Promise<void> {
@@ -495,6 +500,43 @@ Deno.test("a failed event waits on its own backoff while the next goes on, then 
   await delivery.stop();
 });
 
+Deno.test("events behind a held one are found without going over the whole backlog", async () => {
+  const behind = 2_000;
+  const poison = event(0, { computerName: "X".repeat(60) });
+  const events = [poison, ...Array.from({ length: behind }, (_, i) => event(i + 1))];
+  const { journal, transport, delivery } = setup(events);
+  // Entries the journal makes for delivery, whichever way delivery asks for them.
+  let made = 0;
+  const walk = journal.pendingEntries.bind(journal);
+  journal.pendingEntries = function* () {
+    for (const entry of walk()) {
+      made++;
+      yield entry;
+    }
+  };
+  const list = journal.pending.bind(journal);
+  journal.pending = () => {
+    const entries = list();
+    made += entries.length;
+    return entries;
+  };
+  // The server fails the first event until every other one is stored.
+  const others = () => journal.statuses().slice(1).every((status) => status !== 0);
+  transport.script = [];
+  const post = transport.post.bind(transport);
+  transport.post = (path, body, headers) => {
+    if (body?.includes("X".repeat(60)) && !others()) {
+      transport.script.unshift(response(500, { message: "Failed to log event", status: "error" }));
+    }
+    return post(path, body, headers);
+  };
+  delivery.kick();
+  await until(() => journal.statuses().every((status) => status !== 0), "every event stored");
+  await delivery.stop();
+  const requests = transport.requests.length;
+  assert.ok(made <= 3 * requests, `${made} entries made for ${requests} requests`);
+});
+
 Deno.test("failures of different events in a row back all of delivery off", async () => {
   const { journal, transport, delivery, clock, logs } = setup([event(1), event(2)]);
   transport.script = [
@@ -531,6 +573,23 @@ Deno.test("delivery backoff grows exponentially up to the cap, with full jitter"
   // Before the cap, each failure's wait doubles.
   const total = clock.sleeps.reduce((a, b) => a + b, 0);
   assert.ok(total > 2 * BACKOFF_CAP_MS, `total ${total}`);
+});
+
+Deno.test("while no connection can be made, retries stay within the outage cap", async () => {
+  const { transport, delivery, clock } = setup([event(1)]);
+  const failures = 14;
+  transport.script = Array.from(
+    { length: failures },
+    () =>
+      new TransportError("network", "Cannot reach https://192.168.27.1:8000: ECONNREFUSED", {
+        stage: "connect",
+      }),
+  );
+  clock.randoms = Array.from({ length: 2 * failures }, () => 0.999999);
+  delivery.kick();
+  await until(() => transport.requests.length === failures + 1);
+  await delivery.stop();
+  assert.equal(Math.max(...clock.sleeps), Math.floor(0.999999 * OUTAGE_BACKOFF_CAP_MS));
 });
 
 Deno.test("delivery marks a refused event status 3, logs the reason and goes on", async () => {

@@ -9,7 +9,7 @@
  *
  * So the agent keeps the count itself: it assumes the server's default (60 per 60 s) until a
  * 429 says otherwise, counts every request it sends to the event path in its own copy of the
- * server's window, and holds the next request once the window's budget is spent, until the
+ * server's window (not one that failed before a byte of it left: the server never saw it), and holds the next request once the window's budget is spent, until the
  * window has ended on the server too. The server's window starts when it counts the first
  * request, between that request's sending and its answer, so it has surely ended one window
  * length after the first answer came ({@link WINDOW_END_MARGIN_MS} added for timer grain).
@@ -136,7 +136,8 @@ export interface RateLimitLesson {
 /**
  * Paces the requests to one path of the server by its fixed window, counted locally. Call
  * {@link RatePacer.sending} before each request (it says how long to wait first, 0 to go),
- * {@link RatePacer.answered} after each answer, and {@link RatePacer.limited} on a 429.
+ * {@link RatePacer.answered} after each answer (or failure), {@link RatePacer.unsent} when the
+ * request failed before it left, and {@link RatePacer.limited} on a 429.
  */
 export class RatePacer {
   #limit = DEFAULT_RATE_LIMIT;
@@ -218,6 +219,19 @@ export class RatePacer {
     }
     this.#count++;
     return 0;
+  }
+
+  /**
+   * A request counted by {@link RatePacer.sending} failed before a byte of it left (a refused
+   * connection, a failed handshake): the server never counted it, so it is not counted here,
+   * and a window it opened is dropped (the server's opens with the first request it sees).
+   */
+  unsent(): void {
+    this.#limitedBefore = false;
+    this.#count = Math.max(0, this.#count - 1);
+    if (!this.#opening) return;
+    this.#opening = false;
+    this.#windowEnd = undefined;
   }
 
   /** The answer (or the failure) of a request came at monotonic `receivedAt`. */

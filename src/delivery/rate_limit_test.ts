@@ -129,3 +129,14 @@ Deno.test("RatePacer learns nothing from a bare 429 and holds nothing (the calle
   assert.deepEqual(pacer.budget, { limit: DEFAULT_RATE_LIMIT, windowMs: DEFAULT_RATE_WINDOW_MS });
   assert.equal(pacer.until(5), undefined);
 });
+
+Deno.test("a request that never left opens no window and is not counted", () => {
+  const pacer = new RatePacer({ limit: 2, windowMs: 10_000 });
+  assert.equal(pacer.sending(0), 0);
+  pacer.unsent(); // refused: the server never saw it
+  assert.equal(pacer.sending(5_000), 0, "the window opens here, with the first answered one");
+  pacer.answered(5_100);
+  assert.equal(pacer.sending(6_000), 0);
+  pacer.answered(6_100);
+  assert.equal(pacer.sending(10_100), 5_100 + 10_000 + WINDOW_END_MARGIN_MS - 10_100);
+});

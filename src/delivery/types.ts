@@ -7,7 +7,8 @@
 import type { Clock } from "../clock.ts";
 import type { SendStatus, SendStatusValue, SessionEvent } from "../event.ts";
 import type { AnswerTiming } from "./rate_limit.ts";
-import type { HttpResponse, Transport, TransportErrorCode } from "../net/transport.ts";
+import type { HttpResponse, Transport } from "../net/transport.ts";
+import type { TransportErrorCode } from "../net/transport_error.ts";
 
 /** A pending journal entry as delivery needs it. */
 export interface PendingEntry {
@@ -36,8 +37,11 @@ export type SettledStatus = Exclude<SendStatusValue, typeof SendStatus.Pending>;
 export interface DeliveryJournal {
   /** The oldest pending entry, or undefined when none is. */
   oldestPending(): PendingEntry | undefined;
-  /** Every pending entry, oldest first (read only while some entry waits on its own backoff). */
-  pending(): PendingEntry[];
+  /**
+   * The pending entries from the oldest on, each made as the walk reaches it (walked only while
+   * some entry waits on its own backoff, and only as far as the first that does not).
+   */
+  pendingEntries(): Iterable<PendingEntry>;
   /** How many entries are pending. */
   readonly pendingCount: number;
   /** Records an answer: sent on the first attempt, sent on a retry, or refused for good. */

@@ -47,66 +47,73 @@ export interface CsvRecord {
  */
 export function scanCsv(text: string): CsvRecord[] {
   const records: CsvRecord[] = [];
-  let i = 0;
-  const n = text.length;
-  while (i < n) {
-    const start = i;
-    const fields: string[] = [];
-    let field = "";
-    let closed = true;
-    let lineEnd: 0 | 1 | 2 = 0;
-    for (;;) {
-      if (i < n && text[i] === '"') {
-        // Quoted field.
-        i++;
-        closed = false;
-        while (i < n) {
-          const c = text[i];
-          if (c === '"') {
-            if (text[i + 1] === '"') {
-              field += '"';
-              i += 2;
-            } else {
-              i++;
-              closed = true;
-              break;
-            }
-          } else {
-            field += c;
-            i++;
-          }
-        }
-        if (!closed) break;
-        if (i < n && text[i] !== "," && text[i] !== "\n" && text.slice(i, i + 2) !== "\r\n") {
-          throw new SyntaxError(
-            `Invalid CSV at character ${i}: a closing quote must be followed by a comma or a line end`,
-          );
-        }
-      } else {
-        while (i < n && text[i] !== "," && text[i] !== "\n" && text.slice(i, i + 2) !== "\r\n") {
-          field += text[i];
-          i++;
-        }
-      }
-      if (i < n && text[i] === ",") {
-        fields.push(field);
-        field = "";
-        i++;
-        continue;
-      }
-      if (i < n && text[i] === "\n") {
-        lineEnd = 1;
-        i++;
-      } else if (i < n) {
-        lineEnd = 2;
-        i += 2;
-      }
-      break;
-    }
-    fields.push(field);
-    records.push({ fields, start, end: i, lineEnd, closed });
+  for (let i = 0; i < text.length;) {
+    const record = scanCsvRecord(text, i);
+    records.push(record);
+    i = record.end;
   }
   return records;
+}
+
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Scans the one record that starts at index `start` of `text` (see {@linkcode scanCsv}). Fields
+ * are sliced from the text, never built a character at a time.
+ *
+ * @throws {SyntaxError} When a character other than a comma or a line end follows a closing quote.
+ */
+export function scanCsvRecord(text: string, start: number): CsvRecord {
+  const n = text.length;
+  const fields: string[] = [];
+  const lineEndAt = (j: number) =>
+    text.charCodeAt(j) === LF
+      ? 1
+      : text.charCodeAt(j) === CR && text.charCodeAt(j + 1) === LF
+      ? 2
+      : 0;
+  let i = start;
+  for (;;) {
+    if (i < n && text.charCodeAt(i) === QUOTE) {
+      const parts: string[] = [];
+      let from = i + 1;
+      for (;;) {
+        const quote = text.indexOf('"', from);
+        if (quote < 0) {
+          parts.push(text.slice(from));
+          fields.push(parts.join(""));
+          return { fields, start, end: n, lineEnd: 0, closed: false };
+        }
+        parts.push(text.slice(from, quote));
+        if (text.charCodeAt(quote + 1) !== QUOTE) {
+          i = quote + 1;
+          break;
+        }
+        parts.push('"');
+        from = quote + 2;
+      }
+      fields.push(parts.join(""));
+      if (i < n && text.charCodeAt(i) !== COMMA && lineEndAt(i) === 0) {
+        throw new SyntaxError(
+          `Invalid CSV at character ${i}: a closing quote must be followed by a comma or a line end`,
+        );
+      }
+    } else {
+      let j = i;
+      while (j < n && text.charCodeAt(j) !== COMMA && lineEndAt(j) === 0) j++;
+      fields.push(text.slice(i, j));
+      i = j;
+    }
+    if (i < n && text.charCodeAt(i) === COMMA) {
+      i++;
+      continue;
+    }
+    const lineEnd = i < n ? lineEndAt(i) as 1 | 2 : 0;
+    return { fields, start, end: i + lineEnd, lineEnd, closed: true };
+  }
 }
 
 /**

@@ -21,12 +21,33 @@ export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<vo
  * first and the file is created exclusively, so a link planted under that name is never written
  * through.
  */
-export async function writeFileSynced(path: string, bytes: Uint8Array): Promise<void> {
+export function writeFileSynced(path: string, bytes: Uint8Array): Promise<void> {
+  return writePiecesSynced(path, [bytes]);
+}
+
+/**
+ * {@linkcode writeFileSynced} for content made of many pieces: they are gathered into writes of
+ * about 1 MiB, so a large file is never held whole in memory.
+ */
+export async function writePiecesSynced(path: string, pieces: Iterable<Uint8Array>): Promise<void> {
   await Deno.remove(path).catch((error) => {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   });
   using file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
-  await writeAll(file, bytes);
+  const buffer = new Uint8Array(1 << 20);
+  let filled = 0;
+  for (const piece of pieces) {
+    if (filled + piece.length > buffer.length) {
+      await writeAll(file, buffer.subarray(0, filled));
+      filled = 0;
+    }
+    if (piece.length > buffer.length) await writeAll(file, piece);
+    else {
+      buffer.set(piece, filled);
+      filled += piece.length;
+    }
+  }
+  await writeAll(file, buffer.subarray(0, filled));
   await file.syncData();
 }
 
@@ -36,6 +57,20 @@ export async function readHead(path: string, length: number): Promise<Uint8Array
     if (error instanceof NotRegularFileError) return new Uint8Array();
     throw error;
   });
+}
+
+/** The whole content of the open `file`, read from its start (its position is left at the end). */
+export async function readWhole(file: Deno.FsFile): Promise<Uint8Array> {
+  const size = (await file.stat()).size;
+  await file.seek(0, Deno.SeekMode.Start);
+  const bytes = new Uint8Array(size);
+  let filled = 0;
+  while (filled < size) {
+    const n = await file.read(bytes.subarray(filled));
+    if (n === null) break;
+    filled += n;
+  }
+  return bytes.subarray(0, filled);
 }
 
 /** Whether anything (a link included, not followed) is at `path`. */

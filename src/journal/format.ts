@@ -5,16 +5,17 @@
  *
  * @module
  */
-import { formatCsvRow, scanCsv } from "./csv.ts";
+import { formatCsvRow, scanCsv, scanCsvRecord } from "./csv.ts";
+import { parseRows } from "./scan.ts";
 import {
   EVENT_TYPES,
   eventKeyFields,
+  type EventType,
   isEventType,
   SendStatus,
   type SendStatusValue,
   type SessionEvent,
 } from "../event.ts";
-import { errorText } from "../text.ts";
 import { readRegularFile } from "../no_follow.ts";
 
 /** The header line of event_log.csv, without its line end. */
@@ -79,6 +80,18 @@ export function rowText(event: SessionEvent, status: SendStatusValue): string {
   return formatCsvRow([...eventKeyFields(event), String(status)]) + "\n";
 }
 
+/** The five fields of `event` as CSV: its row without `,<status>` and the line end. */
+export function keyText(event: SessionEvent): string {
+  return formatCsvRow(eventKeyFields(event));
+}
+
+/** The event whose five fields `key` holds as CSV (see {@linkcode keyText}). */
+export function eventOfKey(key: string): SessionEvent {
+  const fields = key.includes('"') ? scanCsvRecord(key, 0).fields : key.split(",");
+  const [eventType, userName, computerName, ipAddress, timestamp] = fields;
+  return { eventType: eventType as EventType, userName, computerName, ipAddress, timestamp };
+}
+
 /** The byte written for `status`: its digit, the last byte of a row before the line end. */
 export function statusByte(status: SendStatusValue): number {
   return DIGIT_ZERO + status;
@@ -87,35 +100,6 @@ export function statusByte(status: SendStatusValue): number {
 /** The offset of the status digit of a row written by {@linkcode rowText} that ends at `end`. */
 export function statusOffsetOf(end: number): number {
   return end - 2;
-}
-
-/**
- * The content of a new live file holding `rows` (pending when no status is given), in order, and
- * where each row lies in it (its status digit and its length).
- */
-export function journalFile(
-  rows: readonly { event: SessionEvent; status?: SendStatusValue }[],
-): { content: Uint8Array; layout: { statusOffset: number; length: number }[] } {
-  const encoded = rows.map((row) =>
-    encoder.encode(rowText(row.event, row.status ?? SendStatus.Pending))
-  );
-  return layoutOf(encoded);
-}
-
-function layoutOf(
-  rows: Uint8Array[],
-): { content: Uint8Array; layout: { statusOffset: number; length: number }[] } {
-  const content = new Uint8Array(
-    rows.reduce((size, row) => size + row.length, HEADER_BYTES.length),
-  );
-  content.set(HEADER_BYTES);
-  let end = HEADER_BYTES.length;
-  const layout = rows.map((row) => {
-    content.set(row, end);
-    end += row.length;
-    return { statusOffset: statusOffsetOf(end), length: row.length };
-  });
-  return { content, layout };
 }
 
 /**
@@ -163,67 +147,17 @@ export function isHeaderPrefix(bytes: Uint8Array): boolean {
  * @throws {Error} When the file is not UTF-8 or not valid CSV.
  */
 export function parseJournal(bytes: Uint8Array, path: string): ParsedJournal {
-  // Everything after the last LF is a torn line; decode only up to it, strictly, so byte
-  // offsets computed from the text are exact.
-  const lastLf = bytes.lastIndexOf(0x0a);
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(
-      bytes.subarray(0, lastLf + 1),
-    );
-  } catch (error) {
-    throw new Error(
-      `Invalid journal ${path}: the file is not UTF-8`,
-      { cause: error },
-    );
-  }
-  let records;
-  try {
-    records = scanCsv(text);
-  } catch (error) {
-    throw new Error(
-      `Invalid journal ${path}: ${errorText(error)}`,
-      {
-        cause: error,
-      },
-    );
-  }
   const rows: ParsedRow[] = [];
-  const warnings: string[] = [];
-  let position = 0;
-  let validEnd = 0;
-  for (const [index, record] of records.entries()) {
-    const length = encoder.encode(text.slice(record.start, record.end)).length;
-    if (!record.closed || record.lineEnd === 0) {
-      // A quote left open before the last line end: damage (a stray quote), never a torn append
-      // to cut off, which would swallow every row after it. The file is moved aside instead.
-      throw new Error(
-        `Invalid journal ${path}: a quoted field opened in row ${index + 1} is never closed`,
-      );
-    }
-    position += length;
-    validEnd = position;
-    if (index === 0) continue; // the header
-    const [eventType, userName, computerName, ipAddress, timestamp, status] = record.fields;
-    if (
-      record.fields.length !== 6 || !isEventType(eventType) || !/^[0-3]$/.test(status)
-    ) {
-      warnings.push(
-        `Ignored row ${
-          index + 1
-        } of the journal ${path}: expected 6 fields with a known event type and a send status 0-3`,
-      );
-      continue;
-    }
+  const { validEnd, warnings } = parseRows(bytes, path, (row) => {
+    const [eventType, userName, computerName, ipAddress, timestamp] = row.fields();
     rows.push({
       event: { eventType, userName, computerName, ipAddress, timestamp },
-      status: Number(status) as SendStatusValue,
-      statusOffset: position - record.lineEnd - 1,
-      length,
-      inPlace: bytes[position - record.lineEnd - 2] === 0x2c &&
-        bytes[position - record.lineEnd - 1] === DIGIT_ZERO + Number(status),
+      status: row.status,
+      statusOffset: row.statusOffset,
+      length: row.length,
+      inPlace: row.inPlace,
     });
-  }
+  });
   return { rows, validEnd, warnings };
 }
 

@@ -21,7 +21,7 @@
  * header is written to `.next`, which is then renamed to the live name. `.next` is not written
  * with `writeFileAtomic` (src/atomic_write.ts): that renames its file over the target at once,
  * while `.next` must wait until the live file is archived, and open() must find it by its fixed
- * name. The archives are shifted by src/log/rotation.ts; carrying pending rows over is the journal's.
+ * name. src/log/rotation.ts shifts the archives; carrying pending rows over is the journal's.
  *
  * A file the journal did not write as it is (recovery.ts): one that cannot be read at
  * open is moved aside (`event_log.unreadable-<time>.csv`) and its readable pending rows are
@@ -29,6 +29,10 @@
  * whole; before every write the open file is compared with the path (identity and size), and a
  * file replaced, moved, truncated or extended meanwhile is rebuilt from what the path holds plus
  * every pending row of the journal. Each of these goes through `.next` like a rotation.
+ *
+ * Memory: open() reads the live file once as a stream, handing each row to a JournalReader (the
+ * open-sessions view) and keeping only the pending rows (pending.ts). Rotation runs when
+ * settled rows are worth the copy of the pending ones (live.ts, rotationDue).
  *
  * Only the live file is the queue: a pending row carried into the new live file keeps status 0
  * there, and its copy in the archive keeps the 0 it had when archived; the archive copy is history
@@ -44,16 +48,25 @@ import {
   type SessionEvent,
   type SettledStatus,
 } from "../event.ts";
-import { recoverRotation, syncFolder, writeAll, writeFileSynced } from "./files.ts";
+import { recoverRotation, syncFolder, writeAll } from "./files.ts";
 import {
+  eventOfKey,
   eventTypeError,
-  HEADER_BYTES,
-  journalFile,
-  rowText,
+  keyText,
   settledStatusError,
   statusByte,
   statusOffsetOf,
 } from "./format.ts";
+import {
+  type JournalReader,
+  type LiveEntry,
+  type OwnRow,
+  ownRows,
+  readLive,
+  rotationDue,
+  writeLive,
+} from "./live.ts";
+import { type PendingRow, PendingRows } from "./pending.ts";
 import {
   asidePath,
   type CarriedRow,
@@ -68,6 +81,7 @@ import { errorText } from "../text.ts";
 
 export { JOURNAL_HEADER, readJournal, rowText } from "./format.ts";
 export { SendStatus, type SendStatusValue } from "../event.ts";
+export type { JournalReader } from "./live.ts";
 
 /** One row of the live journal, as the journal hands it out. */
 export interface JournalEntry {
@@ -91,20 +105,11 @@ export interface JournalOptions {
   now?: () => number;
   /** An unreadable event_log.csv was moved aside (the agent reports it: Event Log 301). */
   onSetAside?: (details: { path: string; asidePath: string; reason: string }) => void;
+  /** Receives every row of the live file as open() reads it (the open-sessions view). */
+  reader?: JournalReader;
 }
 
 const encoder = new TextEncoder();
-
-interface Row {
-  event: SessionEvent;
-  status: SendStatusValue;
-  seq: number;
-  recovered: boolean;
-  /** Byte offset of the status digit in the live file. */
-  statusOffset: number;
-  /** Byte length of the row, line end included. */
-  length: number;
-}
 
 /**
  * The live event_log.csv, opened for appending events and updating their send status. All
@@ -117,15 +122,12 @@ export class Journal {
   readonly #warn: (message: string) => void;
   readonly #onSetAside: NonNullable<JournalOptions["onSetAside"]>;
   readonly #now: () => number;
+  readonly #reader: JournalReader;
   #file: Deno.FsFile | null = null;
   #size = 0;
-  /** Rows of the live file, in file order, by seq. */
-  #rows = new Map<number, Row>();
-  #pendingCount = 0;
-  #pendingBytes = 0;
+  /** The pending rows of the live file, in file order. */
+  #pending = new PendingRows();
   #nextSeq = 1;
-  /** No row below this seq is pending (rows never become pending again). */
-  #pendingHint = 1;
   #queue: Promise<void> = Promise.resolve();
   #closing: Promise<void> | null = null;
 
@@ -145,6 +147,7 @@ export class Journal {
     this.#warn = options.onWarning ?? (() => {});
     this.#onSetAside = options.onSetAside ?? (() => {});
     this.#now = options.now ?? systemClock.wallNow;
+    this.#reader = options.reader ?? { row: () => {}, restart: () => {} };
   }
 
   /**
@@ -157,7 +160,8 @@ export class Journal {
    */
   static async open(path: string, options: JournalOptions): Promise<Journal> {
     const journal = new Journal(path, options);
-    await journal.#recoverFiles();
+    await recoverRotation(path, journal.#warn);
+    await pruneArchives(path, { keep: journal.#keep });
     await journal.#load();
     return journal;
   }
@@ -169,32 +173,26 @@ export class Journal {
 
   /** The number of rows with status 0 in the live file. */
   get pendingCount(): number {
-    return this.#pendingCount;
+    return this.#pending.count;
   }
 
-  /**
-   * The oldest row with status 0, or undefined when none is pending. Amortized O(1): delivery
-   * asks for it before every request, and a backlog can hold tens of thousands of rows.
-   */
+  /** The oldest row with status 0, or undefined when none is pending. */
   oldestPending(): JournalEntry | undefined {
-    if (this.#pendingCount === 0) return undefined;
-    for (let seq = this.#pendingHint; seq < this.#nextSeq; seq++) {
-      const row = this.#rows.get(seq);
-      if (row?.status === SendStatus.Pending) {
-        this.#pendingHint = seq;
-        return entryOf(row);
-      }
-    }
-    return undefined;
+    const row = this.#pending.first();
+    return row && entryOf(row);
   }
 
   /** The rows with status 0, oldest first (file order). */
   pending(): JournalEntry[] {
-    const entries: JournalEntry[] = [];
-    for (const row of this.#rows.values()) {
-      if (row.status === SendStatus.Pending) entries.push(entryOf(row));
-    }
-    return entries;
+    return [...this.pendingEntries()];
+  }
+
+  /**
+   * The rows with status 0 from the oldest on, each made as the walk reaches it: a caller that
+   * stops early pays only for the rows it looked at.
+   */
+  *pendingEntries(): IterableIterator<JournalEntry> {
+    for (const row of this.#pending) yield entryOf(row);
   }
 
   /**
@@ -243,16 +241,15 @@ export class Journal {
 
   async #append(event: SessionEvent): Promise<JournalEntry> {
     await this.#checkFile();
-    const bytes = encoder.encode(rowText(event, SendStatus.Pending));
-    if (
-      this.#rotationSizeBytes > 0 && this.#size + bytes.length > this.#rotationSizeBytes &&
-      this.#rows.size > this.#pendingCount &&
-      2 * this.#pendingBytes <= this.#size - HEADER_BYTES.length
-    ) {
-      // Rotating only when settled rows make up at least half of the rows: every pending row is
-      // carried into the new file, so while a backlog (server unreachable) fills the file, rotating
-      // would copy the backlog on every append without making the file smaller. The live file then
-      // grows past the rotation size until the backlog is sent.
+    const key = keyText(event);
+    const bytes = encoder.encode(`${key},${SendStatus.Pending}\n`);
+    const due = rotationDue({
+      size: this.#size,
+      adding: bytes.length,
+      pendingBytes: this.#pending.bytes,
+      rotationSizeBytes: this.#rotationSizeBytes,
+    });
+    if (due) {
       await this.#rotate();
       await this.#checkFile(); // a failed rotation closed the file: rebuild it from the disk
     }
@@ -268,38 +265,30 @@ export class Journal {
         cause: error,
       });
     }
-    const row: Row = {
-      event: { ...event },
-      status: SendStatus.Pending,
+    const row = {
       seq: this.#nextSeq++,
       recovered: false,
       statusOffset: statusOffsetOf(this.#size + bytes.length),
       length: bytes.length,
     };
     this.#size += bytes.length;
-    this.#rows.set(row.seq, row);
-    this.#pendingCount++;
-    this.#pendingBytes += row.length;
-    return entryOf(row);
+    this.#pending.add(row, bytes.subarray(0, bytes.length - 3)); // the row without ",0\n"
+    return entryOf({ ...row, key }, event);
   }
 
   async #setStatus(seq: number, status: SettledStatus): Promise<void> {
     await this.#checkFile();
-    const current = this.#rows.get(seq);
+    const current = this.#pending.get(seq);
     if (current === undefined) {
       throw new Error(
-        `Cannot set the send status of journal entry ${seq}: its row is no longer in ${this.#path} (it was settled and rotated out)`,
+        `Cannot set the send status of journal entry ${seq}: its row is no longer in ${this.#path} as a pending row (it was settled, and may have been rotated out)`,
       );
     }
     const file = this.#openFile();
     await file.seek(current.statusOffset, Deno.SeekMode.Start);
     await writeAll(file, Uint8Array.of(statusByte(status)));
     await file.syncData();
-    if (current.status === SendStatus.Pending) {
-      this.#pendingCount--;
-      this.#pendingBytes -= current.length;
-    }
-    current.status = status;
+    this.#pending.remove(seq);
   }
 
   #openFile(): Deno.FsFile {
@@ -310,9 +299,11 @@ export class Journal {
   }
 
   async #rotate(): Promise<void> {
-    const carried = [...this.#rows.values()].filter((row) => row.status === SendStatus.Pending);
+    const carried = function* (rows: PendingRows): Iterable<LiveEntry> {
+      for (const row of rows) yield { key: row.key, status: SendStatus.Pending, mine: row };
+    };
     try {
-      await this.#replaceLive(carried.map((row) => ({ row, mine: row })), async () => {
+      await this.#replaceLive(carried(this.#pending), async () => {
         await archiveFile(this.#path, { keep: this.#keep });
         if (this.#keep === 0) await Deno.remove(archivePath(this.#path, 1));
       });
@@ -333,37 +324,45 @@ export class Journal {
     }
   }
 
-  async #recoverFiles(): Promise<void> {
-    await recoverRotation(this.#path, this.#warn);
-    await pruneArchives(this.#path, { keep: this.#keep });
-  }
-
   async #load(): Promise<void> {
+    if (await this.#scanLive()) return;
+    // The file must be repaired (an unusable file, a quoted status, a header cut short): read it
+    // whole, the way recovery does, and give the reader the rows of the file made from it.
+    this.#reader.restart();
     const found = await inspectJournal(this.#path);
-    if (found.kind !== "readable") return await this.#rebuild(rebuildPlan(found, []));
-    for (const warning of found.warnings) this.#warn(warning);
-    if (found.needsRewrite) {
-      await this.#replaceLive(found.rows.map((row) => ({ row })));
-      if (found.rows.some((row) => !row.inPlace)) {
-        this.#warn(
-          `Rewrote the journal ${this.#path}: a send status was not one unquoted digit (e.g. "0" in quotes), so it could not be updated in place; every row was kept`,
-        );
-      }
-      return;
+    if (found.kind !== "readable") {
+      const plan = rebuildPlan(found, []);
+      for (const { row } of plan.entries) this.#reader.row(row.event);
+      return await this.#rebuild(plan);
     }
-    const file = await openRegular(this.#path, { read: true, write: true });
-    if (found.validEnd < found.bytes.length) {
-      await file.truncate(found.validEnd);
-      await file.syncData();
+    for (const warning of found.warnings) this.#warn(warning);
+    for (const row of found.rows) this.#reader.row(row.event);
+    await this.#replaceLive(found.rows.map(liveEntryOf));
+    if (found.rows.some((row) => !row.inPlace)) {
       this.#warn(
-        `Truncated a torn last line of the journal ${this.#path}: removed ${
-          found.bytes.length - found.validEnd
-        } bytes of a row that was never acknowledged`,
+        `Rewrote the journal ${this.#path}: a send status was not one unquoted digit (e.g. "0" in quotes), so it could not be updated in place; every row was kept`,
       );
     }
-    this.#file = file;
-    this.#setRows(found.rows.map((row) => ({ row })), found.rows);
-    this.#size = found.validEnd;
+  }
+
+  /**
+   * Opens a live file that needs no repair but the cut of a torn last line (readLive). False
+   * (nothing changed) when the file must be repaired.
+   */
+  async #scanLive(): Promise<boolean> {
+    const live = await readLive(this.#path, { reader: this.#reader, firstSeq: this.#nextSeq });
+    if (live === undefined) return false;
+    for (const warning of live.warnings) this.#warn(warning);
+    if (live.torn > 0) {
+      this.#warn(
+        `Truncated a torn last line of the journal ${this.#path}: removed ${live.torn} bytes of a row that was never acknowledged`,
+      );
+    }
+    this.#file = live.file;
+    this.#pending = live.pending;
+    this.#nextSeq += live.pending.count;
+    this.#size = live.validEnd;
+    return true;
   }
 
   /**
@@ -378,7 +377,10 @@ export class Journal {
       ? "it was not open after a failed rotation"
       : changeOf(this.#file, this.#path, this.#size);
     if (reason === undefined) return;
-    const plan = rebuildPlan(await inspectJournal(this.#path), [...this.#rows.values()]);
+    const plan = rebuildPlan(
+      await inspectJournal(this.#path),
+      await ownRows(this.#file, this.#path, this.#pending),
+    );
     await this.#rebuild(plan);
     this.#warn(
       `The journal ${this.#path} changed while the agent ran (${reason}): rebuilt it from the ${plan.fromFile} rows the file now holds and ${
@@ -387,16 +389,20 @@ export class Journal {
     );
   }
 
-  async #rebuild(plan: RebuildPlan<Row>): Promise<void> {
-    if (plan.aside === undefined) await this.#replaceLive(plan.entries);
-    else await this.#setAside(plan.entries, plan.aside);
+  async #rebuild(plan: RebuildPlan<OwnRow>): Promise<void> {
+    const entries = plan.entries.map(({ row, mine }) => ({
+      ...liveEntryOf(row),
+      mine: mine?.pending,
+    }));
+    if (plan.aside === undefined) await this.#replaceLive(entries);
+    else await this.#setAside(entries, plan.aside);
   }
 
   /** Replaces the live file by `entries`, the file at the path moved aside (see #replaceLive). */
-  async #setAside(entries: { row: CarriedRow; mine?: Row }[], unusable: string): Promise<void> {
+  async #setAside(entries: LiveEntry[], unusable: string): Promise<void> {
     const aside = await asidePath(this.#path, this.#now());
     await this.#replaceLive(entries, () => Deno.rename(this.#path, aside));
-    const pending = entries.filter((entry) => entry.row.status === SendStatus.Pending).length;
+    const pending = entries.filter((entry) => entry.status === SendStatus.Pending).length;
     this.#warn(
       `Moved the unreadable journal ${this.#path} to ${aside} (${unusable}); carried its ${pending} readable pending events into a new ${
         basename(this.#path)
@@ -407,18 +413,15 @@ export class Journal {
 
   /**
    * Makes `entries` the live file through the journal's safe path: they are written to `.next`
-   * and fdatasynced, the file at the path is moved away when `moveLive` is given (archived by a
-   * rotation, set aside when unusable), and `.next` is renamed to the live name, so a crash at
-   * any step leaves what open() recovers (recoverRotation). Without `moveLive` the rename
-   * replaces the file at the path.
+   * (in pieces, never the whole file in memory) and fdatasynced, the file at the path is moved
+   * away when `moveLive` is given (archived by a rotation, set aside when unusable), and `.next`
+   * is renamed to the live name, so a crash at any step leaves what open() recovers
+   * (recoverRotation). Without `moveLive` the rename replaces the file at the path. A pending
+   * entry of the journal's own (`mine`) keeps its seq.
    */
-  async #replaceLive(
-    entries: { row: CarriedRow; mine?: Row }[],
-    moveLive?: () => Promise<void>,
-  ): Promise<void> {
+  async #replaceLive(entries: Iterable<LiveEntry>, moveLive?: () => Promise<void>): Promise<void> {
     const next = this.#path + ".next";
-    const { content, layout } = journalFile(entries.map((entry) => entry.row));
-    await writeFileSynced(next, content);
+    const written = await writeLive(next, entries, this.#nextSeq);
     // Closed before any rename: Windows cannot rename an open file.
     this.#file?.close();
     this.#file = null;
@@ -426,36 +429,20 @@ export class Journal {
     await Deno.rename(next, this.#path);
     await syncFolder(this.#path);
     this.#file = await openRegular(this.#path, { read: true, write: true });
-    this.#setRows(entries, layout);
-    this.#size = content.length;
-  }
-
-  #setRows(
-    entries: { row: CarriedRow; mine?: Row }[],
-    layout: readonly { statusOffset: number; length: number }[],
-  ): void {
-    this.#rows = new Map();
-    this.#pendingCount = 0;
-    this.#pendingBytes = 0;
-    this.#pendingHint = 1;
-    for (const [i, { row: carried, mine }] of entries.entries()) {
-      const { statusOffset, length } = layout[i];
-      const row: Row = mine !== undefined
-        ? Object.assign(mine, { status: carried.status, statusOffset, length })
-        : { ...carried, seq: this.#nextSeq++, recovered: true, statusOffset, length };
-      this.#rows.set(row.seq, row);
-      if (row.status === SendStatus.Pending) {
-        this.#pendingCount++;
-        this.#pendingBytes += row.length;
-      }
-    }
+    this.#nextSeq = written.nextSeq;
+    this.#pending = written.pending;
+    this.#size = written.size;
   }
 }
 
-function entryOf(row: Row): JournalEntry {
+function liveEntryOf(row: CarriedRow): LiveEntry {
+  return { key: keyText(row.event), status: row.status };
+}
+
+function entryOf(row: PendingRow, event = eventOfKey(row.key)): JournalEntry {
   return Object.freeze({
-    event: Object.freeze({ ...row.event }),
-    status: row.status,
+    event: Object.freeze({ ...event }),
+    status: SendStatus.Pending,
     seq: row.seq,
     recovered: row.recovered,
   });

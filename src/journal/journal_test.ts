@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { SendStatus, type SendStatusValue, type SessionEvent } from "../event.ts";
-import { Journal } from "./journal.ts";
+import { Journal, type JournalEntry } from "./journal.ts";
 import { JOURNAL_HEADER, readJournal, rowText } from "./format.ts";
 import { archivePath } from "../log/rotation.ts";
 
@@ -492,5 +492,43 @@ Deno.test("a rotation that fails before moving anything keeps writing to the liv
     assert.equal(entries.length, 8);
     assert.ok(entries.every((e) => e.status === SendStatus.Sent));
     await journal.close();
+  });
+});
+
+Deno.test("journal rotation bounds the live file while a backlog lasts: settled rows move out, pending rows stay", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "event_log.csv");
+    const rotationSizeBytes = 1_000;
+    const journal = await Journal.open(path, { rotationSizeBytes, keep: 100 });
+    const encoder = new TextEncoder();
+    const pending: JournalEntry[] = [];
+    let rotated = 0;
+    // A server that stores fewer events than are recorded: the backlog grows all along.
+    for (let i = 0; i < 300; i++) {
+      pending.push(await journal.append(event(`user-${i}`, i % 60)));
+      const size = (await Deno.stat(path)).size;
+      const pendingBytes = pending
+        .map((entry) => encoder.encode(row(entry.event, 0)).length)
+        .reduce((sum, bytes) => sum + bytes, 0);
+      const bound = HEADER.length + pendingBytes +
+        Math.max(rotationSizeBytes / 2, pendingBytes / 4) +
+        encoder.encode(row(event(`user-${i}`), 0)).length;
+      assert.ok(
+        size <= Math.max(rotationSizeBytes, bound),
+        `after event ${i}: ${size} bytes for ${pendingBytes} bytes pending`,
+      );
+      rotated = (await listDir(dir)).length - 1;
+      if (i % 5 === 4) {
+        for (const entry of pending.splice(0, 3)) await journal.setStatus(entry, SendStatus.Sent);
+      }
+    }
+    assert.ok(rotated > 1, "settled rows were moved to archives");
+    assert.deepEqual(journal.pending().map((e) => e.seq), pending.map((e) => e.seq));
+    await journal.close();
+    const { entries } = await readJournal(path);
+    assert.deepEqual(
+      entries.filter((e) => e.status === 0).map((e) => e.event.userName),
+      pending.map((e) => e.event.userName),
+    );
   });
 });

@@ -56,11 +56,45 @@ export function systemProbe(clock: Clock): HostProbe {
     fetchText: (url, timeoutMs) =>
       withTimeout(clock, timeoutMs, async (signal) => {
         const response = await fetch(url, { signal });
-        const text = await response.text();
-        if (!response.ok) throw new Error(`HTTP ${response.status}`);
-        return text;
+        if (!response.ok) {
+          await response.body?.cancel();
+          throw new Error(`HTTP ${response.status}`);
+        }
+        return await readStart(response, MAX_LOOKUP_BYTES);
       }),
   };
+}
+
+/**
+ * A public-IP service's answer is read up to this many bytes (an address is at most 15), then
+ * the connection is dropped: a hostile or broken service cannot make the agent read on.
+ */
+export const MAX_LOOKUP_BYTES = 256;
+
+/** The first `limit` bytes of `response`'s body, as text; the rest is not read. */
+async function readStart(response: Response, limit: number): Promise<string> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  const bytes = new Uint8Array(Math.min(size, limit));
+  let offset = 0;
+  for (const chunk of chunks) {
+    const part = chunk.subarray(0, bytes.byteLength - offset);
+    bytes.set(part, offset);
+    offset += part.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 /** Deno's own view of the system, on the system clock. */
@@ -92,6 +126,13 @@ export interface HostInfoOptions {
   log: LogFn;
   /** How long a route probe or public IP lookup may take. */
   timeoutMs?: number;
+}
+
+/** A lookup's failure in words: fetch's "fetch failed" says why only in its cause. */
+function lookupError(error: unknown): string {
+  const message = (error as Error)?.message ?? String(error);
+  const cause = (error as Error)?.cause as Error | undefined;
+  return cause?.message ? `${message}: ${cause.message}` : message;
 }
 
 /** Cached host facts. */
@@ -170,7 +211,7 @@ export class HostInfo {
           `Public IP lookup at ${url} answered something that is not an IPv4 address`,
         );
       } catch (error) {
-        this.#log("warn", `Public IP lookup at ${url} failed: ${(error as Error).message}`);
+        this.#log("warn", `Public IP lookup at ${url} failed: ${lookupError(error)}`);
       }
     }
   }

@@ -5,7 +5,9 @@ import {
   generateReferenceCertificate,
 } from "../../tests/support/cert.ts";
 import { fetchServerCertificate } from "./server_certificate.ts";
-import { Transport, TransportError, transportFor } from "./transport.ts";
+import { Transport, transportFor } from "./transport.ts";
+import { TransportError } from "./transport_error.ts";
+import { ReferenceServer } from "../../tests/support/reference_server.ts";
 
 const API_KEY = "k3y5ecretABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const HEADERS = { "X-API-Key": API_KEY, "Content-Type": "application/json" };
@@ -500,5 +502,50 @@ Deno.test("urlOf names the URL a request goes to, server_url's path prefix inclu
     } finally {
       transport.close();
     }
+  }
+});
+
+Deno.test("transport says whether a failed request was written", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const refused = new Transport(`http://127.0.0.1:${port}`);
+  try {
+    const error = await rejection(refused.post("/api/log_event", "{}", HEADERS));
+    assert.equal(error.requestSent, false, "a refused connection: nothing left");
+  } finally {
+    refused.close();
+  }
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => release = resolve);
+  const { server, url } = serve(undefined, async () => {
+    await released;
+    return new Response("late");
+  });
+  const silent = new Transport(url, { timeoutMs: 200 });
+  try {
+    const error = await rejection(silent.post("/api/log_event", "{}", HEADERS));
+    assert.equal(error.code, "timeout");
+    assert.equal(error.requestSent, true, "written, then no answer: the server may have it");
+  } finally {
+    release();
+    silent.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("transport resumes the TLS session when the server closes every connection", async () => {
+  await using server = await ReferenceServer.start({ apiKeys: ["k"], certBits: 2048 });
+  const transport = new Transport(server.url, { pinSha256: server.certificate!.sha256 });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const answer = await transport.post("/api/health", undefined, { "X-API-Key": "k" });
+      assert.equal(answer.status, 200);
+    }
+    const connections = new Set(server.requests().map((r) => r.connectionId));
+    assert.equal(connections.size, 3, "Connection: close: one connection per request");
+    assert.equal(transport.resumedHandshakes, 2, "the 2nd and 3rd handshakes resumed the 1st");
+  } finally {
+    transport.close();
   }
 });

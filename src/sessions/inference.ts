@@ -11,8 +11,7 @@
  *
  * Rules that keep an event from being sent twice: an inferred event is never earlier than the
  * user's latest event, and never has the five fields of an event already recorded (its time
- * moves on by a second until it does not); a user already open gets no Logon at start, so a
- * restart or upgrade adds nothing.
+ * moves on by a second until it does not); a user already open gets no Logon at start.
  *
  * @module
  */

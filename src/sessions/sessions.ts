@@ -20,13 +20,18 @@
 import { clip, COLUMN_LIMITS } from "./capture.ts";
 import { type EventType, type SessionEvent, UNKNOWN_USER } from "../event.ts";
 import type { ReportedChange, SessionChange } from "../platform.ts";
+import { instantMs } from "./instant.ts";
+import { LatestSeconds, ownString } from "./latest_second.ts";
 
 /** How a disconnect and a reconnect are reported (config key `disconnect_events`). */
 export type DisconnectPolicy = "lock" | "logoff" | "none";
 
 /** The user name as the journal and the server hold it (trimmed, clipped, never empty). */
 export function userKey(user: string): string {
-  return clip(user.trim() || UNKNOWN_USER, COLUMN_LIMITS.userName);
+  const name = user.trim() || UNKNOWN_USER; // within the column in UTF-16 units: in characters too
+  return name.length <= COLUMN_LIMITS.userName && name.isWellFormed()
+    ? name
+    : clip(name, COLUMN_LIMITS.userName);
 }
 
 /** What the view knows of one user. */
@@ -47,11 +52,11 @@ export function isOpenType(type: EventType): boolean {
   return type !== "Logoff";
 }
 
-/** The open-sessions view: per user, the latest event recorded. */
+/** The open-sessions view: per user, the latest event recorded (latest_second.ts: and copies). */
 export class OpenSessions {
   #users = new Map<string, UserState>();
-  /** "type user second" of every event seen, so that an inferred event is never a copy. */
-  #keys = new Set<string>();
+  /** Per user: the types recorded in the second of the latest event. */
+  #latestSecond = new LatestSeconds();
   /** Incremented by every recorded event: tells a snapshot which users changed after it. */
   #generation = 0;
   #changedAt = new Map<string, number>();
@@ -63,8 +68,7 @@ export class OpenSessions {
     const view = new OpenSessions();
     for (const event of events) {
       const at = instantMs(event.timestamp);
-      if (at === undefined) continue;
-      view.note(event.eventType, event.userName, at);
+      if (at !== undefined) view.note(event.eventType, event.userName, at);
     }
     return view;
   }
@@ -73,7 +77,6 @@ export class OpenSessions {
   note(type: EventType, user: string, at: number, session?: number): void {
     const key = userKey(user);
     const second = Math.floor(at / 1000);
-    const eventKey = `${type} ${key} ${second}`;
     const state = this.#users.get(key);
     const sessions = state?.sessions ?? new Set<number>();
     if (session !== undefined) {
@@ -82,13 +85,20 @@ export class OpenSessions {
     }
     // A copy (rotation carries pending rows over), or a second session's event in the same
     // second as the first's: the sessions are kept, the event counts once.
-    if (this.#keys.has(eventKey)) return;
-    this.#keys.add(eventKey);
+    if (!this.#latestSecond.note(key, type, second)) return;
     this.#generation++;
     this.#changedAt.set(key, this.#generation);
     if (state && at < state.at) return; // an older event does not change what is latest
     if (START_TYPES.has(type)) this.#disconnected.delete(key);
-    this.#users.set(key, { last: type, at, sessions });
+    if (state === undefined) this.#users.set(ownString(key), { last: type, at, sessions });
+    else Object.assign(state, { last: type, at }); // the state handed out follows the user
+  }
+
+  /** Records an event of an older file read after the newer (the archive): as if read first. */
+  noteEarlier(type: EventType, user: string, at: number): void {
+    const state = this.#users.get(userKey(user));
+    if (state === undefined || at > state.at) return this.note(type, user, at);
+    this.#latestSecond.note(userKey(user), type, Math.floor(at / 1000)); // never a later second
   }
 
   /** The state of `user` (by its journal name), if any event of theirs is known. */
@@ -148,19 +158,10 @@ export class OpenSessions {
     const key = userKey(user);
     const latest = this.#users.get(key)?.at;
     let ms = latest !== undefined && at < latest ? latest : at;
-    while (this.#keys.has(`${type} ${key} ${Math.floor(ms / 1000)}`)) {
+    while (this.#latestSecond.has(key, type, Math.floor(ms / 1000))) {
       ms = (Math.floor(ms / 1000) + 1) * 1000;
     }
     return ms;
-  }
-}
-
-/** Epoch milliseconds of an RFC 3339 timestamp, or undefined when it is not one. */
-export function instantMs(timestamp: string): number | undefined {
-  try {
-    return Temporal.Instant.from(timestamp).epochMilliseconds;
-  } catch {
-    return undefined;
   }
 }
 

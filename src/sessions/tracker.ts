@@ -1,6 +1,7 @@
 /**
- * The agent's part that keeps the open-sessions view (src/sessions/sessions.ts) current: it reads
- * event_log.csv (the newest archive, then the live file) and sessions.json at start, notes every
+ * The agent's part that keeps the open-sessions view (src/sessions/sessions.ts) current: at start it takes
+ * the live event_log.csv's rows as the journal reads them (one pass for both), then reads the
+ * newest archive for what the live file lacks (as a stream) and sessions.json; it notes every
  * event the agent records, translates disconnects and reconnects per the policy, plans the
  * events of the start-up snapshot and of a shutdown, and rewrites sessions.json once a minute.
  *
@@ -9,10 +10,13 @@
 import { archivePath } from "../log/rotation.ts";
 import type { Clock, Timer } from "../clock.ts";
 import { eventTypeOf, type SessionEvent } from "../event.ts";
-import { readJournal } from "../journal/journal.ts";
+import type { JournalReader } from "../journal/journal.ts";
+import { scanRows } from "../journal/scan.ts";
+import { instantMs } from "./instant.ts";
+import { openRegular } from "../no_follow.ts";
 import type { LogFn } from "../log/log.ts";
 import type { PresentSession, ReportedChange, SessionChange } from "../platform.ts";
-import { type InferenceSettings, instantMs, OpenSessions, translateChange } from "./sessions.ts";
+import { type InferenceSettings, OpenSessions, translateChange } from "./sessions.ts";
 import { type InferredChange, planAtShutdown, planAtStart } from "./inference.ts";
 import { ALIVE_INTERVAL_MS, type AliveRecord, readAlive, writeAlive } from "./alive.ts";
 import { errorText } from "../text.ts";
@@ -35,6 +39,8 @@ export interface SessionTrackerOptions {
 export class SessionTracker {
   #options: SessionTrackerOptions;
   #view = new OpenSessions();
+  /** The view being built from the live journal's rows while the journal opens. */
+  #loading: OpenSessions | undefined;
   #previous: AliveRecord | undefined;
   #timer: Timer | undefined;
   #keeping = false;
@@ -51,19 +57,38 @@ export class SessionTracker {
     return this.#view;
   }
 
-  /** Reads the view from the journal at `journalPath` (and its newest archive) and sessions.json. */
+  /**
+   * What reads the live journal's rows as the journal opens it (Journal.open's `reader`): the
+   * view is built from them, then completed by {@linkcode load}.
+   */
+  reader(): JournalReader {
+    this.#loading = new OpenSessions();
+    return {
+      row: (event) => {
+        const at = instantMs(event.timestamp);
+        if (at !== undefined) this.#loading?.note(event.eventType, event.userName, at);
+      },
+      restart: () => {
+        this.#loading = new OpenSessions();
+      },
+    };
+  }
+
+  /**
+   * Completes the view: the rows the journal at `journalPath` handed to {@linkcode reader}, then
+   * what its newest archive adds (users the live file lacks, or an event later than the live
+   * file's), then sessions.json.
+   */
   async load(journalPath: string): Promise<void> {
-    const events: SessionEvent[] = [];
-    for (const path of [archivePath(journalPath, 1), journalPath]) {
-      try {
-        events.push(...(await readJournal(path)).entries.map((entry) => entry.event));
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) {
-          this.#options.log("warn", `Open sessions: cannot read ${path}: ${errorText(error)}`);
-        }
-      }
+    let view = this.#loading;
+    this.#loading = undefined;
+    if (view === undefined) {
+      // The journal was opened without the reader: read its live file here.
+      view = new OpenSessions();
+      await this.#read(journalPath, view, "note");
     }
-    this.#view = OpenSessions.fromEvents(events);
+    await this.#read(archivePath(journalPath, 1), view, "noteEarlier");
+    this.#view = view;
     const early = this.#early ?? [];
     this.#early = undefined;
     for (const { event, session } of early) this.noted(event, session);
@@ -84,6 +109,21 @@ export class SessionTracker {
           }`
           : "; no sessions.json"),
     );
+  }
+
+  /** Notes each row of the journal file at `path` (`how`: in order, or read after later rows). */
+  async #read(path: string, view: OpenSessions, how: "note" | "noteEarlier"): Promise<void> {
+    try {
+      using file = await openRegular(path, { read: true }); // never a FIFO, a device or a link
+      await scanRows(file, path, (row) => {
+        const at = instantMs(row.timestamp);
+        if (at !== undefined) view[how](row.eventType, row.userName, at);
+      });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        this.#options.log("warn", `Open sessions: cannot read ${path}: ${errorText(error)}`);
+      }
+    }
   }
 
   /** The change to record for `change` per the disconnect policy, or undefined for none. */

@@ -1,8 +1,9 @@
 /**
  * A hostile HTTPS server for fault-injection tests: it answers each request as a test scripts
  * it, including what no well-behaved server does (an endless body, a captive portal's page, a
- * redirect, a 429 without headers, the X-API-Key quoted back). Raw TCP + TLS, one request per
- * connection (`Connection: close`), so nothing in a framework smooths an answer over.
+ * redirect, a 429 without headers, the X-API-Key quoted back, an answer trickled one byte at a
+ * time that never ends). Raw TCP + TLS, one request per connection (`Connection: close`) unless
+ * started with `keepAlive`, so nothing in a framework smooths an answer over.
  *
  * @module
  */
@@ -17,10 +18,14 @@ export interface HostileRequest {
   body: string;
 }
 
-/** An answer: status, headers, body; or an endless body. */
+/**
+ * An answer: status, headers, body; or an endless body; or `text` written one byte every
+ * `everyMs` (after it, nothing more: the connection stays open until the client drops it).
+ */
 export type HostileReply =
   | { status: number; headers?: Record<string, string>; body?: string }
-  | { endless: true; status?: number };
+  | { endless: true; status?: number }
+  | { trickle: string; everyMs: number };
 
 /** What the server answers to a request (called once per request, in arrival order). */
 export type Script = (request: HostileRequest, index: number) => HostileReply;
@@ -80,22 +85,40 @@ export class HostileServer {
   readonly requests: HostileRequest[] = [];
   /** Bytes written to endless bodies, per request index, once each ended. */
   readonly endlessBytes: number[] = [];
+  /** Connections accepted so far. */
+  connections = 0;
+  /** Trickled answers whose connection the client dropped (or the server stopped). */
+  tricklesDropped = 0;
   script: Script;
   #listener: Deno.TlsListener;
   #sha256: string;
+  #keepAlive: boolean;
   #conns = new Set<Deno.Conn>();
   #serving: Promise<void>;
   #stopped = false;
+  #wake = new AbortController();
 
-  private constructor(listener: Deno.TlsListener, sha256: string, script: Script) {
+  private constructor(
+    listener: Deno.TlsListener,
+    sha256: string,
+    script: Script,
+    keepAlive: boolean,
+  ) {
     this.#listener = listener;
     this.#sha256 = sha256;
     this.script = script;
+    this.#keepAlive = keepAlive;
     this.#serving = this.#accept();
   }
 
-  /** Listens on 127.0.0.1 with a certificate of the reference server's kind. */
-  static async start(script: Script): Promise<HostileServer> {
+  /**
+   * Listens on 127.0.0.1 with a certificate of the reference server's kind. `keepAlive`: answers
+   * `Connection: keep-alive` and reads the next request on the same connection.
+   */
+  static async start(
+    script: Script,
+    options: { keepAlive?: boolean } = {},
+  ): Promise<HostileServer> {
     const cert = await generateReferenceCertificate({ bits: 2048 });
     const listener = Deno.listenTls({
       hostname: "127.0.0.1",
@@ -103,7 +126,7 @@ export class HostileServer {
       cert: cert.certPem,
       key: cert.keyPem,
     });
-    return new HostileServer(listener, cert.sha256, script);
+    return new HostileServer(listener, cert.sha256, script, options.keepAlive ?? false);
   }
 
   get url(): string {
@@ -122,6 +145,7 @@ export class HostileServer {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#wake.abort();
     this.#listener.close();
     for (const conn of this.#conns) {
       try {
@@ -139,6 +163,7 @@ export class HostileServer {
     const handling = new Set<Promise<void>>();
     try {
       for await (const conn of this.#listener) {
+        this.connections++;
         this.#conns.add(conn);
         const done = this.#handle(conn).finally(() => {
           this.#conns.delete(conn);
@@ -155,24 +180,45 @@ export class HostileServer {
     await Promise.allSettled([...handling]);
   }
 
+  /** Answers the requests of one connection: one, or each in turn with `keepAlive`. */
   async #handle(conn: Deno.Conn): Promise<void> {
-    const request = await readRequest(conn).catch(() => undefined);
-    if (!request) return;
-    const index = this.requests.push(request) - 1;
-    const reply = this.script(request, index);
-    if ("endless" in reply) {
-      this.endlessBytes[index] = await this.#endless(conn, reply.status ?? 200);
-      return;
+    while (!this.#stopped) {
+      const request = await readRequest(conn).catch(() => undefined);
+      if (!request) return;
+      const index = this.requests.push(request) - 1;
+      const reply = this.script(request, index);
+      if ("endless" in reply) {
+        this.endlessBytes[index] = await this.#endless(conn, reply.status ?? 200);
+        return;
+      }
+      if ("trickle" in reply) return await this.#trickle(conn, reply.trickle, reply.everyMs);
+      const body = new TextEncoder().encode(reply.body ?? "");
+      let head = `HTTP/1.1 ${reply.status} ${REASONS[reply.status] ?? "STATUS"}\r\n`;
+      for (const [name, value] of Object.entries(reply.headers ?? {})) {
+        head += `${name}: ${value}\r\n`;
+      }
+      const connection = this.#keepAlive ? "keep-alive" : "close";
+      head += `Content-Length: ${body.length}\r\nConnection: ${connection}\r\n\r\n`;
+      const bytes = new Uint8Array([...new TextEncoder().encode(head), ...body]);
+      const written = await writeAll(conn, bytes).then(() => true, () => false);
+      if (!written || !this.#keepAlive) return;
     }
-    const body = new TextEncoder().encode(reply.body ?? "");
-    let head = `HTTP/1.1 ${reply.status} ${REASONS[reply.status] ?? "STATUS"}\r\n`;
-    for (const [name, value] of Object.entries(reply.headers ?? {})) {
-      head += `${name}: ${value}\r\n`;
+  }
+
+  /** Writes `text` one byte every `everyMs`, then holds the connection until the client drops it. */
+  async #trickle(conn: Deno.Conn, text: string, everyMs: number): Promise<void> {
+    const signal = this.#wake.signal;
+    try {
+      for (const byte of new TextEncoder().encode(text)) {
+        await writeAll(conn, new Uint8Array([byte]));
+        await sleep(everyMs, signal);
+      }
+      // Nothing more: wait for the client to give up (a read that ends or fails).
+      await conn.read(new Uint8Array(1024));
+    } catch {
+      // The client dropped the connection, or the server stops.
     }
-    head += `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
-    await writeAll(conn, new Uint8Array([...new TextEncoder().encode(head), ...body])).catch(
-      () => {},
-    );
+    this.tricklesDropped++;
   }
 
   /** Writes a body that never ends until the client drops the connection; returns its size. */
@@ -192,6 +238,22 @@ export class HostileServer {
     }
     return written;
   }
+}
+
+/** Resolves after `ms`, or rejects as soon as `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", abort);
+      resolve();
+    }, ms);
+    const abort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", abort, { once: true });
+  });
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {

@@ -666,6 +666,30 @@ Deno.test("health answers on a configured path only", async () => {
 // ---------------------------------------------------------------------------------------------
 // Failure injection, connections, lifecycle
 
+Deno.test("company_id may be null, as for the server's initial admin key", async () => {
+  await using server = await plain({ companyId: null });
+  const ok = await post(server, "/api/health", { rawBody: "" });
+  assert.equal(ok.status, 200);
+  assert.equal(ok.json.company_id, null);
+  assert.ok(ok.text.startsWith('{"api_key_verified":true,"company_id":null,'));
+});
+
+Deno.test("failNext(n, 429) answers as the limiter does: its headers, no Retry-After", async () => {
+  await using server = await plain({ rateLimit: { limit: 5, windowMs: 30_000 } });
+  const before = Date.now();
+  assert.equal((await logEvent(server)).status, 201);
+  server.failNext(1, 429);
+  const limited = await logEvent(server);
+  assert.equal(limited.status, 429);
+  assert.equal(limited.headers.get("x-ratelimit-limit"), "5");
+  assert.equal(limited.headers.get("x-ratelimit-remaining"), "0");
+  const reset = Number(limited.headers.get("x-ratelimit-reset"));
+  assert.ok(reset * 1000 <= before + 30_000 + 1000 && reset * 1000 >= before + 29_000);
+  assert.equal(limited.headers.get("retry-after"), null);
+  assert.equal(limited.json.message, "Rate limit of 5 requests per 30 seconds exceeded");
+  assert.equal((await logEvent(server)).headers.get("x-ratelimit-limit"), null, "only the 429");
+});
+
 Deno.test("error500 mode and failNext make requests fail, then recover", async () => {
   await using server = await plain();
   server.setMode("error500");

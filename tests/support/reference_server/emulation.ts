@@ -95,6 +95,7 @@ export class ReferenceServer {
   #disabledKeys: Set<string>;
   #rateLimit: RateLimitOptions | null;
   #healthPath: string;
+  #companyId: number | null;
   #timeZone: string;
   #strictColumns: boolean;
   #legacyIpAddress: boolean;
@@ -125,6 +126,7 @@ export class ReferenceServer {
       ? { limit: 60, windowMs: 60_000 }
       : options.rateLimit;
     this.#healthPath = options.healthPath ?? "/api/health";
+    this.#companyId = options.companyId === undefined ? 1 : options.companyId;
     this.#timeZone = options.timeZone ?? "Europe/London";
     this.#strictColumns = options.strictColumns ?? true;
     this.#legacyIpAddress = options.legacyIpAddress ?? false;
@@ -214,8 +216,10 @@ export class ReferenceServer {
   /**
    * Makes the next `n` requests to an API route answer `status` after the rate limiter counted
    * them (without X-RateLimit-* headers, as the real server's views answer). 500 gives the
-   * route's own error body, 401 "Invalid API key", 429 the rate-limit body without headers (a
-   * bare 429, as a proxy might give), 0 drops the connection without an answer.
+   * route's own error body, 401 "Invalid API key", 0 drops the connection without an answer,
+   * and 429 the limiter's own answer: its body and X-RateLimit-Limit, X-RateLimit-Remaining 0
+   * and X-RateLimit-Reset (the end of the current window, or of one opened now), no
+   * Retry-After. (A bare 429, as a proxy gives, is the hostile server's `bareTooMany`.)
    */
   failNext(n: number, status = 500): void {
     if (!Number.isInteger(n) || n < 0) {
@@ -390,6 +394,7 @@ export class ReferenceServer {
     const injected = this.#failures.shift();
     if (injected !== undefined) {
       if (injected === 0) return null;
+      if (injected === 429) return this.#injectedLimit(path, clientIp, now);
       return jsonAnswer(injected, this.#injectedBody(route, injected), limitHeaders);
     }
     const key = request.headers.get("x-api-key");
@@ -438,6 +443,20 @@ export class ReferenceServer {
     };
   }
 
+  /** A 429 as the limiter gives it, for the window counting `path` (or the default budget's). */
+  #injectedLimit(path: string, clientIp: string, now: number): Answer {
+    const budget = this.#rateLimit ?? { limit: 60, windowMs: 60_000 };
+    const window = this.#windows.get(`rate_limit:${path}:${clientIp}`);
+    const expiresMs = window !== undefined && now <= window.expiresMs
+      ? window.expiresMs
+      : now + budget.windowMs;
+    return jsonAnswer(429, rateLimitBody(budget), [
+      ["X-RateLimit-Limit", String(budget.limit)],
+      ["X-RateLimit-Remaining", "0"],
+      ["X-RateLimit-Reset", String(Math.floor(expiresMs / 1000))],
+    ]);
+  }
+
   /** A routing error as the real app answers it (error.html, 200), or Flask's plain page. */
   #routingError(status: 404 | 405, title: string): Answer {
     if (this.#notFoundStatus === 200) return errorPage(status, title);
@@ -447,7 +466,6 @@ export class ReferenceServer {
   }
 
   #injectedBody(route: "health" | "log_event", status: number): unknown {
-    if (status === 429 && this.#rateLimit !== null) return rateLimitBody(this.#rateLimit);
     if (status === 401) return { message: "Invalid API key" };
     if (status === 500) {
       return route === "health"
@@ -469,7 +487,7 @@ export class ReferenceServer {
       }).replace(/\.000000(?=[+-])/, ""),
       database: "connected",
       api_key_verified: true,
-      company_id: 1,
+      company_id: this.#companyId,
     }];
   }
 

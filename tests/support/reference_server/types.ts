@@ -39,6 +39,11 @@ export interface ReferenceServerOptions {
   rateLimit?: RateLimitOptions | null;
   /** Path of the health endpoint. Default "/api/health". */
   healthPath?: string;
+  /**
+   * `company_id` of the health answer. Default 1; `null` is the server's answer for its initial
+   * admin key, which belongs to no company.
+   */
+  companyId?: number | null;
   /** Port on 127.0.0.1; 0 (default) picks a free one. */
   port?: number;
   /** Certificate kind: "reference" (default), "ca-signed", or false for plain HTTP. */
