@@ -18,6 +18,15 @@ async function platform(): Promise<Platform> {
     const windows = await import("./src/windows/platform.ts");
     return windows.createWindowsPlatform();
   }
+  if (Deno.build.os === "linux") {
+    return createPosixPlatform({
+      // systemd-logind's sessions, loaded on Linux only (a string literal, bundled likewise).
+      sessionSource: async (options) => {
+        const { LogindSource } = await import("./src/linux/logind_source.ts");
+        return await LogindSource.open(options);
+      },
+    });
+  }
   return createPosixPlatform();
 }
 

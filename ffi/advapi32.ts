@@ -1,6 +1,7 @@
 /**
  * advapi32.dll: the service control dispatcher and handler, the service control manager,
- * security descriptors and the process token. Opened lazily by {@link advapi32}.
+ * security descriptors, the process token, the Application log and the registry calls that
+ * register its event source. One symbol table, opened lazily by {@link advapi32}.
  *
  * @module
  */
@@ -163,39 +164,6 @@ export const ADVAPI32_SYMBOLS = {
     ],
     result: "i32", // BOOL
   },
-  SetFileSecurityW: {
-    parameters: [
-      "buffer", // LPCWSTR lpFileName
-      "u32", // SECURITY_INFORMATION SecurityInformation
-      "pointer", // PSECURITY_DESCRIPTOR pSecurityDescriptor
-    ],
-    result: "i32", // BOOL
-  },
-  SetNamedSecurityInfoW: {
-    parameters: [
-      "buffer", // LPWSTR pObjectName
-      "u32", // SE_OBJECT_TYPE ObjectType: SE_FILE_OBJECT 1
-      "u32", // SECURITY_INFORMATION SecurityInfo
-      "pointer", // PSID psidOwner: NULL
-      "pointer", // PSID psidGroup: NULL
-      "pointer", // PACL pDacl
-      "pointer", // PACL pSacl: NULL
-    ],
-    result: "u32", // DWORD: ERROR_SUCCESS or the error code (not through GetLastError)
-  },
-  GetNamedSecurityInfoW: {
-    parameters: [
-      "buffer", // LPCWSTR pObjectName
-      "u32", // SE_OBJECT_TYPE ObjectType: SE_FILE_OBJECT 1
-      "u32", // SECURITY_INFORMATION SecurityInfo
-      "buffer", // PSID* ppsidOwner: NULL
-      "buffer", // PSID* ppsidGroup: NULL
-      "buffer", // PACL* ppDacl: out, points into the descriptor
-      "buffer", // PACL* ppSacl: NULL
-      "buffer", // PSECURITY_DESCRIPTOR* ppSecurityDescriptor: out, free with LocalFree
-    ],
-    result: "u32", // DWORD: ERROR_SUCCESS or the error code
-  },
   OpenProcessToken: {
     parameters: [
       "pointer", // HANDLE ProcessHandle: GetCurrentProcess()
@@ -300,6 +268,82 @@ export const ADVAPI32_SYMBOLS = {
     parameters: ["pointer"], // HKEY hKey
     result: "i32", // LSTATUS
   },
+  // The Application log (ReportEventW) and the registry calls that register its event source.
+  RegisterEventSourceW: {
+    parameters: [
+      "buffer", // LPCWSTR lpUNCServerName: NULL for this machine
+      "buffer", // LPCWSTR lpSourceName: a source under ...\EventLog\Application
+    ],
+    result: "pointer", // HANDLE, NULL on failure; closed with DeregisterEventSource
+  },
+  ReportEventW: {
+    parameters: [
+      "pointer", // HANDLE hEventLog: from RegisterEventSourceW
+      "u16", // WORD wType: EVENTLOG_ERROR_TYPE 1, EVENTLOG_WARNING_TYPE 2, EVENTLOG_INFORMATION_TYPE 4
+      "u16", // WORD wCategory: 0
+      "u32", // DWORD dwEventID: the event's identifier (1..1000 with EventCreate.exe's messages)
+      "pointer", // PSID lpUserSid: NULL
+      "u16", // WORD wNumStrings: insertion strings in lpStrings
+      "u32", // DWORD dwDataSize: 0
+      "buffer", // LPCWSTR* lpStrings: array of pointers to NUL-terminated UTF-16 strings
+      "pointer", // LPVOID lpRawData: NULL
+    ],
+    result: "i32", // BOOL
+  },
+  DeregisterEventSource: {
+    parameters: ["pointer"], // HANDLE hEventLog
+    result: "i32", // BOOL
+  },
+  OpenEventLogW: {
+    parameters: [
+      "buffer", // LPCWSTR lpUNCServerName: NULL for this machine
+      "buffer", // LPCWSTR lpSourceName: the log, e.g. "Application"
+    ],
+    result: "pointer", // HANDLE, NULL on failure; closed with CloseEventLog
+  },
+  GetNumberOfEventLogRecords: {
+    parameters: [
+      "pointer", // HANDLE hEventLog: from OpenEventLogW
+      "buffer", // PDWORD NumberOfRecords: out
+    ],
+    result: "i32", // BOOL
+  },
+  CloseEventLog: {
+    parameters: ["pointer"], // HANDLE hEventLog
+    result: "i32", // BOOL
+  },
+  RegCreateKeyExW: {
+    parameters: [
+      "pointer", // HKEY hKey: e.g. HKEY_LOCAL_MACHINE
+      "buffer", // LPCWSTR lpSubKey
+      "u32", // DWORD Reserved: 0
+      "buffer", // LPWSTR lpClass: NULL
+      "u32", // DWORD dwOptions: REG_OPTION_NON_VOLATILE 0
+      "u32", // REGSAM samDesired: KEY_SET_VALUE
+      "buffer", // LPSECURITY_ATTRIBUTES: NULL (inherits the parent's security)
+      "buffer", // PHKEY phkResult: out, close with RegCloseKey
+      "buffer", // LPDWORD lpdwDisposition: out (1 created, 2 opened) or NULL
+    ],
+    result: "i32", // LSTATUS: ERROR_SUCCESS or the error code (not through GetLastError)
+  },
+  RegSetValueExW: {
+    parameters: [
+      "pointer", // HKEY hKey
+      "buffer", // LPCWSTR lpValueName
+      "u32", // DWORD Reserved: 0
+      "u32", // DWORD dwType: REG_SZ 1, REG_EXPAND_SZ 2, REG_DWORD 4
+      "buffer", // const BYTE* lpData: UTF-16 with its NUL, or a little-endian DWORD
+      "u32", // DWORD cbData: bytes, the NUL included
+    ],
+    result: "i32", // LSTATUS
+  },
+  RegDeleteKeyW: {
+    parameters: [
+      "pointer", // HKEY hKey
+      "buffer", // LPCWSTR lpSubKey: a key without subkeys
+    ],
+    result: "i32", // LSTATUS
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** HKEY_LOCAL_MACHINE: (HKEY)(LONG)0x80000002, sign-extended on x64. */
@@ -384,94 +428,6 @@ export function advapi32(): Deno.DynamicLibrary<typeof ADVAPI32_SYMBOLS>["symbol
   return library.symbols;
 }
 
-// ---------------------------------------------------------------------------------------------
-// The Windows Event Log (Application log) and the registry calls that register an event source.
-// A block of its own, opened separately by {@link eventLogApi}, so that it stays independent of
-// the service symbols above.
-
-/** The advapi32.dll symbols of the event log and of the event source registration. */
-export const EVENTLOG_SYMBOLS = {
-  RegisterEventSourceW: {
-    parameters: [
-      "buffer", // LPCWSTR lpUNCServerName: NULL for this machine
-      "buffer", // LPCWSTR lpSourceName: a source under ...\EventLog\Application
-    ],
-    result: "pointer", // HANDLE, NULL on failure; closed with DeregisterEventSource
-  },
-  ReportEventW: {
-    parameters: [
-      "pointer", // HANDLE hEventLog: from RegisterEventSourceW
-      "u16", // WORD wType: EVENTLOG_ERROR_TYPE 1, EVENTLOG_WARNING_TYPE 2, EVENTLOG_INFORMATION_TYPE 4
-      "u16", // WORD wCategory: 0
-      "u32", // DWORD dwEventID: the event's identifier (1..1000 with EventCreate.exe's messages)
-      "pointer", // PSID lpUserSid: NULL
-      "u16", // WORD wNumStrings: insertion strings in lpStrings
-      "u32", // DWORD dwDataSize: 0
-      "buffer", // LPCWSTR* lpStrings: array of pointers to NUL-terminated UTF-16 strings
-      "pointer", // LPVOID lpRawData: NULL
-    ],
-    result: "i32", // BOOL
-  },
-  DeregisterEventSource: {
-    parameters: ["pointer"], // HANDLE hEventLog
-    result: "i32", // BOOL
-  },
-  OpenEventLogW: {
-    parameters: [
-      "buffer", // LPCWSTR lpUNCServerName: NULL for this machine
-      "buffer", // LPCWSTR lpSourceName: the log, e.g. "Application"
-    ],
-    result: "pointer", // HANDLE, NULL on failure; closed with CloseEventLog
-  },
-  GetNumberOfEventLogRecords: {
-    parameters: [
-      "pointer", // HANDLE hEventLog: from OpenEventLogW
-      "buffer", // PDWORD NumberOfRecords: out
-    ],
-    result: "i32", // BOOL
-  },
-  CloseEventLog: {
-    parameters: ["pointer"], // HANDLE hEventLog
-    result: "i32", // BOOL
-  },
-  RegCreateKeyExW: {
-    parameters: [
-      "pointer", // HKEY hKey: e.g. HKEY_LOCAL_MACHINE
-      "buffer", // LPCWSTR lpSubKey
-      "u32", // DWORD Reserved: 0
-      "buffer", // LPWSTR lpClass: NULL
-      "u32", // DWORD dwOptions: REG_OPTION_NON_VOLATILE 0
-      "u32", // REGSAM samDesired: KEY_SET_VALUE
-      "buffer", // LPSECURITY_ATTRIBUTES: NULL (inherits the parent's security)
-      "buffer", // PHKEY phkResult: out, close with RegCloseKey
-      "buffer", // LPDWORD lpdwDisposition: out (1 created, 2 opened) or NULL
-    ],
-    result: "i32", // LSTATUS: ERROR_SUCCESS or the error code (not through GetLastError)
-  },
-  RegSetValueExW: {
-    parameters: [
-      "pointer", // HKEY hKey
-      "buffer", // LPCWSTR lpValueName
-      "u32", // DWORD Reserved: 0
-      "u32", // DWORD dwType: REG_SZ 1, REG_EXPAND_SZ 2, REG_DWORD 4
-      "buffer", // const BYTE* lpData: UTF-16 with its NUL, or a little-endian DWORD
-      "u32", // DWORD cbData: bytes, the NUL included
-    ],
-    result: "i32", // LSTATUS
-  },
-  RegDeleteKeyW: {
-    parameters: [
-      "pointer", // HKEY hKey
-      "buffer", // LPCWSTR lpSubKey: a key without subkeys
-    ],
-    result: "i32", // LSTATUS
-  },
-  RegCloseKey: {
-    parameters: ["pointer"], // HKEY hKey
-    result: "i32", // LSTATUS
-  },
-} as const satisfies Deno.ForeignLibraryInterface;
-
 /** ReportEventW types. */
 export const EVENTLOG_ERROR_TYPE = 0x1;
 export const EVENTLOG_WARNING_TYPE = 0x2;
@@ -482,11 +438,3 @@ export const REG_EXPAND_SZ = 2;
 export const REG_DWORD = 4;
 export const KEY_SET_VALUE = 0x2;
 export const REG_OPTION_NON_VOLATILE = 0;
-
-let eventLogLibrary: Deno.DynamicLibrary<typeof EVENTLOG_SYMBOLS> | undefined;
-
-/** advapi32.dll's event log symbols, opening the library on first use. */
-export function eventLogApi(): Deno.DynamicLibrary<typeof EVENTLOG_SYMBOLS>["symbols"] {
-  eventLogLibrary ??= openSystemLibrary("advapi32.dll", EVENTLOG_SYMBOLS);
-  return eventLogLibrary.symbols;
-}

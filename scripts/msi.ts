@@ -9,7 +9,7 @@
  *   agent's folder (`INSTALL_DIR`, default `%ProgramData%\UserSessionMon`) in
  *   `HKLM\SOFTWARE\UserSessionMon\InstallDir`, read back at upgrade and uninstall, and the
  *   ProductCode of the package that installed the agent last in `...\ProductCode`; the Event Log
- *   source `UserSessionMonService` (message file EventCreate.exe, see src/windows/eventlog/event_log.ts).
+ *   source `UserSessionMonService` (message file EventCreate.exe, see src/windows/eventlog/app_event_log.ts).
  * - install (also repair and the install half of an upgrade): one deferred custom action, as
  *   SYSTEM (no impersonation), runs `winagentUSM.exe --service install --install-dir <dir>
  *   [--config CONFIG] [--url SERVER_URL] [--cert-sha256 CERT_SHA256]`: the agent's own install
@@ -52,7 +52,7 @@ export const PRODUCT_NAME = "User Session Monitor Agent";
 /** Where the MSI remembers the agent's folder between install, upgrade and uninstall. */
 export const REGISTRY_KEY = "SOFTWARE\\UserSessionMon";
 
-/** The Event Log source the package registers (the same as src/windows/eventlog/event_log.ts). */
+/** The Event Log source the package registers (the same as src/windows/eventlog/app_event_log.ts). */
 export const EVENT_SOURCE_KEY =
   "SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\UserSessionMonService";
 /** Windows' own message file whose IDs 1..1000 read "%1". */
@@ -291,7 +291,7 @@ export function wixSource(options: WixOptions): string {
     `                           Value="[AGENTDIR]" KeyPath="yes" />`,
     registryValue(REGISTRY_KEY, "ProductCode", "string", "[ProductCode]"),
     registryValue(REGISTRY_KEY, "Version", "string", "[ProductVersion]"),
-    // The agent's Event Log source (src/windows/eventlog/event_log.ts), removed with the product.
+    // The agent's Event Log source (src/windows/eventlog/app_event_log.ts), removed with the product.
     registryValue(EVENT_SOURCE_KEY, "EventMessageFile", "string", EVENT_MESSAGE_FILE),
     registryValue(EVENT_SOURCE_KEY, "TypesSupported", "integer", "7"),
     registryValue(EVENT_SOURCE_KEY, "CustomSource", "integer", "1"),

@@ -61,8 +61,13 @@ export interface PresentSession {
 export type SessionSink = (change: SessionChange) => Promise<void>;
 
 /**
- * A producer of session changes: the Windows service's HandlerEx, or the simulated source that
- * reads JSON Lines (`--simulate`).
+ * A producer of session changes: the platform's (Windows: the service's HandlerEx; Linux:
+ * systemd-logind; see {@link Platform.sessionSource}), or the simulated source that reads JSON
+ * Lines (`--simulate`).
+ * The agent asks for `presentSessions` and calls `run` right after, as its start begins: changes
+ * that arrive during the start wait in the agent until its journal is open, and the snapshot is
+ * recorded once it has started, while the changes keep flowing. A source that has a snapshot to
+ * give delivers no change before it has read it.
  */
 export interface SessionSource {
   /** Starts delivering changes to `sink`; resolves when the source has no more input. */
@@ -74,6 +79,22 @@ export interface SessionSource {
    * undefined, where unknown (then nothing is inferred at start).
    */
   presentSessions?(): Promise<PresentSession[] | undefined>;
+  /** Where the changes come from, for status.json ("systemd-logind"); absent: not said. */
+  readonly description?: string;
+}
+
+/** Where the platform's own messages go (the agent's logs). */
+export type PlatformLog = (level: "debug" | "info" | "warn" | "error", message: string) => void;
+
+/** Options of {@link Platform.sessionSource}. */
+export interface SessionSourceOptions {
+  log: PlatformLog;
+  /**
+   * The machine shuts down and the source learnt it first (logind's PrepareForShutdown):
+   * resolves once the shutdown's events are journaled and the agent stopped. A platform whose
+   * service host is told of the shutdown itself (Windows) does not call it.
+   */
+  onShutdown: () => Promise<void>;
 }
 
 /** The service actions of `--service`. */
@@ -130,19 +151,10 @@ export interface ServiceHooks {
    * without waiting for delivery, then stop. Must finish well within the preshutdown budget.
    */
   shutdown(): Promise<void>;
-  /**
-   * The user sessions present now (Windows: the WTS enumeration), for the agent's start. The
-   * core's hooks leave it unset; a platform's service host that can enumerate sessions sets it
-   * before it calls `start` (src/windows/platform.ts). The core asks once, after `start`, and
-   * does not wait for it to start (it may wait for Terminal Services).
-   */
-  presentSessions?(): Promise<PresentSession[] | undefined>;
   /** config.ini changed (service control or file change): reread it and run a health check. */
   reload(): Promise<void>;
-  /** A session change from the platform's own source (Windows: SERVICE_CONTROL_SESSIONCHANGE). */
-  sessionChange: SessionSink;
   /** The agent's log, for the host's own messages. */
-  log: (level: "debug" | "info" | "warn" | "error", message: string) => void;
+  log: PlatformLog;
 }
 
 /** Options of `Platform.secureDirectory` and `Platform.secureFile`. */
@@ -207,6 +219,14 @@ export interface Platform {
    * Returns the process exit code.
    */
   runService(hooks: ServiceHooks): Promise<number>;
+  /**
+   * The platform's session source for `--service run` (Windows: SERVICE_CONTROL_SESSIONCHANGE
+   * and the Terminal Services enumeration; Linux: systemd-logind), asked once as the agent's
+   * start begins; absent where the platform reports no sessions. Rejects when it cannot be had
+   * (no logind in a container): the agent then records nothing and says why. `--simulate`
+   * replaces it.
+   */
+  sessionSource?(options: SessionSourceOptions): Promise<SessionSource>;
   /**
    * The system's event log for the agent's entries (Windows: the Application log through the
    * source UserSessionMonService), or undefined where there is none or it cannot be opened.

@@ -29,9 +29,12 @@ export async function describePosixOpenAccess(path: string): Promise<string | un
   return `${who} (mode ${(mode & 0o7777).toString(8).padStart(4, "0")})`;
 }
 
-/** Creates the POSIX platform. */
-export function createPosixPlatform(): Platform {
+/** Creates the POSIX platform; `sessionSource` is the session source where there is one. */
+export function createPosixPlatform(
+  options: Pick<Platform, "sessionSource"> = {},
+): Platform {
   return {
+    sessionSource: options.sessionSource,
     name: Deno.build.os,
     defaultInstallDir: () => posixInstallDir(),
     async secureDirectory(path, options = {}) {

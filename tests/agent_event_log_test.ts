@@ -3,13 +3,14 @@
  * real agent with a {@link MemoryEventLog}: start and stop, a start failure with its service
  * exit code, config.ini broken and fixed, sending paused by the server's 401 and resumed, and an
  * event_log.csv the disk refuses (a real, tiny tmpfs). Real files, the reference server double
- * on 127.0.0.1; the Windows writer itself is tested under Wine (src/windows/eventlog/event_log_test.ts,
+ * on 127.0.0.1; the Windows writer itself is tested under Wine (src/windows/eventlog/app_event_log_test.ts,
  * tests/windows/event_log_service_test.ts).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Agent } from "../src/agent/agent.ts";
-import { EVENT_IDS, MemoryEventLog, type SystemEvent } from "../src/log/event_log.ts";
+import { EVENT_IDS, type SystemEvent } from "../src/log/app_event_log.ts";
+import { MemoryEventLog } from "./support/memory_app_event_log.ts";
 import type { SystemEventLog } from "../src/platform.ts";
 import { createPosixPlatform } from "../src/posix.ts";
 import { canMount, eventually, journalRows, run, TEST_API_KEY } from "./support/files.ts";
@@ -62,7 +63,12 @@ Deno.test("start writes 100 with version, server and folder; stop writes 101 wit
       level: "information",
       text: `User Session Monitor Agent 9.8.7 started: server http://127.0.0.1:9, folder ${dir}`,
     }]);
-    await agent.record({ type: "logon", user: "alice", session: 2, at: Temporal.Now.instant() });
+    await agent.sessions.record({
+      type: "logon",
+      user: "alice",
+      session: 2,
+      at: Temporal.Now.instant(),
+    });
     await agent.stop();
     assert.deepEqual(log.entries[1], {
       id: EVENT_IDS.stopped,
@@ -95,7 +101,12 @@ Deno.test("an Event Log that refuses every entry: the agent works on, error.log 
       watchConfig: false,
     });
     await agent.start(); // 200 (config.ini is new and incomplete), 100: both refused
-    await agent.record({ type: "lock", user: "bob", session: 3, at: Temporal.Now.instant() });
+    await agent.sessions.record({
+      type: "lock",
+      user: "bob",
+      session: 3,
+      at: Temporal.Now.instant(),
+    });
     await agent.stop(); // 101 refused
     const errors = (await Deno.readTextFile(join(dir, "error.log"))).split("\n")
       .filter((line) => line.includes("Windows Event Log"));
@@ -246,7 +257,7 @@ Deno.test({
       const agent = newAgent(dir, log);
       await agent.start();
       for (const [i, user] of ["alice", "bob"].entries()) {
-        await agent.record({
+        await agent.sessions.record({
           type: "logon",
           user,
           session: 2 + i,
@@ -255,7 +266,7 @@ Deno.test({
       }
       await eventually("206", () => ids(log), (l) => l.includes(EVENT_IDS.keyRefused));
       await eventually("paused", () => agent.status().paused ?? "", (p) => /API key/.test(p));
-      await agent.healthCheck("test"); // fails (401): the same fact, no second entry
+      await agent.health.check("test"); // fails (401): the same fact, no second entry
       const refused = log.entries.filter((e) => e.id === EVENT_IDS.keyRefused);
       assert.equal(refused.length, 1);
       assert.equal(refused[0].level, "error");
@@ -305,7 +316,7 @@ Deno.test({
     const overflow = async (agent: Agent) => {
       // The journal's last page still has room for a few rows; enough events overflow it.
       for (let i = 0; i < 400 && agent.status().unsaved < 20; i++) {
-        await agent.record({
+        await agent.sessions.record({
           type: "lock",
           user: `user-${n++}`,
           session: 2,

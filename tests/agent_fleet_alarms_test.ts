@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Agent } from "../src/agent/agent.ts";
 import type { Clock } from "../src/clock.ts";
-import { EVENT_IDS, MemoryEventLog } from "../src/log/event_log.ts";
+import { EVENT_IDS } from "../src/log/app_event_log.ts";
+import { MemoryEventLog } from "./support/memory_app_event_log.ts";
 import { createPosixPlatform } from "../src/posix.ts";
 import { eventually, TEST_API_KEY } from "./support/files.ts";
 import { ManualClock } from "./support/manual_clock.ts";
@@ -56,7 +57,7 @@ Deno.test({
     };
     const agent = newAgent(dir, log, clock);
     const record = (user: string) =>
-      agent.record({
+      agent.sessions.record({
         type: "logon",
         user,
         session: 2,
@@ -172,7 +173,12 @@ Deno.test({
     const agent = newAgent(dir, log);
     let n = 0;
     const record = () =>
-      agent.record({ type: "lock", user: `u${n++}`, session: 2, at: Temporal.Now.instant() });
+      agent.sessions.record({
+        type: "lock",
+        user: `u${n++}`,
+        session: 2,
+        at: Temporal.Now.instant(),
+      });
     try {
       await Deno.writeTextFile(
         config,
@@ -180,7 +186,7 @@ Deno.test({
       );
       await agent.start();
       await eventually("205", () => count(log, EVENT_IDS.pinMismatch), (c) => c === 1);
-      await agent.healthCheck("test");
+      await agent.health.check("test");
       await record(); // delivery meets the same certificate
       await eventually(
         "a failed attempt",
@@ -205,7 +211,7 @@ Deno.test({
       await eventually("206", () => count(log, EVENT_IDS.keyRefused), (c) => c === 1);
       await record(); // delivery's 401 is the same fact
       await eventually("paused", () => agent.status().paused ?? "", (p) => /API key/.test(p));
-      await agent.healthCheck("test");
+      await agent.health.check("test");
       assert.equal(count(log, EVENT_IDS.keyRefused), 1);
       const refused = log.entries.find((e) => e.id === EVENT_IDS.keyRefused)!;
       assert.equal(refused.level, "error");

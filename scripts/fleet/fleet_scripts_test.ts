@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runCli } from "../../tests/support/agent_process.ts";
-import { STATUS_EXIT_CODES } from "../../src/status/command.ts";
+import { STATUS_EXIT_CODES } from "../../src/exit_codes.ts";
 
 const HERE = new URL(".", import.meta.url);
 const SCRIPTS = ["Detect-UsmAgent.ps1", "Get-UsmFleetStatus.ps1"];

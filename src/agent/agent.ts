@@ -1,48 +1,41 @@
 /**
- * The agent: turns session changes into journaled events, delivers them, checks the server's
- * health at start, on a timer and after every config change, and reloads config.ini when it
- * changes. Platform-neutral: the service host (Windows) or the foreground runner (POSIX) drives it
- * through {@link Agent.start}, {@link Agent.record}, {@link Agent.reload} and {@link Agent.stop}.
+ * The agent: turns session changes into journaled events, delivers them, watches the server's
+ * health and reloads config.ini when it changes. Platform-neutral: the service host (Windows) or
+ * the foreground runner (POSIX) drives it through {@link Agent.start}, {@link Agent.listen},
+ * {@link Agent.reload} and {@link Agent.stop}.
  *
  * The agent only orchestrates; each concern is its own part: {@link ConfigSource} (config.ini in
- * force), {@link ConfigWatcher}, {@link ServerConnection} (the transport), {@link HeldEvents}
- * (ordered writes to event_log.csv and the events the disk refused), {@link Delivery},
- * {@link PeriodicTasks} (health interval, IP refreshes) and {@link StatusReporter} (status.json).
+ * force), {@link ConfigWatcher}, {@link ServerConnection} (the transport), {@link SessionRecorder}
+ * (session changes to events), {@link JournalOpener} (event_log.csv, opened later when the first
+ * start's disk refuses it), {@link UnsavedEvents} (ordered writes to event_log.csv and the events
+ * the disk refused), {@link Delivery}, {@link HealthMonitor}, {@link ServerWatch} (the conditions
+ * written to the system's event log), {@link PeriodicTasks} (IP refreshes, the watch) and
+ * {@link StatusReporter} (status.json).
  *
  * @module
  */
 import { dirname, join } from "node:path";
-import { captureEvent, describeUser } from "../sessions/capture.ts";
 import { type Clock, systemClock } from "../clock.ts";
-import { type Config, configProblems } from "../config/config.ts";
+import { configProblems } from "../config/config.ts";
 import { ConfigSource, describeSettings } from "../config/source.ts";
 import { ConfigWatcher } from "../config/watcher.ts";
 import { ServerConnection } from "../net/connection.ts";
 import { Delivery, SHUTDOWN_GRACE_MS } from "../delivery/delivery.ts";
-import { checkHealth, type HealthResult } from "../delivery/health.ts";
-import { HeldEvents } from "./held_events.ts";
 import { HostInfo, type HostProbe } from "../net/host_info.ts";
 import type { Journal } from "../journal/journal.ts";
 import { AgentLogs, type Level } from "../log/log.ts";
-import { PeriodicTasks } from "./periodic.ts";
-import type {
-  Platform,
-  PresentSession,
-  ReportedChange,
-  SessionChange,
-  StartOptions,
-  SystemEventLog,
-} from "../platform.ts";
-import { SessionTracker } from "../sessions/tracker.ts";
-import { lockFolder } from "./startup.ts";
-import { JournalOpener } from "./journal_opener.ts";
+import type { Platform, SessionSource, StartOptions, SystemEventLog } from "../platform.ts";
 import { type AgentStatus, type InstanceLock } from "../status/status.ts";
 import { buildStatus, StatusReporter } from "../status/reporter.ts";
-import type { JournalSetAside } from "../log/event_log.ts";
+import type { JournalSetAside } from "../log/app_event_log.ts";
 import { SystemEvents } from "../log/system_events.ts";
+import { HealthMonitor } from "./health_monitor.ts";
+import { JournalOpener } from "./journal_opener.ts";
+import { PeriodicTasks } from "./periodic.ts";
 import { ServerWatch, WATCH_INTERVAL_MS } from "./server_watch.ts";
-
-export { StartError } from "../exit_codes.ts";
+import { SessionRecorder } from "./session_recorder.ts";
+import { lockFolder } from "./startup.ts";
+import { UnsavedEvents } from "./unsaved_events.ts";
 
 /** How often the primary IPv4 address is re-resolved. */
 const IP_REFRESH_MS = 5 * 60_000;
@@ -72,46 +65,47 @@ export interface AgentOptions {
 
 /** The agent. */
 export class Agent {
-  readonly dir: string;
-  readonly configPath: string;
+  /** The recording of session changes: {@link SessionRecorder.record} records one. */
+  readonly sessions: SessionRecorder;
+  /** The server's health checks. */
+  readonly health: HealthMonitor;
   #options: AgentOptions;
+  #dir: string;
   #clock: Clock;
   #logs: AgentLogs;
   #source: ConfigSource;
   #host: HostInfo;
   #connection: ServerConnection;
-  #held: HeldEvents;
+  #unsaved: UnsavedEvents;
   #status: StatusReporter;
   #tasks: PeriodicTasks;
   #events: SystemEvents;
   #watch: ServerWatch;
-  #sessions: SessionTracker;
   #watcher: ConfigWatcher | undefined;
   #journal: Journal | undefined;
   #opener: JournalOpener | undefined;
   #delivery: Delivery | undefined;
   #lock: InstanceLock | undefined;
-  #lastHealth: HealthResult | undefined;
   #sessionSource: string | undefined;
-  #healthRunning: Promise<HealthResult> | undefined;
   #state: AgentStatus["state"] = "starting";
   #startedAt: number;
   #background = new Set<Promise<unknown>>();
 
   constructor(options: AgentOptions) {
     this.#options = options;
-    this.configPath = options.configPath;
-    this.dir = dirname(options.configPath);
+    const dir = this.#dir = dirname(options.configPath);
     const clock = this.#clock = options.clock ?? systemClock;
     this.#startedAt = clock.wallNow();
+    const { log } = this;
+    const track = this.#track;
     this.#source = new ConfigSource(options.configPath, {
       installDir: options.platform.defaultInstallDir(),
       secureFile: options.platform.secureFile,
-      log: this.log,
+      log,
       redact: (secret) => this.#logs.redactor.add(secret),
     });
     const config = this.#source.config;
-    this.#logs = new AgentLogs(this.dir, {
+    this.#logs = new AgentLogs(dir, {
       timeZone: config.timeZone,
       debug: false,
       sessionLogBytes: config.sessionLogRotationBytes,
@@ -120,7 +114,7 @@ export class Agent {
     });
     this.#events = new SystemEvents({
       log: options.eventLog,
-      logLine: this.log,
+      logLine: log,
       redact: (text) => this.#logs.redactor.apply(text),
     });
     this.#watch = new ServerWatch({
@@ -132,18 +126,13 @@ export class Agent {
         pending: this.#journal?.pendingCount ?? 0,
       }),
     });
-    this.#host = new HostInfo({ probe: options.probe, clock, log: this.log });
-    this.#connection = new ServerConnection(this.log);
-    this.#status = new StatusReporter({
-      dir: this.dir,
+    this.#host = new HostInfo({ probe: options.probe, clock, log });
+    this.#connection = new ServerConnection(log);
+    this.#status = new StatusReporter({ dir, clock, log, status: () => this.status() });
+    this.#unsaved = new UnsavedEvents({
+      dir,
       clock,
-      log: this.log,
-      status: () => this.status(),
-    });
-    this.#held = new HeldEvents({
-      dir: this.dir,
-      clock,
-      log: this.log,
+      log,
       sink: () => this.#journal,
       onSaved: () => {
         this.#events.journalSaved();
@@ -152,15 +141,31 @@ export class Agent {
       },
       onChange: () => this.#status.soon(),
       onRefused: (error, held) =>
-        this.#events.journalRefused({ path: join(this.dir, "event_log.csv"), error, held }),
+        this.#events.journalRefused({ path: join(dir, "event_log.csv"), error, held }),
     });
     this.#tasks = new PeriodicTasks(clock);
-    this.#sessions = new SessionTracker({
-      dir: this.dir,
+    this.sessions = new SessionRecorder({
+      dir,
       clock,
-      log: this.log,
+      log,
+      track,
       settings: () => this.#source.config,
+      host: this.#host,
+      unsaved: this.#unsaved,
       secure: options.platform.secureFile,
+      recorded: () => this.#delivery?.kick(),
+    });
+    this.health = new HealthMonitor({
+      clock,
+      log,
+      track,
+      settings: this.#source,
+      transport: () => this.#connection.transport(),
+      onResult: (result) => {
+        this.#watch.health(result);
+        if (result.ok) this.#delivery?.resume();
+        this.#status.soon();
+      },
     });
   }
 
@@ -169,31 +174,41 @@ export class Agent {
     this.#logs.log(level, message);
   };
 
-  /** The settings in force (the last good config.ini, or the defaults). */
-  get config(): Readonly<Config> {
-    return this.#source.config;
-  }
-
   /**
    * Opens the folder, config.ini and the journal, then starts health checks and delivery.
    * A broken config.ini does not stop the start: events are recorded and nothing is sent until
    * it is fixed. Rejects only when the journal cannot be opened.
    */
   async start(options: StartOptions = {}): Promise<void> {
-    const opening = this.#open(options);
-    this.#held.waitFor(opening); // events recorded meanwhile are written once the journal is open
     try {
-      await opening;
+      await this.#open(options);
     } catch (error) {
+      this.sessions.failed();
       this.#events.startFailed(error);
       throw error;
     }
     this.#state = "running";
+    this.sessions.started();
     await this.#status.write();
     this.log("info", "Agent ready: recording session events");
     const { serverUrl } = this.#source.config;
-    this.#events.started({ version: this.#options.version, serverUrl, installDir: this.dir });
+    this.#events.started({ version: this.#options.version, serverUrl, installDir: this.#dir });
     if (!options.deferNetwork) await this.online();
+  }
+
+  /**
+   * Records the changes of `source` (see {@link SessionRecorder.listen}); `description` says in
+   * status.json where they come from.
+   */
+  listen(source: SessionSource, description?: string): void {
+    this.sessions.listen(source);
+    if (description) this.sessionSource = description;
+  }
+
+  /** Says in status.json where session changes come from, or why none are recorded. */
+  set sessionSource(description: string) {
+    this.#sessionSource = description;
+    if (this.#state !== "starting") this.#status.soon(); // the start writes it anyway
   }
 
   /**
@@ -203,98 +218,7 @@ export class Agent {
    */
   async online(): Promise<void> {
     await this.#refreshIp();
-    this.#track(this.healthCheck("start"));
-  }
-
-  /**
-   * Records one session change: the event is captured with the values that will be sent (user,
-   * computer, primary IPv4, time of the change in the configured zone), written to event_log.csv
-   * and flushed, then handed to delivery. Resolves once the event is on disk, or held in memory
-   * when the disk refuses it (it is written as soon as the disk allows). A disconnect or
-   * reconnect is recorded per `disconnect_events` (src/sessions/sessions.ts), or not at all.
-   */
-  record(change: SessionChange): Promise<void> {
-    const reported = this.#sessions.translate(change);
-    if (!reported) {
-      const why = change.type === "logoff"
-        ? "the user is still logged on in another session"
-        : `disconnect_events = ${this.#source.config.disconnectEvents}`;
-      this.log(
-        "debug",
-        `${change.type} of ${
-          describeUser(change)
-        } (session ${change.session}) not recorded (${why})`,
-      );
-      return Promise.resolve();
-    }
-    let how = reported.type === change.type
-      ? ""
-      : ` (a ${change.type}, disconnect_events = ${this.#source.config.disconnectEvents})`;
-    // Inferred changes are placed when planned; a notification's change is placed here.
-    const placed = this.#sessions.place(reported);
-    if (placed !== reported) {
-      how += ` (moved on from ${reported.at}: an event of this type and user is at that second)`;
-    }
-    return this.#record(placed, how);
-  }
-
-  /**
-   * Records the events the sessions present now call for (`present`: the platform's snapshot,
-   * asked for after {@link start}): Logons learnt late and Logoffs inferred for sessions gone,
-   * each logged with why and from what. Then sessions.json is kept once a minute.
-   */
-  async sessionsPresent(present: readonly PresentSession[], since: number): Promise<void> {
-    if (this.#state !== "running") return;
-    for (const { change, reason } of this.#sessions.planStart(present, since)) {
-      if (this.#state !== "running") return;
-      await this.#record(change, ` (${reason})`);
-    }
-    this.#sessions.keepAlive();
-  }
-
-  /**
-   * The wall clock moved forward by `ms` at once (a simulated run's clock line): the minute
-   * write of sessions.json that would have fallen in between is made now.
-   */
-  clockAdvanced(ms: number): Promise<void> {
-    return ms >= 60_000 ? this.#sessions.refresh() : Promise.resolve();
-  }
-
-  /** Says in status.json where session changes come from, or why none are recorded. */
-  set sessionSource(description: string) {
-    this.#sessionSource = description;
-    this.#status.soon();
-  }
-
-  /** The open-sessions view's generation: pass it to {@link sessionsPresent}. */
-  get sessionsGeneration(): number {
-    return this.#sessions.generation;
-  }
-
-  /**
-   * The machine shuts down: records a Logoff at this time for every user still logged on
-   * (`logoff_at_shutdown`), without waiting for delivery, then stops.
-   */
-  async shutdown(): Promise<void> {
-    if (this.#state === "running") {
-      for (const { change, reason } of this.#sessions.planShutdown()) {
-        await this.#record(change, ` (${reason})`);
-      }
-    }
-    await this.stop({ shutdown: true });
-  }
-
-  #record(change: ReportedChange, how: string): Promise<void> {
-    const event = captureEvent(change, this.#host, this.#source.config.timeZone);
-    this.#sessions.noted(event, change.session);
-    const who = describeUser(change);
-    return this.#held.append(event, who, () => {
-      this.log(
-        "info",
-        `${event.eventType} of ${who} (session ${change.session}) at ${event.timestamp} recorded${how}`,
-      );
-      this.#delivery!.kick();
-    });
+    this.health.checkSoon("start");
   }
 
   /** Rereads config.ini and runs a health check (service reload control, file change, flags). */
@@ -309,18 +233,7 @@ export class Agent {
       // change): only the health check is asked for.
       this.log("debug", `Reload (${reason}): config.ini is unchanged`);
     }
-    await this.healthCheck("config change");
-  }
-
-  /**
-   * Asks the server's health endpoint whether it is up and accepts the API key. A pass sends
-   * the pending events. Concurrent calls share one check.
-   */
-  healthCheck(reason: string): Promise<HealthResult> {
-    this.#healthRunning ??= this.#runHealthCheck(reason).finally(() => {
-      this.#healthRunning = undefined;
-    });
-    return this.#healthRunning;
+    await this.health.check("config change");
   }
 
   /**
@@ -337,15 +250,23 @@ export class Agent {
       version: this.#options.version,
       state: this.#state,
       startedAt: this.#startedAt,
-      configPath: this.configPath,
+      configPath: this.#options.configPath,
       config: this.#source.config,
       configError: this.#source.error,
       delivery: this.#delivery?.state(),
-      lastHealth: this.#lastHealth,
+      lastHealth: this.health.last,
       pending: this.#journal?.pendingCount ?? 0,
-      unsaved: this.#held.count,
+      unsaved: this.#unsaved.count,
       sessionSource: this.#sessionSource,
     }, this.#clock.wallNow());
+  }
+
+  /**
+   * The machine shuts down: records a Logoff at this time for every user still logged on
+   * (`logoff_at_shutdown`), without waiting for delivery, then stops.
+   */
+  async shutdown(): Promise<void> {
+    await this.stop({ shutdown: true });
   }
 
   /**
@@ -357,36 +278,45 @@ export class Agent {
     const started = this.#state === "running";
     this.#state = "stopping";
     this.log("info", "Agent stopping");
+    await this.sessions.close(options);
     this.#tasks.stop();
+    this.health.stop();
     this.#opener?.close();
     await this.#watcher?.close();
     // At shutdown Windows allows seconds: the request in flight gets a short moment (else its
     // event stays pending and goes after the restart), background lookups less.
     await this.#delivery?.stop(options.shutdown ? SHUTDOWN_GRACE_MS : undefined);
     this.#connection.close();
-    await this.#held.close();
-    await this.#sessions.close();
+    await this.#unsaved.close();
+    await this.sessions.finish();
     const background = Promise.allSettled([...this.#background]);
     await (options.shutdown ? Promise.race([background, this.#clock.sleep(500)]) : background);
     const pending = this.#journal?.pendingCount ?? 0;
     await this.#journal?.close();
     this.#state = "stopped";
     await this.#status.close();
+    const unsaved = this.#unsaved.count;
     this.log(
       "info",
       `Agent stopped; ${pending} events wait in event_log.csv` +
-        (this.#held.count ? `; ${this.#held.count} events could not be saved` : ""),
+        (unsaved ? `; ${unsaved} events could not be saved` : ""),
     );
     if (started) this.#events.stopped({ pending });
     this.#logs.close();
     this.#lock?.release();
   }
 
-  // ---- start ----
+  /** Keeps a background task for the stop to wait for; its failure is logged. */
+  #track = (promise: Promise<unknown>): void => {
+    const tracked = promise.catch((error) => {
+      this.log("error", `Unexpected: ${(error as Error).stack ?? error}`);
+    }).finally(() => this.#background.delete(tracked));
+    this.#background.add(tracked);
+  };
 
   async #open(options: StartOptions): Promise<void> {
     const platform = this.#options.platform;
-    this.#lock = await lockFolder(this.dir, {
+    this.#lock = await lockFolder(this.#dir, {
       secureDirectory: (dir, options) => platform.secureDirectory(dir, options),
       describeOpenAccess: platform.describeOpenAccess?.bind(platform),
       installDir: platform.defaultInstallDir(),
@@ -395,28 +325,29 @@ export class Agent {
     await this.#source.read({ create: true });
     this.log(
       "info",
-      `User Session Monitor Agent ${this.#options.version} starting (pid ${Deno.pid}, config ${this.configPath})`,
+      `User Session Monitor Agent ${this.#options.version} starting (pid ${Deno.pid}, config ${this.#options.configPath})`,
     );
     this.#opener = new JournalOpener({
-      dir: this.dir,
+      dir: this.#dir,
       clock: this.#clock,
       log: this.log,
       rotationSizeBytes: () => this.#source.config.eventLogRotationBytes,
       onSetAside: (details) => this.journalSetAside(details),
-      reader: () => this.#state === "starting" ? this.#sessions.reader() : undefined,
+      reader: () => this.#state === "starting" ? this.sessions.reader() : undefined,
       onOpen: (journal) => this.#journalOpened(journal),
       onRefused: (error) => {
-        this.#events.journalRefused({ path: this.#opener!.path, error, held: this.#held.count });
+        const path = this.#opener!.path;
+        this.#events.journalRefused({ path, error, held: this.#unsaved.count });
         this.#status.soon();
       },
     });
     this.#applyConfig();
-    if (!await this.#opener.open()) await this.#sessions.load(this.#opener.path);
+    if (!await this.#opener.open()) await this.sessions.load(this.#opener.path);
     if (this.#options.watchConfig !== false) {
       // The poll reports a write of config.ini itself (its identity, size or time changed),
       // never other activity in the folder: each is a config change and runs a health check,
       // even when the writes it merged left the text as applied (--debug true, then false).
-      this.#watcher = new ConfigWatcher(this.configPath, {
+      this.#watcher = new ConfigWatcher(this.#options.configPath, {
         clock: this.#clock,
         log: this.log,
         onChange: () => this.#track(this.reload("config.ini changed on disk")),
@@ -428,35 +359,39 @@ export class Agent {
     this.#tasks.every("watch", WATCH_INTERVAL_MS, () => this.#watch.check());
   }
 
-  /** The journal is open: delivery starts and the events held meanwhile are written. */
+  /**
+   * The journal is open (at the start, or later after the first start's disk refused it):
+   * delivery starts and the events held meanwhile are written.
+   */
   async #journalOpened(journal: Journal): Promise<void> {
     if (this.#state === "stopping" || this.#state === "stopped") return await journal.close();
     this.#journal = journal;
-    this.#delivery = new Delivery({
+    this.#delivery = this.#newDelivery(journal);
+    this.#configureDelivery();
+    this.log("info", `event_log.csv holds ${journal.pendingCount} events not yet sent`);
+    if (this.#state === "starting") await this.sessions.load(journal.path);
+    this.#unsaved.writeNow();
+    this.#status.soon();
+  }
+
+  #newDelivery(journal: Journal): Delivery {
+    return new Delivery({
       journal,
       transport: () => this.#connection.transport(),
       apiKey: () => this.#source.config.apiKey,
       publicIp: () => this.#source.config.obtainPublicIp ? this.#host.publicIp : undefined,
       log: this.log,
       clock: this.#clock,
-      healthy: () => this.#lastHealth?.ok === true,
-      probe: () => this.#track(this.healthCheck("probe while sending is paused")),
+      healthy: () => this.health.healthy,
+      probe: () => this.health.checkSoon("probe while sending is paused"),
       onStateChange: (state) => {
         const { serverUrl } = this.#source.config;
-        const pending = this.#journal?.pendingCount ?? 0;
-        this.#events.deliveryChanged(state, { serverUrl, pending });
+        this.#events.deliveryChanged(state, { serverUrl, pending: journal.pendingCount });
         this.#watch.delivery(state);
         this.#status.soon();
       },
     });
-    this.#configureDelivery();
-    this.log("info", `event_log.csv holds ${journal.pendingCount} events not yet sent`);
-    if (this.#state === "starting") await this.#sessions.load(journal.path);
-    this.#held.writeNow();
-    this.#status.soon();
   }
-
-  // ---- config ----
 
   #applyConfig(): void {
     const config = this.#source.config;
@@ -468,9 +403,7 @@ export class Agent {
     });
     this.#connection.configure(config);
     this.#configureDelivery();
-    this.#tasks.every("health", config.healthCheckIntervalMs, () => {
-      this.#track(this.healthCheck("interval"));
-    });
+    this.health.every(config.healthCheckIntervalMs);
     if (config.obtainPublicIp && config.publicIpUrls.length > 0) {
       const lookup = () => this.#track(this.#host.refreshPublicIp(config.publicIpUrls));
       this.#tasks.every("public IP", PUBLIC_IP_REFRESH_MS, lookup);
@@ -484,10 +417,11 @@ export class Agent {
     if (problems.length > 0 && this.#source.loaded && !this.#source.error) {
       this.log("error", `Nothing is sent until config.ini is completed: ${problems.join("; ")}`);
     }
-    this.#events.configChecked(this.#source.problems());
+    this.#events.configChecked(problems);
     this.#status.soon();
   }
 
+  /** Delivery's rate budget, and its pause while config.ini is incomplete. */
   #configureDelivery(): void {
     const config = this.#source.config;
     this.#delivery?.setRateBudget(config.serverRateLimit);
@@ -496,38 +430,7 @@ export class Agent {
     }
   }
 
-  // ---- health and host facts ----
-
-  async #runHealthCheck(reason: string): Promise<HealthResult> {
-    const result: HealthResult = this.#source.usable()
-      ? await checkHealth(this.#source.config, this.#connection.transport(), {
-        clock: this.#clock,
-      })
-      : {
-        at: this.#clock.wallNow(),
-        ok: false,
-        message: `Not configured: ${this.#source.problems().join("; ")}`,
-      };
-    this.#lastHealth = result;
-    this.#watch.health(result);
-    if (result.ok) {
-      this.log("info", `Health check (${reason}) passed: ${result.message}`);
-      this.#delivery?.resume();
-    } else {
-      this.log("warn", `Health check (${reason}) failed: ${result.message}`);
-    }
-    this.#status.soon();
-    return result;
-  }
-
   async #refreshIp(): Promise<void> {
     await this.#host.refresh(this.#source.config.serverUrl);
-  }
-
-  #track(promise: Promise<unknown>): void {
-    const tracked = promise.catch((error) => {
-      this.log("error", `Unexpected: ${(error as Error).stack ?? error}`);
-    }).finally(() => this.#background.delete(tracked));
-    this.#background.add(tracked);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Opening event_log.csv at the start. When there is no event_log.csv yet (the first start) and
  * the folder refuses a new one (a full disk, a permission), the agent still starts: the events
- * it records are held in memory (held_events.ts), the refusal is reported, and the journal is
+ * it records are held in memory (unsaved_events.ts), the refusal is reported, and the journal is
  * tried again every few seconds until it opens. An event_log.csv that exists but cannot be
  * opened still stops the start (it may hold events the agent must not write over).
  *
@@ -10,10 +10,10 @@
 import { join } from "node:path";
 import type { Clock, Timer } from "../clock.ts";
 import type { Journal, JournalReader } from "../journal/journal.ts";
-import type { JournalSetAside } from "../log/event_log.ts";
+import type { JournalSetAside } from "../log/app_event_log.ts";
 import type { LogFn } from "../log/log.ts";
 import { errorText } from "../text.ts";
-import { HELD_RETRY_MS } from "./held_events.ts";
+import { UNSAVED_RETRY_MS } from "./unsaved_events.ts";
 import { openJournal } from "./startup.ts";
 
 /** Options of {@link JournalOpener}. */
@@ -30,7 +30,7 @@ export interface JournalOpenerOptions {
   onOpen: (journal: Journal) => Promise<void>;
   /** The first start could not create event_log.csv (`error`); events are held meanwhile. */
   onRefused: (error: Error) => void;
-  /** Time between tries (default {@link HELD_RETRY_MS}). */
+  /** Time between tries (default {@link UNSAVED_RETRY_MS}). */
   retryMs?: number;
 }
 
@@ -94,7 +94,7 @@ export class JournalOpener {
 
   #retryLater(): void {
     if (this.#closed) return;
-    this.#timer = this.#options.clock.after(this.#options.retryMs ?? HELD_RETRY_MS, async () => {
+    this.#timer = this.#options.clock.after(this.#options.retryMs ?? UNSAVED_RETRY_MS, async () => {
       let journal: Journal;
       try {
         journal = await this.#open();

@@ -17,7 +17,7 @@ import {
   pinMismatchEvent,
   serverUnreachableEvent,
   UNREACHABLE_ALARM_MINUTES,
-} from "../log/event_log.ts";
+} from "../log/app_event_log.ts";
 import type { SystemEvents } from "../log/system_events.ts";
 
 /** How often the time-based conditions (203, 204) are looked at. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { HealthResult } from "../delivery/health.ts";
-import { EVENT_IDS, MemoryEventLog } from "../log/event_log.ts";
+import { EVENT_IDS } from "../log/app_event_log.ts";
+import { MemoryEventLog } from "../../tests/support/memory_app_event_log.ts";
 import { SystemEvents } from "../log/system_events.ts";
 import { ManualClock } from "../../tests/support/manual_clock.ts";
 import { ServerWatch } from "./server_watch.ts";

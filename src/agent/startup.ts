@@ -7,7 +7,7 @@
 import { dirname, join, resolve } from "node:path";
 import { removeTemporaries } from "../atomic_write.ts";
 import { ALIVE_FILE } from "../sessions/alive.ts";
-import type { JournalSetAside } from "../log/event_log.ts";
+import type { JournalSetAside } from "../log/app_event_log.ts";
 import { SERVICE_EXIT_CODES, StartError } from "../exit_codes.ts";
 import { Journal, type JournalReader } from "../journal/journal.ts";
 import type { LogFn } from "../log/log.ts";

@@ -10,36 +10,21 @@
 import { dirname, join } from "node:path";
 import { Agent } from "../agent/agent.ts";
 import { type CliOptions, parseArgs, usage } from "./args.ts";
-import {
-  ConfigError,
-  loadConfig,
-  maskSecret,
-  updateConfigFile,
-  validateSetting,
-} from "../config/config.ts";
+import { ConfigError, loadConfig, updateConfigFile, validateSetting } from "../config/config.ts";
 import { checkHealth } from "../delivery/health.ts";
-import type { Platform, ServiceHooks, SessionSource, SystemEventLog } from "../platform.ts";
+import type { Platform, ServiceHooks, SystemEventLog } from "../platform.ts";
 import { SimulatedClock, type SimulatedEnd, SimulatedSource } from "../sessions/simulate.ts";
 import { readHidden } from "./key_prompt.ts";
-import { pendingLines, pendingReport, statusLines, statusReport } from "../status/command.ts";
+import { statusLines, statusReport } from "../status/command.ts";
+import { pendingLines, pendingReport } from "../status/pending.ts";
 import { errorText, readLines } from "../text.ts";
+import { EXIT_CODES } from "../exit_codes.ts";
 import { fetchServerCertificate } from "../net/server_certificate.ts";
 import { CLEAR_TEXT_WARNING, isClearText } from "../net/connection.ts";
-import { learnSecret, redact } from "../log/redact.ts";
+import { learnSecret, maskSecret, redact } from "../log/redact.ts";
 import { type Transport, transportFor } from "../net/transport.ts";
 
 export { type CliOptions, parseArgs, usage } from "./args.ts";
-
-/** Exit codes, documented in docs/monitoring.md. */
-export const ExitCode = {
-  Ok: 0,
-  /** The action failed (server unreachable for --pin-server-cert, a service action failed). */
-  Failed: 1,
-  /** A bad flag or flag value: nothing was changed. */
-  Usage: 2,
-  /** config.ini cannot be read or parsed: nothing was changed. */
-  Config: 3,
-} as const;
 
 /** The first line of a stream ("" when it is empty); the rest is not read. */
 async function firstLine(input: ReadableStream<Uint8Array>): Promise<string> {
@@ -69,17 +54,17 @@ export async function main(args: string[], deps: CliDeps): Promise<number> {
     options = parseArgs(args);
   } catch (error) {
     printError(errorText(error));
-    return ExitCode.Usage;
+    return EXIT_CODES.usage;
   }
   const { platform, version } = deps;
   for (const warning of options.warnings) printError(`Warning: ${warning}`);
   if (options.help || args.length === 0) {
     print(usage(version));
-    return ExitCode.Ok;
+    return EXIT_CODES.ok;
   }
   if (options.version) {
     print(`winagentUSM ${version} (Deno ${Deno.version.deno}, ${Deno.build.target})`);
-    return ExitCode.Ok;
+    return EXIT_CODES.ok;
   }
   const installDir = platform.defaultInstallDir();
   const configPath = options.config ?? join(installDir, "config.ini");
@@ -102,7 +87,7 @@ export async function main(args: string[], deps: CliDeps): Promise<number> {
         printError(
           `Invalid value for --api-key (api_key, from standard input): ${errorText(detail)}`,
         );
-        return ExitCode.Usage;
+        return EXIT_CODES.usage;
       }
     }
     if (options.service) {
@@ -120,10 +105,10 @@ export async function main(args: string[], deps: CliDeps): Promise<number> {
     if (options.pending) return await showPending(configPath, options, print);
   } catch (error) {
     printError(errorText(error));
-    return error instanceof ConfigError ? ExitCode.Config : ExitCode.Failed;
+    return error instanceof ConfigError ? EXIT_CODES.config : EXIT_CODES.failed;
   }
   print(usage(version));
-  return ExitCode.Ok;
+  return EXIT_CODES.ok;
 }
 
 async function runAgent(
@@ -159,95 +144,58 @@ async function hostAgent(
       } catch { /* no console (service) */ }
     },
   });
-  let source: SessionSource | undefined;
-  let feeding: Promise<void> | undefined;
-  let advancing: Promise<void> = Promise.resolve();
   const ended = Promise.withResolvers<number>();
   const hooks: ServiceHooks = {
     start: async (options) => {
+      // The platform's source is listened to as the start begins: changes that arrive during
+      // the start (Windows accepts them from START_PENDING on) wait in the agent.
+      const listening = simulate === undefined
+        ? listenToPlatform(agent, deps.platform, ended)
+        : undefined;
       await agent.start(options);
-      const since = agent.sessionsGeneration;
-      if (simulate !== undefined) {
-        if (clock) clock.onAdvance = (ms) => advancing = agent.clockAdvanced(ms);
-        source = await SimulatedSource.open(simulate, agent.log, {
-          simulatedClock: clock,
-          // A power cut comes after the sessions.json write its clock line called for.
-          onEnd: (end) => ended.resolve(advancing.then(() => endSimulatedRun(end, hooks))),
-        });
-        agent.sessionSource = `simulated: ${simulate === "-" ? "standard input" : simulate}`;
-        feeding = feedAgent(source, agent, since, "Simulated input");
-      } else if (Deno.build.os === "linux") {
-        // The machine's shutdown ends the run once its Logoffs are journaled (the source
-        // releases its inhibitor then, and ends).
-        source = await openLogind(agent, () => {
-          const done = agent.shutdown();
-          ended.resolve(done.then(() => ExitCode.Ok));
-          return done;
-        });
-        if (source) feeding = feedAgent(source, agent, since, "systemd-logind");
-      } else if (hooks.presentSessions) {
-        // Not awaited: the platform may wait for its session service (Windows: up to 60 s).
-        void hooks.presentSessions().then(
-          (present) => present ? agent.sessionsPresent(present, since) : undefined,
-        ).catch((error) => {
-          agent.log("warn", `Sessions present at start not read: ${errorText(error)}`);
-        });
-      }
+      await listening;
+      if (simulate === undefined) return;
+      if (clock) clock.onAdvance = (ms) => void agent.sessions.clockAdvanced(ms);
+      const source = await SimulatedSource.open(simulate, agent.log, {
+        simulatedClock: clock,
+        // The end comes after what the lines before it called for (the snapshot's events, the
+        // sessions.json write of a clock step): a power cut, too.
+        onEnd: (end) =>
+          ended.resolve(agent.sessions.idle().then(() => endSimulatedRun(end, hooks))),
+      });
+      agent.listen(source, `simulated: ${simulate === "-" ? "standard input" : simulate}`);
     },
-    // A snapshot still waiting for the platform (`presenting`) is not awaited: once the agent
-    // has stopped it records nothing.
-    stop: async () => {
-      source?.close();
-      await agent.stop();
-      await feeding;
-    },
-    shutdown: async () => {
-      source?.close();
-      await agent.shutdown();
-      await feeding;
-    },
+    stop: () => agent.stop(),
+    shutdown: () => agent.shutdown(),
     online: () => agent.online(),
     reload: () => agent.reload("reload requested through the service manager"),
-    sessionChange: (change) => agent.record(change),
     log: agent.log,
   };
   return await Promise.race([deps.platform.runService(hooks), ended.promise]);
 }
 
 /**
- * Feeds the agent from `source` in the background: its snapshot of the sessions present, then
- * its changes. Not awaited by the start: the first input may be long in coming (standard
- * input), and a stop must not wait for it.
+ * Listens to the platform's session source (Windows: the service's notifications; Linux:
+ * systemd-logind), or says once, in the log and status.json, why there is none (a container
+ * without logind): the events already in event_log.csv are still sent.
  */
-function feedAgent(
-  source: SessionSource,
+async function listenToPlatform(
   agent: Agent,
-  since: number,
-  name: string,
+  platform: Platform,
+  ended: PromiseWithResolvers<number>,
 ): Promise<void> {
-  return (async () => {
-    const present = await source.presentSessions?.();
-    if (present) await agent.sessionsPresent(present, since);
-    await source.run((change) => agent.record(change));
-  })().catch((error) => {
-    agent.log("error", `${name} stopped: ${errorText(error)}`);
-  });
-}
-
-/**
- * The systemd-logind source (src/linux/), or undefined when logind cannot be reached (a
- * container): the agent says so once, in its log and status.json, and goes on sending what
- * event_log.csv holds.
- */
-async function openLogind(
-  agent: Agent,
-  onShutdown: () => Promise<void>,
-): Promise<SessionSource | undefined> {
-  const { LogindSource } = await import("../linux/logind_source.ts");
+  if (!platform.sessionSource) return;
   try {
-    const source = await LogindSource.open({ log: agent.log, onShutdown });
-    agent.sessionSource = "systemd-logind";
-    return source;
+    const source = await platform.sessionSource({
+      log: agent.log,
+      // The machine's shutdown (logind) ends the run once its Logoffs are journaled.
+      onShutdown: () => {
+        const done = agent.shutdown();
+        ended.resolve(done.then(() => EXIT_CODES.ok));
+        return done;
+      },
+    });
+    agent.listen(source, source.description);
   } catch (error) {
     const reason = errorText(error);
     agent.log(
@@ -255,7 +203,6 @@ async function openLogind(
       `No session events are recorded: ${reason}. The events already in event_log.csv are still sent`,
     );
     agent.sessionSource = `none: ${reason}`;
-    return undefined;
   }
 }
 
@@ -266,7 +213,7 @@ async function endSimulatedRun(end: SimulatedEnd, hooks: ServiceHooks): Promise<
     Deno.exit(137);
   }
   await (end === "shutdown" ? hooks.shutdown() : hooks.stop());
-  return ExitCode.Ok;
+  return EXIT_CODES.ok;
 }
 
 /**
@@ -286,14 +233,14 @@ async function serverPin(
   }
   if (!url) {
     printError(`No server_url in ${configPath}: give it with --url <url> --pin-server-cert`);
-    return ExitCode.Usage;
+    return EXIT_CODES.usage;
   }
   let certificate;
   try {
     certificate = await fetchServerCertificate(url);
   } catch (error) {
     printError(`Cannot read the certificate of ${url}: ${errorText(error)}`);
-    return ExitCode.Failed;
+    return EXIT_CODES.failed;
   }
   print(`Server certificate of ${url}:`);
   print(`  subject:  ${certificate.subject}`);
@@ -330,7 +277,7 @@ async function changeSettings(
     await updateConfigFile(configPath, changes, { installDir, secureFile: platform.secureFile });
   } catch (error) {
     printError(errorText(error));
-    return ExitCode.Config;
+    return EXIT_CODES.config;
   }
   const described = Object.entries(changes).map(([key, value]) =>
     `${key} = ${key === "api_key" ? maskSecret(value!) : value}`
@@ -350,7 +297,7 @@ async function changeSettings(
       transport = transportFor(config);
     } catch (error) {
       print(`Health check not run: ${errorText(error)}`);
-      return ExitCode.Ok;
+      return EXIT_CODES.ok;
     }
     try {
       const result = await checkHealth(config, transport);
@@ -359,7 +306,7 @@ async function changeSettings(
       transport.close();
     }
   }
-  return ExitCode.Ok;
+  return EXIT_CODES.ok;
 }
 
 /** `--status` (text or JSON); returns its exit code (docs/monitoring.md, "Status"). */
@@ -388,5 +335,5 @@ async function showPending(
   const report = await pendingReport(configPath);
   if (options.json) print(JSON.stringify(report, null, 2));
   else for (const line of pendingLines(report)) print(line);
-  return ExitCode.Ok;
+  return EXIT_CODES.ok;
 }

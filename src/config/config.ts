@@ -44,13 +44,7 @@ export {
   defaultConfigText,
   validateSetting,
 } from "./schema.ts";
-export {
-  describeInterval,
-  type Interval,
-  machineTimeZone,
-  maskSecret,
-  parseInterval,
-} from "./values.ts";
+export { describeInterval, type Interval, machineTimeZone, parseInterval } from "./values.ts";
 
 /** A config.ini that cannot be used; `cause` is the SyntaxError, TypeError or RangeError. */
 export class ConfigError extends Error {

@@ -12,12 +12,12 @@ import {
   describeInterval,
   importedSettings,
   loadConfig,
-  maskSecret,
   parseConfig,
   parseInterval,
   updateConfigFile,
   validateSetting,
 } from "./config.ts";
+import { maskSecret } from "../log/redact.ts";
 import { IniDocument } from "./ini.ts";
 
 const KEY = "47959c6d5d8db64eb0ec3ad824ccbe82618632e2a58823d84aba92078da693fa";

@@ -29,11 +29,6 @@ const BY_KEY: ReadonlyMap<string, ConfigKeySpec> = new Map(
   CONFIG_SCHEMA.map((entry) => [entry.key, entry as ConfigKeySpec]),
 );
 
-/** The entry of `key`, or undefined when it is not a config key. */
-export function configKeySpec(key: string): ConfigKeySpec | undefined {
-  return BY_KEY.get(key);
-}
-
 /** Every key, in file order. */
 export const CONFIG_KEYS: readonly ConfigKey[] = CONFIG_SCHEMA.map((entry) => entry.key);
 

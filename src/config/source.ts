@@ -12,8 +12,8 @@ import {
   defaultConfig,
   describeInterval,
   loadConfig,
-  maskSecret,
 } from "./config.ts";
+import { maskSecret } from "../log/redact.ts";
 import type { LogFn } from "../log/log.ts";
 import { readRegularTextFile } from "../no_follow.ts";
 

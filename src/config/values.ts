@@ -13,8 +13,6 @@ import { maskKeyLike, maskSecret } from "../log/redact.ts";
 const MIN_INTERVAL_MS = 10_000;
 const MAX_ROTATION_MB = 1024 * 1024;
 
-export { maskSecret } from "../log/redact.ts";
-
 /** The machine's IANA time zone, or "UTC" when it cannot be determined. */
 export function machineTimeZone(): string {
   try {

@@ -1,7 +1,7 @@
 /**
  * Delivery: sends the journal's pending events one at a time, oldest first, and records each
  * answer in event_log.csv. Sent means the server's own "stored" answers (event_answer.ts); an
- * event the server fails waits on its own backoff while the others go on (event_holds.ts); a
+ * event the server fails waits on its own backoff while the others go on (deferred_events.ts); a
  * 4xx is refused for good only when it concerns its event (refusal.ts); a pause is probed again
  * with backoff (pause_probe.ts); the rate limit is counted (rate_limit.ts). docs/delivery.md
  * says what each answer leads to.
@@ -15,7 +15,7 @@
 import { type Clock, systemClock, type Timer } from "../clock.ts";
 import { eventKey, SendStatus } from "../event.ts";
 import { classify, describe, eventBody, keyOf } from "./event_answer.ts";
-import { backoffDelay, EventHolds, OUTAGE_BACKOFF_CAP_MS } from "./event_holds.ts";
+import { backoffDelay, DeferredEvents, OUTAGE_BACKOFF_CAP_MS } from "./deferred_events.ts";
 import { PauseProbe } from "./pause_probe.ts";
 import { RefusalJudge } from "./refusal.ts";
 import type {
@@ -33,16 +33,10 @@ import { RatePacer } from "./rate_limit.ts";
 import { SentLog } from "./sent_log.ts";
 import { learnSecret, maskSecret, redact } from "../log/redact.ts";
 import { errorText } from "../text.ts";
-import { TransportError } from "../net/transport.ts";
+import { TransportError } from "../net/transport_error.ts";
 
 /** The server's event endpoint, relative to server_url. */
 export const DEFAULT_EVENT_PATH = "/api/log_event";
-export {
-  BACKOFF_BASE_MS,
-  BACKOFF_CAP_MS,
-  backoffDelay,
-  OUTAGE_BACKOFF_CAP_MS,
-} from "./event_holds.ts";
 /** How long {@link Delivery.stop} lets the request in flight finish. */
 const STOP_GRACE_MS = 5_000;
 /**
@@ -85,7 +79,7 @@ export class Delivery {
   /** Backoff of all of delivery: no request before this monotonic time. */
   #backoffUntil: number | undefined;
   /** Events the server failed, each on its own backoff. */
-  #holds: EventHolds;
+  #deferred: DeferredEvents;
   /** Rate limit: holds requests until the window allows them. */
   #pacer: RatePacer;
   /** Events attempted in this process (so a later attempt says retry 1). */
@@ -100,15 +94,15 @@ export class Delivery {
   #probe: PauseProbe;
   #loop: Promise<void> | undefined;
   #wake: AbortController | undefined;
-  /** The loop waits only for held events: a new event may go at once. */
-  #waitingForHolds = false;
+  /** The loop waits only for deferred events: a new event may go at once. */
+  #waitingForDeferred = false;
   #stopped = false;
 
   constructor(options: DeliveryOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.#path = options.eventPath ?? DEFAULT_EVENT_PATH;
-    this.#holds = new EventHolds(this.#clock);
+    this.#deferred = new DeferredEvents(this.#clock);
     this.#sentLog = new SentLog(options.log);
     this.#pacer = new RatePacer(options.rateBudget);
     this.#probe = new PauseProbe({
@@ -126,7 +120,7 @@ export class Delivery {
   /** There may be new pending entries: drain them, unless paused or already draining/waiting. */
   kick(): void {
     if (this.#stopped || this.#paused) return;
-    if (this.#waitingForHolds) this.#wake?.abort();
+    if (this.#waitingForDeferred) this.#wake?.abort();
     this.#start();
   }
 
@@ -136,7 +130,7 @@ export class Delivery {
     const wasPaused = this.#paused;
     this.#paused = null;
     this.#probe.cancel();
-    this.#holds.clear();
+    this.#deferred.clear();
     this.#failures = 0;
     this.#backoffUntil = undefined;
     if (wasPaused) this.#options.log("info", `Event delivery resumed (was paused: ${wasPaused})`);
@@ -162,9 +156,10 @@ export class Delivery {
   /** A snapshot of the delivery state. */
   state(): DeliveryState {
     const now = this.#clock.monotonic();
-    const allHeld = this.#holds.size > 0 && this.#holds.size >= this.#options.journal.pendingCount;
-    const held = allHeld ? this.#holds.firstEnd() : undefined;
-    const waits = [this.#backoffUntil, this.#pacer.until(now), held].filter((t): t is number =>
+    const allDeferred = this.#deferred.size > 0 &&
+      this.#deferred.size >= this.#options.journal.pendingCount;
+    const deferred = allDeferred ? this.#deferred.firstEnd() : undefined;
+    const waits = [this.#backoffUntil, this.#pacer.until(now), deferred].filter((t): t is number =>
       t !== undefined && t > now
     );
     return {
@@ -178,7 +173,6 @@ export class Delivery {
         : undefined,
       sent: this.#sent,
       rejected: this.#rejected,
-      held: this.#holds.size,
       sending: this.#sending(),
     };
   }
@@ -258,11 +252,11 @@ export class Delivery {
         continue;
       }
       if (!next.entry) {
-        // Only held events are left: wait for the first hold to end, else nothing to do.
+        // Only deferred events are left: wait for the first to come due, else nothing to do.
         if (next.wakeAt === undefined) return;
-        this.#waitingForHolds = true;
+        this.#waitingForDeferred = true;
         await this.#wait(next.wakeAt - this.#clock.monotonic());
-        this.#waitingForHolds = false;
+        this.#waitingForDeferred = false;
         continue;
       }
       const paced = this.#pacer.sending(this.#clock.monotonic());
@@ -283,17 +277,17 @@ export class Delivery {
   #next(): Next {
     const journal = this.#options.journal;
     const count = journal.pendingCount;
-    if (this.#holds.size === 0) return { entry: journal.oldestPending(), count };
+    if (this.#deferred.size === 0) return { entry: journal.oldestPending(), count };
     const passed = new Set<string>();
     for (const entry of journal.pendingEntries()) {
       const key = keyOf(entry);
-      if (!this.#holds.holds(key)) return { entry, count };
+      if (!this.#deferred.isDeferred(key)) return { entry, count };
       passed.add(key);
     }
-    // Every pending event waits: forget the holds and suspects of events no longer pending.
-    this.#holds.forgetAllBut(passed);
+    // Every pending event waits: forget the deferrals and suspects of events no longer pending.
+    this.#deferred.forgetAllBut(passed);
     this.#judge.forgetAllBut(passed);
-    return { count, wakeAt: this.#holds.firstEnd() };
+    return { count, wakeAt: this.#deferred.firstEnd() };
   }
 
   /** Sends one entry; undefined (after backing off) when no answer came. */
@@ -338,7 +332,7 @@ export class Delivery {
     }
   }
 
-  /** Applies the server's answer: settles, holds, pauses, waits or backs off. */
+  /** Applies the server's answer: settles, defers, pauses, waits or backs off. */
   async #apply(exchange: Exchange, pendingCount: number): Promise<void> {
     const { entry, response, timing } = exchange;
     const outcome = classify(response);
@@ -388,7 +382,7 @@ export class Delivery {
     this.#failures = 0;
     this.#probe.sent();
     this.#backoffUntil = undefined;
-    this.#holds.release(keyOf(entry));
+    this.#deferred.release(keyOf(entry));
     if (duplicate && status === SendStatus.Sent) {
       // Never sent before, yet "already recorded": the server holds another event with the same
       // five fields as it stores them (docs/server-contract.md: times are stored as naive local times, so in
@@ -403,7 +397,7 @@ export class Delivery {
       const left = this.#options.journal.pendingCount;
       this.#sentLog.sent(describe(entry.event), { duplicate, waiting, left });
     }
-    // Another event was accepted by the same setup: a held 4xx concerned its own event.
+    // Another event was accepted by the same setup: a suspect 4xx concerned its own event.
     for (const proven of this.#judge.accepted(keyOf(entry), exchange.setup)) {
       await this.#refuse(proven);
     }
@@ -425,7 +419,7 @@ export class Delivery {
       this.#pause("refusing", `${pause}. Sending is paused and ${pendingCount} events wait`);
       return;
     }
-    const delay = this.#holds.hold(key, this.#clock.random());
+    const delay = this.#deferred.defer(key, this.#clock.random());
     const message = redact(
       `The server answered ${status} to ${
         describe(entry.event)
@@ -435,7 +429,7 @@ export class Delivery {
     this.#options.log("warn", `${message}; tried again in ${(delay / 1000).toFixed(1)} s`);
   }
 
-  /** Marks a held 4xx refused for good (status 3). */
+  /** Marks a suspect 4xx refused for good (status 3). */
   async #refuse({ entry, status, reason }: Suspect): Promise<void> {
     this.#error(
       `The server refused ${
@@ -465,7 +459,7 @@ export class Delivery {
    * others go on; when the previous attempt failed too, all of delivery backs off.
    */
   #failed(entry: PendingEntry, reason: string): void {
-    const delay = this.#holds.hold(keyOf(entry), this.#clock.random());
+    const delay = this.#deferred.defer(keyOf(entry), this.#clock.random());
     const message = redact(`${describe(entry.event)} not sent: ${reason}`);
     const key = keyOf(entry);
     const another = this.#failures > 0 && this.#lastFailed !== key;
@@ -511,7 +505,7 @@ export class Delivery {
       return false;
     }
     this.#attempted.delete(keyOf(entry));
-    this.#holds.release(keyOf(entry));
+    this.#deferred.release(keyOf(entry));
     return true;
   }
 
@@ -523,7 +517,7 @@ export class Delivery {
 
   /**
    * A failure of all of delivery: exponential backoff with full jitter, each step at most `cap`
-   * (default {@link BACKOFF_CAP_MS}).
+   * (default: the 5-minute backoff cap).
    */
   #backOff(message: string, cap?: number): void {
     this.#failures++;

@@ -1,15 +1,13 @@
 import assert from "node:assert/strict";
 import { type Clock, systemClock, type Timer } from "../clock.ts";
+import { BACKOFF_BASE_MS, BACKOFF_CAP_MS, OUTAGE_BACKOFF_CAP_MS } from "./deferred_events.ts";
 import {
-  BACKOFF_BASE_MS,
-  BACKOFF_CAP_MS,
   classify,
   Delivery,
   type DeliveryJournal,
   type DeliveryOptions,
   type DeliveryState,
   eventBody,
-  OUTAGE_BACKOFF_CAP_MS,
   type PendingEntry,
   SHUTDOWN_GRACE_MS,
 } from "./delivery.ts";
@@ -21,7 +19,8 @@ import {
   RESET_MARGIN_MS,
   WINDOW_END_MARGIN_MS,
 } from "./rate_limit.ts";
-import { type HttpResponse, TransportError } from "../net/transport.ts";
+import type { HttpResponse } from "../net/transport.ts";
+import { TransportError } from "../net/transport_error.ts";
 
 const API_KEY = "47959c6d0123456789abcdef0123456789abcdefdeadbeef";
 const T0 = Date.UTC(2025, 3, 27, 7, 0, 0);

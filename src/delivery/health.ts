@@ -8,7 +8,8 @@ import { type Clock, systemClock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
 import { learnSecret, maskSecret, redact } from "../log/redact.ts";
 import { describeForeign, MAX_QUOTE, readAnswer } from "./server_answer.ts";
-import { type Transport, TransportError, type TransportErrorCode } from "../net/transport.ts";
+import type { Transport } from "../net/transport.ts";
+import { TransportError, type TransportErrorCode } from "../net/transport_error.ts";
 
 /** The result of one health check. */
 export interface HealthResult {

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Clock, Timer } from "../clock.ts";
-import { BACKOFF_BASE_MS, backoffDelay } from "./event_holds.ts";
+import { BACKOFF_BASE_MS, backoffDelay } from "./deferred_events.ts";
 
 /** Options of {@link PauseProbe}. */
 export interface PauseProbeOptions {

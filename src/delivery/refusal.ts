@@ -20,11 +20,11 @@ export class RefusalJudge {
    * sending pauses when the setup is at fault, else undefined (the event is a suspect).
    */
   rejected(suspect: Suspect, healthy: boolean): string | undefined {
-    for (const [key, held] of this.#suspects) {
-      if (held.setup !== suspect.setup) this.#suspects.delete(key);
+    for (const [key, other] of this.#suspects) {
+      if (other.setup !== suspect.setup) this.#suspects.delete(key);
     }
-    const alike = [...this.#suspects.values()].some((held) =>
-      held.key !== suspect.key && held.status === suspect.status
+    const alike = [...this.#suspects.values()].some((other) =>
+      other.key !== suspect.key && other.status === suspect.status
     );
     if (healthy && !alike) {
       this.#suspects.set(suspect.key, suspect);
@@ -44,8 +44,8 @@ export class RefusalJudge {
    * forgotten: they are tried again like any pending event.
    */
   accepted(key: string, setup: string): Suspect[] {
-    const proven = [...this.#suspects.values()].filter((held) =>
-      held.key !== key && held.setup === setup
+    const proven = [...this.#suspects.values()].filter((other) =>
+      other.key !== key && other.setup === setup
     );
     this.#suspects.clear();
     return proven;

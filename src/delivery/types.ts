@@ -7,7 +7,8 @@
 import type { Clock } from "../clock.ts";
 import type { SendStatus, SendStatusValue, SessionEvent } from "../event.ts";
 import type { AnswerTiming } from "./rate_limit.ts";
-import type { HttpResponse, Transport, TransportErrorCode } from "../net/transport.ts";
+import type { HttpResponse, Transport } from "../net/transport.ts";
+import type { TransportErrorCode } from "../net/transport_error.ts";
 
 /** A pending journal entry as delivery needs it. */
 export interface PendingEntry {
@@ -19,7 +20,7 @@ export interface PendingEntry {
   readonly seq?: number;
 }
 
-/** A 4xx held until another event's answer tells whether it concerns this one. */
+/** A suspect 4xx, kept until another event's answer tells whether it concerns this one. */
 export interface Suspect {
   readonly key: string;
   readonly entry: PendingEntry;
@@ -75,8 +76,6 @@ export interface DeliveryState {
   sent: number;
   /** Events the server refused for good in this process. */
   rejected: number;
-  /** Events waiting on their own backoff (the server failed them) while others go on. */
-  held?: number;
   /** The event sent last once tried in this process: its eventKey, attempts, last error. */
   sending?: { key: string; attempts: number; lastError?: string };
 }

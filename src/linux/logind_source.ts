@@ -41,6 +41,7 @@ export interface LogindSourceOptions {
 
 /** systemd-logind as a {@link SessionSource}. */
 export class LogindSource implements SessionSource {
+  readonly description = "systemd-logind";
   #bus: LogindBus;
   #options: LogindSourceOptions;
   #inhibitor: Inhibitor | undefined;
@@ -90,8 +91,13 @@ export class LogindSource implements SessionSource {
     }
   }
 
+  /** Follows logind's signals; a snapshot being read (presentSessions) is read first. */
   run(sink: SessionSink): Promise<void> {
-    this.#running ??= this.#follow(sink).finally(() => this.#end());
+    const reading = this.#reading?.catch(() => {});
+    this.#running ??= (async () => {
+      await reading;
+      await this.#follow(sink);
+    })().finally(() => this.#end());
     return this.#running;
   }
 

@@ -3,7 +3,7 @@
  * UserSessionMonService; docs/monitoring.md, "Event Log"): once per fact, not once per occurrence. A config
  * error is written once per distinct error (again only after the file was fixed in between),
  * a pause of sending once until sending resumes, an unwritable event_log.csv once per episode
- * (until the held events reach the disk). The entries and their IDs are in src/log/event_log.ts.
+ * (until the held events reach the disk). The entries and their IDs are in src/log/app_event_log.ts.
  *
  * The log is a courtesy: a write that fails never stops the agent and is logged to error.log
  * once (again only after a write succeeded in between). Every text passes through the agent's
@@ -26,9 +26,9 @@ import {
   startFailedEvent,
   stoppedEvent,
   type SystemEvent,
-} from "./event_log.ts";
+} from "./app_event_log.ts";
 import type { SystemEventLog } from "../platform.ts";
-import { SERVICE_EXIT_CODES, StartError } from "../exit_codes.ts";
+import { serviceExitCode } from "../exit_codes.ts";
 import type { LogFn } from "./log.ts";
 import { errorText } from "../text.ts";
 
@@ -49,11 +49,6 @@ export type DeliveryPause =
   | "not-configured"
   | "refusing"
   | null;
-
-/** The service exit code of a start failure (src/exit_codes.ts). */
-export function startExitCode(error: unknown): number {
-  return error instanceof StartError ? error.serviceExitCode : SERVICE_EXIT_CODES.unexpected;
-}
 
 /** The agent's entries in the system's event log, each written once per fact. */
 export class SystemEvents {
@@ -88,7 +83,7 @@ export class SystemEvents {
 
   /** 102: the agent could not start, with the service exit code of `error`. */
   startFailed(error: unknown): void {
-    this.#write(startFailedEvent({ exitCode: startExitCode(error), error: errorText(error) }));
+    this.#write(startFailedEvent({ exitCode: serviceExitCode(error), error: errorText(error) }));
   }
 
   /**

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import type { SystemEventLog } from "../platform.ts";
-import { EVENT_IDS, keyRefusedEvent, MemoryEventLog } from "./event_log.ts";
-import { SERVICE_EXIT_CODES, StartError } from "../exit_codes.ts";
-import { startExitCode, SystemEvents } from "./system_events.ts";
+import { EVENT_IDS, keyRefusedEvent } from "./app_event_log.ts";
+import { MemoryEventLog } from "../../tests/support/memory_app_event_log.ts";
+import { SERVICE_EXIT_CODES, serviceExitCode, StartError } from "../exit_codes.ts";
+import { SystemEvents } from "./system_events.ts";
 
 const KEY = "47959c6d5d8db64eb0ec3ad824ccbe82618632e2a58823d84aba92078da693fa";
 const redact = (text: string) => text.replaceAll(KEY, "4795…93fa");
@@ -18,9 +19,9 @@ function setup(log: SystemEventLog | undefined = new MemoryEventLog()) {
 }
 
 Deno.test("the service exit code of a start failure: StartError's, else 10", () => {
-  assert.equal(startExitCode(new StartError("held", SERVICE_EXIT_CODES.alreadyRunning)), 1);
-  assert.equal(startExitCode(new TypeError("bug")), 10);
-  assert.equal(startExitCode("a string"), 10);
+  assert.equal(serviceExitCode(new StartError("held", SERVICE_EXIT_CODES.alreadyRunning)), 1);
+  assert.equal(serviceExitCode(new TypeError("bug")), 10);
+  assert.equal(serviceExitCode("a string"), 10);
 });
 
 Deno.test("pause and resume: one 201 per pause, 202 only once an event was sent again", () => {

@@ -7,12 +7,8 @@
 import net from "node:net";
 import tls from "node:tls";
 import { type Clock, systemClock } from "../clock.ts";
-import {
-  DEFAULT_TIMEOUT_MS,
-  normalizeFingerprint,
-  safeCause,
-  TransportError,
-} from "./transport.ts";
+import { DEFAULT_TIMEOUT_MS } from "./transport.ts";
+import { normalizeFingerprint, safeCause, TransportError } from "./transport_error.ts";
 
 /** The certificate a server presents, for `--pin-server-cert`. */
 export interface ServerCertificate {

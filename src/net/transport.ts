@@ -13,17 +13,17 @@
  * @module
  */
 import net from "node:net";
-import tls from "node:tls";
 import { readCaRoots } from "./ca_roots.ts";
 import { type Clock, systemClock, type Timer } from "../clock.ts";
 import type { Config } from "../config/config.ts";
+import { exchange, type HttpResponse, NoAnswerError, requestBytes } from "./http1.ts";
+import { connect, type ConnectSettings } from "./tls_connect.ts";
 import {
-  exchange,
-  HttpParseError,
-  type HttpResponse,
-  NoAnswerError,
-  requestBytes,
-} from "./http1.ts";
+  normalizeFingerprint,
+  TransportError,
+  transportErrorOf,
+  type TransportStage,
+} from "./transport_error.ts";
 
 export { readCaFile, readCaRoots } from "./ca_roots.ts";
 export { type HttpResponse, MAX_BODY_BYTES } from "./http1.ts";
@@ -53,182 +53,8 @@ export interface TransportOptions {
   clock?: Clock;
 }
 
-/** The kinds of {@link TransportError}. */
-export type TransportErrorCode = "network" | "tls" | "pin-mismatch" | "timeout";
-
-/**
- * Where a request failed: making the TCP connection (the name lookup included: nothing reached
- * the server's software), the TLS handshake, or after the request was written.
- */
-export type TransportStage = "connect" | "handshake" | "request";
-
-/**
- * A request that got no HTTP answer. The message names the server and the fix; it never holds
- * a request header (the API key). `cause` is a copy of the underlying error's code and message.
- */
-export class TransportError extends Error {
-  override name = "TransportError";
-  readonly code: TransportErrorCode;
-  /** Where the request failed (default "request"). */
-  readonly stage: TransportStage;
-
-  constructor(
-    code: TransportErrorCode,
-    message: string,
-    options?: ErrorOptions & { stage?: TransportStage },
-  ) {
-    super(message, options);
-    this.code = code;
-    this.stage = options?.stage ?? "request";
-  }
-
-  /**
-   * Whether the request was written, so the server may have seen it; false when it failed
-   * before a byte of it left (a refused connection, a name that does not resolve, a TLS
-   * handshake or pin check that failed or stalled).
-   */
-  get requestSent(): boolean {
-    return this.stage === "request";
-  }
-}
-
 /** Time allowed for one request or handshake by default. */
 export const DEFAULT_TIMEOUT_MS = 15_000;
-
-const TLS_ERROR_CODES = new Set([
-  "CERT_HAS_EXPIRED",
-  "CERT_NOT_YET_VALID",
-  "CERT_SIGNATURE_FAILURE",
-  "CERT_UNTRUSTED",
-  "CERT_REJECTED",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "INVALID_CA",
-  "ERR_TLS_CERT_ALTNAME_INVALID",
-]);
-
-/** Normalizes a SHA-256 fingerprint to lowercase hex without colons. */
-export function normalizeFingerprint(value: string): string {
-  return value.replaceAll(":", "").trim().toLowerCase();
-}
-
-function isTlsError(error: NodeJS.ErrnoException): boolean {
-  const code = error.code ?? "";
-  if (TLS_ERROR_CODES.has(code) || code.startsWith("ERR_TLS_") || code.startsWith("ERR_SSL_")) {
-    return true;
-  }
-  return /certificate|handshake|tls|ssl/i.test(error.message);
-}
-
-/** A cause that carries only the underlying code and message, never the request's options. */
-export function safeCause(error: unknown): Error {
-  const original = error as NodeJS.ErrnoException;
-  const copy = new Error(String(original?.message ?? error)) as NodeJS.ErrnoException;
-  if (original?.code) copy.code = original.code;
-  return copy;
-}
-
-interface ConnectSettings {
-  origin: string;
-  host: string;
-  port: number;
-  /** TLS settings; undefined for http. */
-  tls?: {
-    servername: string | undefined;
-    ca: string[] | undefined;
-    verify: boolean;
-    /** The accepted SHA-256 fingerprints; any one passes (a certificate rollover). */
-    pins: string[] | undefined;
-    /**
-     * The TLS session of this server's last handshake, to resume: a server that closes every
-     * connection (`Connection: close`) then costs an abbreviated handshake per request.
-     */
-    session?: Buffer;
-    /** Handshakes that resumed a session. */
-    resumed: number;
-  };
-}
-
-/**
- * Opens a connection (TLS unless `settings.tls` is undefined) and resolves once it is connected
- * and, for TLS, the handshake passed and, when a pin is set, the certificate's fingerprint
- * matched: no request byte precedes the check. `opened` gets the socket at once, so that a
- * time-out can destroy it while the name is looked up, the connection made or the handshake
- * stalls.
- */
-function connect(settings: ConnectSettings, opened: (socket: net.Socket) => void) {
-  const secure = settings.tls;
-  const socket = secure
-    ? tls.connect({
-      host: settings.host,
-      port: settings.port,
-      servername: secure.servername,
-      ca: secure.ca,
-      rejectUnauthorized: secure.verify,
-      session: secure.session,
-    })
-    : net.connect({ host: settings.host, port: settings.port });
-  // Only sessions of handshakes that passed every check are kept for resuming (the session may
-  // be told before or after the check).
-  let verified = false;
-  let latest: Buffer | undefined;
-  socket.on("session", (session: Buffer) => {
-    latest = session;
-    if (secure && verified) secure.session = session;
-  });
-  const passed = () => {
-    verified = true;
-    if (!secure) return;
-    latest ??= (socket as tls.TLSSocket).getSession();
-    if (latest) secure.session = latest;
-    if ((socket as tls.TLSSocket).isSessionReused()) secure.resumed++;
-  };
-  opened(socket);
-  return new Promise<net.Socket>((resolve, reject) => {
-    const settle = (error: Error | null) => {
-      socket.off("error", settle);
-      socket.off("close", closed);
-      if (error) {
-        socket.destroy();
-        reject(error);
-      } else {
-        resolve(socket);
-      }
-    };
-    const closed = () => settle(new Error("connection closed before it was established"));
-    socket.once(secure ? "secureConnect" : "connect", () => {
-      const pins = secure?.pins;
-      if (pins === undefined) {
-        passed();
-        return settle(null);
-      }
-      // A resumed session still names the certificate of the handshake it resumes.
-      const seen = normalizeFingerprint(
-        (socket as tls.TLSSocket).getPeerCertificate().fingerprint256 ?? "",
-      );
-      if (pins.includes(seen)) {
-        passed();
-        return settle(null);
-      }
-      secure!.session = undefined;
-      settle(
-        new TransportError(
-          "pin-mismatch",
-          `The certificate of ${settings.origin} does not match tls_server_sha256: it is ${
-            seen || "(none)"
-          }, expected ${
-            pins.join(" or ")
-          }; nothing was sent; if the server's certificate was replaced, check it and run winagentUSM.exe --pin-server-cert again`,
-        ),
-      );
-    });
-    socket.once("error", settle);
-    socket.once("close", closed);
-  });
-}
 
 /** Ignores a socket's late errors (after its exchange ended, it is only destroyed). */
 function ignore(): void {}
@@ -371,7 +197,7 @@ export class Transport {
     try {
       return await Promise.race([work, timedOut]);
     } catch (error) {
-      throw this.#wrap(error, this.#stage);
+      throw transportErrorOf(error, this.#origin, this.#stage);
     } finally {
       timer?.cancel();
     }
@@ -424,34 +250,6 @@ export class Transport {
     socket.once("close", () => {
       if (this.#idle === socket) this.#idle = undefined;
     });
-  }
-
-  #wrap(error: unknown, stage: TransportStage): TransportError {
-    if (error instanceof TransportError) {
-      if (error.stage === stage) return error;
-      return new TransportError(error.code, error.message, { cause: error.cause, stage });
-    }
-    const cause = safeCause(error);
-    const detail = cause.message;
-    if (error instanceof HttpParseError) {
-      return new TransportError(
-        "network",
-        `${this.#origin} answered something that is not an HTTP answer: ${detail}; check server_url`,
-        { cause, stage },
-      );
-    }
-    if (isTlsError(error as NodeJS.ErrnoException)) {
-      return new TransportError(
-        "tls",
-        `The certificate of ${this.#origin} is not trusted: ${detail}; if it is the server's own self-signed certificate, pin it with winagentUSM.exe --pin-server-cert (or set tls_ca_file to the CA that issued it)`,
-        { cause, stage },
-      );
-    }
-    return new TransportError(
-      "network",
-      `Cannot reach ${this.#origin}: ${detail}; check server_url and that the server is running`,
-      { cause, stage },
-    );
   }
 
   /** Closes the connection and refuses further requests. Idempotent. */

@@ -5,7 +5,8 @@ import {
   generateReferenceCertificate,
 } from "../../tests/support/cert.ts";
 import { fetchServerCertificate } from "./server_certificate.ts";
-import { Transport, TransportError, transportFor } from "./transport.ts";
+import { Transport, transportFor } from "./transport.ts";
+import { TransportError } from "./transport_error.ts";
 import { ReferenceServer } from "../../tests/support/reference_server.ts";
 
 const API_KEY = "k3y5ecretABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";

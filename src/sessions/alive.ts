@@ -15,7 +15,7 @@
  */
 import { join } from "node:path";
 import { writeFileAtomic } from "../atomic_write.ts";
-import type { AliveFacts } from "./sessions.ts";
+import type { AliveFacts } from "./inference.ts";
 import { errorText } from "../text.ts";
 import { readRegularTextFile } from "../no_follow.ts";
 

@@ -1,13 +1,8 @@
 import assert from "node:assert/strict";
 import type { EventType, SessionEvent } from "../event.ts";
 import type { PresentSession, SessionChange } from "../platform.ts";
-import {
-  type InferenceSettings,
-  OpenSessions,
-  planAtShutdown,
-  planAtStart,
-  translateChange,
-} from "./sessions.ts";
+import { type InferenceSettings, OpenSessions, translateChange } from "./sessions.ts";
+import { planAtShutdown, planAtStart } from "./inference.ts";
 
 const ON: InferenceSettings = {
   logonAtStart: true,

@@ -260,7 +260,9 @@ export class SimulatedSource implements SessionSource {
   #stop = new AbortController();
   #lines: AsyncIterator<string> | undefined;
   #lineNo = 0;
-  /** The line after the leading `present` lines, read by presentSessions(). */
+  /** The leading `present` lines, read once by presentSessions() or run(). */
+  #snapshot: Promise<PresentSession[] | undefined> | undefined;
+  /** The line after the leading `present` lines. */
   #next: SimulatedLine | undefined;
   /** The user of each session, from earlier lines (a disconnect may name only the session). */
   #users = new Map<number, string>();
@@ -291,9 +293,14 @@ export class SimulatedSource implements SessionSource {
    * The sessions of the leading `present` lines (the snapshot ends at the first line of another
    * kind, or at the end of the input); undefined when the input has none (no snapshot: nothing
    * is inferred). `{"type":"present","none":true}` ends it at once: no (other) session is
-   * present, and no further line is waited for. `clock` lines among them set the clock.
+   * present, and no further line is waited for. `clock` lines among them set the clock. The
+   * same promise on every call: run() waits for it before the first change.
    */
-  async presentSessions(): Promise<PresentSession[] | undefined> {
+  presentSessions(): Promise<PresentSession[] | undefined> {
+    return this.#snapshot ??= this.#readSnapshot();
+  }
+
+  async #readSnapshot(): Promise<PresentSession[] | undefined> {
     let present: PresentSession[] | undefined;
     while (true) {
       let line: SimulatedLine | undefined;
@@ -319,6 +326,7 @@ export class SimulatedSource implements SessionSource {
 
   async run(sink: SessionSink): Promise<void> {
     if (this.#stop.signal.aborted) return; // closed before the input began
+    await this.presentSessions(); // the leading `present` lines come first
     const { log, name } = this.#options;
     const clock = this.#options.simulatedClock;
     try {

@@ -16,14 +16,8 @@ import { instantMs } from "./instant.ts";
 import { openRegular } from "../no_follow.ts";
 import type { LogFn } from "../log/log.ts";
 import type { PresentSession, ReportedChange, SessionChange } from "../platform.ts";
-import {
-  type InferenceSettings,
-  type InferredChange,
-  OpenSessions,
-  planAtShutdown,
-  planAtStart,
-  translateChange,
-} from "./sessions.ts";
+import { type InferenceSettings, OpenSessions, translateChange } from "./sessions.ts";
+import { type InferredChange, planAtShutdown, planAtStart } from "./inference.ts";
 import { ALIVE_INTERVAL_MS, type AliveRecord, readAlive, writeAlive } from "./alive.ts";
 import { errorText } from "../text.ts";
 

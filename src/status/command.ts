@@ -1,46 +1,27 @@
 /**
- * `--status` and `--pending`: what a person or a monitoring script learns about the agent of one
- * config.ini, read from the outside (another process): agent.lock (does an agent run?),
- * status.json (what the running agent last knew), config.ini and event_log.csv.
+ * `--status`: what a person or a monitoring script learns about the agent of one config.ini,
+ * read from the outside (another process): agent.lock (does an agent run?), status.json (what
+ * the running agent last knew), config.ini and event_log.csv. `--pending` is in pending.ts.
  *
  * `--status` exits 0 only when an agent runs, its last health check passed, sending is not
- * paused, no event is held in memory and no event has waited longer than `--max-backlog`; the
- * other codes are {@link STATUS_EXIT_CODES} (docs/monitoring.md, "Status"). `--json` prints the same facts
- * as one JSON object whose field names are part of the interface ({@link StatusReport}).
+ * paused, its last attempt to send did not fail, no event is held in memory and no event has
+ * waited longer than `--max-backlog`; the other codes are `STATUS_EXIT_CODES` in
+ * src/exit_codes.ts (docs/monitoring.md, "Status"). `--json` prints the same facts as one JSON
+ * object whose field names are part of the interface ({@link StatusReport}).
  *
  * @module
  */
 import { join } from "node:path";
 import { systemClock } from "../clock.ts";
-import { configProblems, loadConfig, maskSecret } from "../config/config.ts";
+import { configProblems, loadConfig } from "../config/config.ts";
+import { maskSecret } from "../log/redact.ts";
 import { describeTls } from "../config/source.ts";
 import { CLEAR_TEXT_WARNING, isClearText } from "../net/connection.ts";
-import { eventKey } from "../event.ts";
 import { readPending } from "./journal_facts.ts";
-import type { Platform } from "../platform.ts";
-import { agentRunning, type AgentStatus, readStatus } from "./status.ts";
+import type { Platform, ServiceState } from "../platform.ts";
+import { agentRunning, type AgentStatus, statusOf } from "./status.ts";
 import { errorText } from "../text.ts";
-
-/** The exit codes of `--status`, in the order they are checked (the first that applies wins). */
-export const STATUS_EXIT_CODES = {
-  ok: 0,
-  /** Whether an agent runs cannot be told (agent.lock cannot be opened: permissions). */
-  unknown: 1,
-  /** No agent runs with this config.ini's folder. */
-  "not-running": 4,
-  /** config.ini is missing, cannot be read or parsed, or lacks server_url or api_key. */
-  "not-configured": 5,
-  /** Sending is paused (the server rejected the API key, or server_url is not the server's). */
-  paused: 6,
-  /** The last health check failed, or none has run yet. */
-  "health-failed": 7,
-  /** Events are held in memory because event_log.csv cannot be written (a full disk). */
-  "held-in-memory": 9,
-  /** The oldest event not yet sent has waited longer than --max-backlog. */
-  backlog: 8,
-  /** The last attempt to send an event failed (the server is down, unreachable, failing). */
-  "delivery-failing": 10,
-} as const;
+import { STATUS_EXIT_CODES } from "../exit_codes.ts";
 
 /** What `--status` concludes. */
 export type StatusVerdict = keyof typeof STATUS_EXIT_CODES;
@@ -114,18 +95,7 @@ export interface StatusReport {
   maxBacklogSeconds: number;
 }
 
-/** One event not yet sent, for `--pending`. */
-export interface PendingEvent {
-  /** The event's time as recorded (RFC 3339, the configured zone). */
-  time: string;
-  type: string;
-  user: string;
-  /** Attempts by the running agent since it started (0: not tried yet by it). */
-  attempts: number;
-  lastError: string | null;
-}
-
-/** Options of {@link statusReport} and {@link pendingReport}. */
+/** Options of {@link statusReport}. */
 export interface StatusOptions {
   platform: Pick<Platform, "defaultInstallDir" | "serviceState">;
   /** The version of this winagentUSM.exe. */
@@ -200,12 +170,46 @@ export async function statusReport(
   options: StatusOptions,
 ): Promise<StatusReport> {
   const dir = join(configPath, "..");
-  const now = options.now ?? systemClock.wallNow();
   const maxBacklogMs = options.maxBacklogMs ?? DEFAULT_MAX_BACKLOG_MS;
   const [status, statusError] = await statusOf(dir);
   const running = agentRunning(dir);
   const service = await options.platform.serviceState().catch(() => undefined);
-  const report: StatusReport = {
+  const report = reportFromStatus(status, {
+    running,
+    statusError,
+    service,
+    configPath,
+    version: options.version,
+    maxBacklogMs,
+  });
+  await addConfigFacts(report, configPath, options.platform);
+  await addJournalFacts(report, dir, options.now ?? systemClock.wallNow());
+  const problems = findProblems(report, maxBacklogMs);
+  if (problems.length > 0) {
+    report.verdict = problems[0][0];
+    report.exitCode = STATUS_EXIT_CODES[report.verdict];
+    report.failed = problems.map(([verdict]) => verdict);
+    report.problems = problems.map(([, text]) => text);
+  }
+  return report;
+}
+
+/** The report as status.json and agent.lock tell it, before config.ini and the journal. */
+function reportFromStatus(
+  status: AgentStatus | undefined,
+  facts: {
+    running: boolean | undefined;
+    /** Why status.json cannot be used. */
+    statusError: string | null;
+    service: ServiceState | undefined;
+    configPath: string;
+    /** The version of this winagentUSM.exe. */
+    version: string | undefined;
+    maxBacklogMs: number;
+  },
+): StatusReport {
+  const { running, service } = facts;
+  return {
     exitCode: 0,
     verdict: "ok",
     failed: [],
@@ -217,13 +221,13 @@ export async function statusReport(
       version: status?.version ?? null,
       startedAt: iso(status?.startedAt),
       updatedAt: iso(status?.updatedAt),
-      statusError,
+      statusError: facts.statusError,
     },
     computerName: computerName(),
-    agentVersion: options.version ?? null,
+    agentVersion: facts.version ?? null,
     installDir: null,
     service: service ? { state: service.state, pid: service.pid ?? null } : null,
-    configPath,
+    configPath: facts.configPath,
     configError: null,
     serverUrl: null,
     apiKey: null,
@@ -255,10 +259,18 @@ export async function statusReport(
       lastSentEventAt: null,
       journalNote: null,
     },
-    maxBacklogSeconds: Math.round(maxBacklogMs / 1000),
+    maxBacklogSeconds: Math.round(facts.maxBacklogMs / 1000),
   };
+}
+
+/** What config.ini says: the server, the masked key, TLS, and what keeps it from being used. */
+async function addConfigFacts(
+  report: StatusReport,
+  configPath: string,
+  platform: Pick<Platform, "defaultInstallDir">,
+): Promise<void> {
   try {
-    const installDir = options.platform.defaultInstallDir();
+    const installDir = platform.defaultInstallDir();
     const { config } = await loadConfig(configPath, { installDir });
     report.installDir = config.installDir;
     report.serverUrl = config.serverUrl;
@@ -269,6 +281,10 @@ export async function statusReport(
   } catch (error) {
     report.configError = errorText(error);
   }
+}
+
+/** What event_log.csv says: the events, those not yet sent and how long the oldest waited. */
+async function addJournalFacts(report: StatusReport, dir: string, now: number): Promise<void> {
   const journal = await readPending(dir);
   const oldest = journal.pending[0];
   report.events = {
@@ -287,14 +303,6 @@ export async function statusReport(
     lastSentEventAt: journal.lastSentEventAt,
     journalNote: journal.note,
   };
-  const problems = findProblems(report, maxBacklogMs);
-  if (problems.length > 0) {
-    report.verdict = problems[0][0];
-    report.exitCode = STATUS_EXIT_CODES[report.verdict];
-    report.failed = problems.map(([verdict]) => verdict);
-    report.problems = problems.map(([, text]) => text);
-  }
-  return report;
 }
 
 /** The lines `--status` prints for `report`. */
@@ -375,57 +383,4 @@ function eventsLine(report: StatusReport): string {
   const oldest = events.oldestPendingAt ? ` (oldest ${events.oldestPendingAt})` : "";
   const note = events.journalNote ? ` (${events.journalNote})` : "";
   return `${events.total} in event_log.csv, ${events.pending} not yet sent${oldest}, ${events.rejected} rejected by the server${note}`;
-}
-
-/** `--pending`: the events not yet sent, oldest first, and how many are held in memory. */
-export async function pendingReport(
-  configPath: string,
-): Promise<{ events: PendingEvent[]; heldInMemory: number; note: string | null }> {
-  const dir = join(configPath, "..");
-  const [journal, [status, statusError]] = await Promise.all([readPending(dir), statusOf(dir)]);
-  const running = agentRunning(dir);
-  const sending = running ? status?.sending : undefined;
-  const events = journal.pending.map((event): PendingEvent => {
-    const tried = sending?.key === eventKey(event) ? sending : undefined;
-    return {
-      time: event.timestamp,
-      type: event.eventType,
-      user: event.userName,
-      attempts: tried?.attempts ?? 0,
-      lastError: tried?.lastError ?? null,
-    };
-  });
-  const note = [journal.note, statusError].filter((n) => n !== null).join("; ") || null;
-  return { events, heldInMemory: running ? status?.unsaved ?? 0 : 0, note };
-}
-
-/** status.json, or why it cannot be used. */
-function statusOf(dir: string): Promise<[AgentStatus | undefined, string | null]> {
-  return readStatus(dir).then((status) => [status, null], (error) => [undefined, errorText(error)]);
-}
-
-/** The lines `--pending` prints. */
-export function pendingLines(report: Awaited<ReturnType<typeof pendingReport>>): string[] {
-  const lines: string[] = [];
-  if (report.events.length === 0) lines.push("No event waits to be sent");
-  else {
-    const header = ["time", "type", "user", "attempts", "last error"];
-    const rows = report.events.map((
-      e,
-    ) => [e.time, e.type, e.user, String(e.attempts), e.lastError ?? ""]);
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-    for (const row of [header, ...rows]) {
-      lines.push(
-        row.map((cell, i) => i === row.length - 1 ? cell : cell.padEnd(widths[i])).join("  ")
-          .trimEnd(),
-      );
-    }
-  }
-  if (report.heldInMemory > 0) {
-    lines.push(
-      `${report.heldInMemory} more events are held in memory: event_log.csv cannot be written`,
-    );
-  }
-  if (report.note) lines.push(report.note);
-  return lines;
 }

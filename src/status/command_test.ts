@@ -3,13 +3,9 @@ import { join } from "node:path";
 import { rowText } from "../journal/journal.ts";
 import { createPosixPlatform } from "../posix.ts";
 import { type AgentStatus, InstanceLock, STATUS_BLOCK, statusText, writeStatus } from "./status.ts";
-import {
-  pendingLines,
-  pendingReport,
-  STATUS_EXIT_CODES,
-  statusLines,
-  statusReport,
-} from "./command.ts";
+import { statusLines, statusReport } from "./command.ts";
+import { pendingLines, pendingReport } from "./pending.ts";
+import { STATUS_EXIT_CODES } from "../exit_codes.ts";
 import { JOURNAL_HEADER } from "../journal/journal.ts";
 import { eventKey, type SessionEvent } from "../event.ts";
 

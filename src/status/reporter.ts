@@ -6,7 +6,8 @@
  * @module
  */
 import type { Clock, Timer } from "../clock.ts";
-import { type Config, configProblems, describeInterval, maskSecret } from "../config/config.ts";
+import { type Config, configProblems, describeInterval } from "../config/config.ts";
+import { maskSecret } from "../log/redact.ts";
 import type { DeliveryState } from "../delivery/delivery.ts";
 import type { LogFn } from "../log/log.ts";
 import type { HealthResult } from "../delivery/health.ts";

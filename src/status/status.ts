@@ -205,3 +205,8 @@ export function agentRunning(dir: string): boolean | undefined {
     file.close();
   }
 }
+
+/** status.json, or why it cannot be used. */
+export function statusOf(dir: string): Promise<[AgentStatus | undefined, string | null]> {
+  return readStatus(dir).then((status) => [status, null], (error) => [undefined, errorText(error)]);
+}

@@ -5,22 +5,20 @@
  * @module
  */
 import type { Platform } from "../platform.ts";
-import { WindowsEventLog } from "./eventlog/event_log.ts";
+import { WindowsEventLog } from "./eventlog/app_event_log.ts";
 import { describeOpenAccess } from "./security/descriptor.ts";
 import { readDescriptor, secureDirectory, secureFile } from "./security/file_security.ts";
-import { runningUnderWine } from "./wine.ts";
+import { runningUnderWine } from "./security/wine.ts";
 import { windowsInstallDir } from "./mgr/installer.ts";
 import { runWindowsService } from "./svc/service_host.ts";
 import { WindowsServiceManager } from "./mgr/service_manager.ts";
-import { enumerateWhenReady, readPresentSessions } from "./svc/wts.ts";
-
-/** How long the start-up snapshot waits for Terminal Services. */
-const TERMSRV_WAIT_MS = 60_000;
+import { WtsSessionSource } from "./svc/session_source.ts";
 
 /** Creates the Windows platform. Opens no library until a method needs one. */
 export function createWindowsPlatform(): Platform {
   let manager: WindowsServiceManager | undefined;
   const services = () => manager ??= new WindowsServiceManager();
+  let sessions: WtsSessionSource | undefined;
   return {
     name: "windows",
     defaultInstallDir: () => windowsInstallDir(),
@@ -45,12 +43,8 @@ export function createWindowsPlatform(): Platform {
       }
     },
     notifyReload: () => Promise.resolve(services().notifyReload()),
-    runService: (hooks) => {
-      // The sessions present at start, read in the background after start.
-      hooks.presentSessions ??= () =>
-        readPresentSessions({ enumerate: () => enumerateWhenReady(TERMSRV_WAIT_MS) });
-      return runWindowsService(hooks);
-    },
+    sessionSource: ({ log }) => Promise.resolve(sessions ??= new WtsSessionSource({ log })),
+    runService: (hooks) => runWindowsService(hooks, { sessions: () => sessions }),
     systemEventLog: () => {
       try {
         return WindowsEventLog.open();

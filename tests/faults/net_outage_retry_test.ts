@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { OUTAGE_BACKOFF_CAP_MS } from "../../src/delivery/delivery.ts";
+import { OUTAGE_BACKOFF_CAP_MS } from "../../src/delivery/deferred_events.ts";
 import { AgentProcess } from "../support/agent_process.ts";
 import { agentDir, eventually, journalRows, TEST_API_KEY } from "../support/files.ts";
 import { writeAgentConfig } from "../support/hostile_server.ts";

@@ -6,11 +6,11 @@
  * error.log); `--service remove` removes the source.
  *
  * Wine's Event Log stores nothing (RegisterEventSourceW and ReportEventW succeed, the
- * Application log stays empty: src/windows/eventlog/event_log_test.ts prints the record counts), so what
+ * Application log stays empty: src/windows/eventlog/app_event_log_test.ts prints the record counts), so what
  * Event Viewer shows is checked only on Windows; here the calls and the registry are.
  */
 import assert from "node:assert/strict";
-import { EVENT_SOURCE_KEY } from "../../src/windows/eventlog/event_log.ts";
+import { EVENT_SOURCE_KEY } from "../../src/windows/eventlog/app_event_log.ts";
 import { WindowsServiceManager } from "../../src/windows/mgr/service_manager.ts";
 import { encodeTestControl } from "./test_controls.ts";
 import { ReferenceServer } from "../support/reference_server.ts";

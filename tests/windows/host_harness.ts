@@ -14,6 +14,7 @@
 import { parseArgs } from "node:util";
 import type { ServiceHooks } from "../../src/platform.ts";
 import { ServiceHost } from "../../src/windows/svc/service_host.ts";
+import { WtsSessionSource } from "../../src/windows/svc/session_source.ts";
 import { registerTestControls, synthesizeSessionChange } from "./test_controls.ts";
 
 registerTestControls();
@@ -41,9 +42,18 @@ function record(entry: Record<string, unknown>): void {
   );
 }
 
+// The session source, listened to as the start begins; like the agent, the harness holds the
+// changes that arrive during the start until the start is done.
+const sessions = new WtsSessionSource({ log: (level, message) => hooks.log(level, message) });
+const started = Promise.withResolvers<void>();
+
 const hooks: ServiceHooks = {
   async start(options) {
     record({ hook: "start", deferNetwork: options?.deferNetwork ?? false });
+    void sessions.run(async (change) => {
+      await started.promise;
+      record({ hook: "sessionChange", ...change, at: change.at.toString() });
+    });
     if (values["change-during-start"]) {
       // A session change while the agent starts, through the service's own HandlerEx.
       const [wts, session] = values["change-during-start"].split(":").map(Number);
@@ -62,6 +72,7 @@ const hooks: ServiceHooks = {
         }),
       );
     }
+    started.resolve();
     return Promise.resolve();
   },
   online() {
@@ -69,10 +80,12 @@ const hooks: ServiceHooks = {
     return Promise.resolve();
   },
   stop() {
+    sessions.close();
     record({ hook: "stop" });
     return Promise.resolve();
   },
   shutdown() {
+    sessions.close();
     record({ hook: "shutdown" });
     return Promise.resolve();
   },
@@ -80,16 +93,12 @@ const hooks: ServiceHooks = {
     record({ hook: "reload" });
     return Promise.resolve();
   },
-  sessionChange(change) {
-    record({ hook: "sessionChange", ...change, at: change.at.toString() });
-    return Promise.resolve();
-  },
   log(level, message) {
     record({ hook: "log", level, message });
   },
 };
 
-const host = new ServiceHost(hooks, { serviceName: values.name, termSrvTimeoutMs: 2_000 });
+const host = new ServiceHost(hooks, { serviceName: values.name, sessions: () => sessions });
 const code = await host.run();
 record({ hook: "exit", code, timings: host.timings });
 Deno.exit(code);

@@ -36,7 +36,7 @@ import {
   withService,
 } from "./service_fixture.ts";
 import { RELOAD_CONTROL } from "../../src/windows/svc/service_status.ts";
-import { runningUnderWine } from "../../src/windows/wine.ts";
+import { runningUnderWine } from "../../src/windows/security/wine.ts";
 import { isElevated, mayAdminister } from "../../src/windows/security/elevation.ts";
 
 async function regQuery(name: string): Promise<string> {

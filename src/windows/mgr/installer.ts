@@ -23,7 +23,7 @@ import { AGENT_PERMISSIONS } from "../../permissions.ts";
 import {
   registerEventSourceReporting,
   unregisterEventSourceReporting,
-} from "../eventlog/event_log.ts";
+} from "../eventlog/app_event_log.ts";
 import { checkDevelopmentInstall } from "../security/dev_install.ts";
 import { secureFile } from "../security/file_security.ts";
 import {
@@ -36,7 +36,7 @@ import {
 } from "./install_files.ts";
 import { waitForProcessExit } from "./process_wait.ts";
 import { deleteSetupApiKey, readSetupApiKey, SETUP_KEY } from "./setup_key.ts";
-import { runningUnderWine } from "../wine.ts";
+import { runningUnderWine } from "../security/wine.ts";
 import {
   removeServiceEnvironment,
   setFailureActionsOnNonCrash,

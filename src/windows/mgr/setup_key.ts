@@ -8,12 +8,7 @@
  *
  * @module
  */
-import {
-  advapi32,
-  eventLogApi,
-  HKEY_LOCAL_MACHINE_VALUE,
-  RRF_RT_REG_SZ,
-} from "../../../ffi/advapi32.ts";
+import { advapi32, HKEY_LOCAL_MACHINE_VALUE, RRF_RT_REG_SZ } from "../../../ffi/advapi32.ts";
 import { ERROR_FILE_NOT_FOUND, Win32Error } from "../../../ffi/error.ts";
 import { readWide, wide } from "../../../ffi/wide.ts";
 
@@ -57,5 +52,5 @@ export function deleteSetupApiKey(): void {
   if (status !== 0 && status !== ERROR_FILE_NOT_FOUND) {
     throw new Win32Error(`RegDeleteKeyValueW(${SETUP_KEY}\\${SETUP_API_KEY_VALUE})`, status);
   }
-  eventLogApi().RegDeleteKeyW(hklm(), wide(SETUP_KEY)); // fails harmlessly when not empty
+  advapi32().RegDeleteKeyW(hklm(), wide(SETUP_KEY)); // fails harmlessly when not empty
 }

@@ -11,7 +11,7 @@
 import { win32 } from "node:path";
 import { isTrustedOwner, ordinaryWriters, parseOwner } from "./descriptor.ts";
 import { readDescriptor } from "./file_security.ts";
-import { runningUnderWine } from "../wine.ts";
+import { runningUnderWine } from "./wine.ts";
 
 /** The environment variable that lets a development install go ahead on a test machine. */
 export const DEV_INSTALL_ENV = "USM_DEV_INSTALL";

@@ -53,7 +53,7 @@ import {
 } from "./descriptor.ts";
 import { withOwnershipPrivileges } from "./privileges.ts";
 import { ELEVATION_REQUIRED, mayAdminister } from "./elevation.ts";
-import { runningUnderWine } from "../wine.ts";
+import { runningUnderWine } from "./wine.ts";
 
 export { isRestrictedDacl, parseDacl, PROTECTED_SDDL } from "./descriptor.ts";
 

@@ -16,7 +16,7 @@ import { win32 } from "node:path";
 import { parentProblem } from "./descriptor.ts";
 import { folderChain } from "./dev_install.ts";
 import { createDirectoryWithDescriptor, FileHandle } from "./file_security.ts";
-import { runningUnderWine } from "../wine.ts";
+import { runningUnderWine } from "./wine.ts";
 
 /**
  * A parent folder the install creates: owner Administrators; full control for SYSTEM and the

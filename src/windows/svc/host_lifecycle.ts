@@ -6,14 +6,14 @@
  * Start: the handler is registered and START_PENDING reported (checkpoint 1) with session
  * changes and preshutdown accepted. `hooks.start({ deferNetwork })` opens config.ini and the
  * journal without touching the network; each real step it reports is a new checkpoint (no
- * timer invents progress). Session changes that arrive meanwhile are held in memory with the
- * time they arrived. Once the start resolves: RUNNING, then the held changes go to the journal
- * in order, then `hooks.online()` (route probe, health check, delivery). A start that fails
+ * timer invents progress). Session changes do not pass through here: they go to the session
+ * source the agent listens to. Once the start resolves: RUNNING, then `hooks.online()` (route
+ * probe, health check, delivery). A start that fails
  * reports STOPPED with its service-specific exit code; one that outlasts the start cap reports
  * STOPPED with SERVICE_EXIT_CODES.startTimedOut.
  *
- * Stop and shutdown: STOP_PENDING; a start in progress is waited for; the session changes
- * queued before go to the journal first; then `hooks.stop()` (STOP) or `hooks.shutdown()`
+ * Stop and shutdown: STOP_PENDING; a start in progress is waited for; the work queued before
+ * (going online, a reload) finishes first; then `hooks.stop()` (STOP) or `hooks.shutdown()`
  * (PRESHUTDOWN / SHUTDOWN: journal what is held, no waiting for delivery), each under its cap;
  * then STOPPED with exit code 0, also past the cap or after an error (logged): the stop was
  * asked for, and a failure code would trigger the service's failure actions (a restart).
@@ -24,11 +24,10 @@
  * @module
  */
 import type { Clock, Timer } from "../../clock.ts";
-import { SERVICE_EXIT_CODES } from "../../exit_codes.ts";
-import type { ServiceHooks, SessionChange } from "../../platform.ts";
+import { SERVICE_EXIT_CODES, serviceExitCode } from "../../exit_codes.ts";
+import type { ServiceHooks } from "../../platform.ts";
 import { errorText } from "../../text.ts";
 import type { HostState } from "./service_status.ts";
-import { serviceExitCode } from "./service_status.ts";
 
 /** The longest start before the host gives up and reports STOPPED. */
 export const START_CAP_MS = 60_000;
@@ -50,7 +49,7 @@ export interface LifecycleOptions {
   hooks: ServiceHooks;
   report: Reporter;
   clock: Clock;
-  /** Called once the service has started (RUNNING reported, held changes journaled). */
+  /** Called once the service has started (RUNNING reported). */
   onRunning?: () => void;
   caps?: { startMs?: number; stopMs?: number; shutdownMs?: number };
   reloadIntervalMs?: number;
@@ -65,8 +64,6 @@ export class HostLifecycle {
   #clock: Clock;
   #state: HostState = "start_pending";
   #checkPoint = 0;
-  #journalOpen = false;
-  #held: SessionChange[] = [];
   #chain: Promise<void> = Promise.resolve();
   #starting?: Promise<boolean>;
   #stopping = false;
@@ -88,11 +85,6 @@ export class HostLifecycle {
   /** The state last reported. */
   get state(): HostState {
     return this.#state;
-  }
-
-  /** Session changes held in memory until the journal is open. */
-  get heldCount(): number {
-    return this.#held.length;
   }
 
   /** The handler is registered: START_PENDING, then the agent's start. */
@@ -123,18 +115,9 @@ export class HostLifecycle {
           ? `The agent did not start within ${cap / 1000} s (service exit code ${code})`
           : `The agent could not start (service exit code ${code}): ${errorText(error)}`,
       );
-      if (this.#held.length > 0) {
-        this.#hooks.log(
-          "error",
-          `${this.#held.length} session change(s) received during the start are lost: the journal could not be opened`,
-        );
-      }
       this.#finish(code);
       return false;
     }
-    this.#journalOpen = true;
-    const held = this.#held.splice(0);
-    for (const change of held) this.#forward(change);
     if (this.#stopping) return true; // the stop in progress reports the rest
     this.#report("running");
     this.#options.onRunning?.();
@@ -143,26 +126,6 @@ export class HostLifecycle {
       this.#enqueue("going online", () => online());
     }
     return true;
-  }
-
-  /** A session change (its time taken when it arrived): journaled, or held until possible. */
-  sessionChange(change: SessionChange): void {
-    if (this.#state === "stopped") {
-      this.#hooks.log(
-        "warn",
-        `A ${change.type} of session ${change.session} after the stop is not recorded`,
-      );
-      return;
-    }
-    if (!this.#journalOpen) {
-      this.#held.push(change);
-      return;
-    }
-    this.#forward(change);
-  }
-
-  #forward(change: SessionChange): void {
-    this.#enqueue("session change", () => this.#hooks.sessionChange(change));
   }
 
   /** Control 128: reread config.ini, at most once per interval. */
@@ -213,7 +176,7 @@ export class HostLifecycle {
         const started = await this.#within(remaining(), this.#starting ?? Promise.resolve(false));
         if (this.#state === "stopped") return; // the start failed and reported
         this.#report("stop_pending");
-        await this.#within(remaining(), this.#chain); // changes queued before go first
+        await this.#within(remaining(), this.#chain); // work queued before goes first
         this.#report("stop_pending");
         if (started) {
           await this.#within(

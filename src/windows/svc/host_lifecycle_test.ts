@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../../../tests/support/manual_clock.ts";
-import type { ServiceHooks, SessionChange, StartOptions } from "../../platform.ts";
+import type { ServiceHooks, StartOptions } from "../../platform.ts";
 import { HostLifecycle } from "./host_lifecycle.ts";
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -34,10 +34,6 @@ function fakeHooks() {
       calls.push("reload");
       return Promise.resolve();
     },
-    sessionChange(change) {
-      calls.push(`journal ${change.type} ${change.session} @${change.at.epochMilliseconds}`);
-      return Promise.resolve();
-    },
     log: () => {},
   };
   return { hooks, calls, start, stop, shutdown, options: () => startOptions };
@@ -59,35 +55,18 @@ function setUp(caps?: { startMs?: number; stopMs?: number; shutdownMs?: number }
   return { clock, host, reports, ...fake };
 }
 
-function change(type: SessionChange["type"], session: number, atMs: number): SessionChange {
-  return { type, user: "alice", session, at: Temporal.Instant.fromEpochMilliseconds(atMs) };
-}
-
-Deno.test("start-up queue: changes before the journal opens are held with their time, then journaled in order before the network", async () => {
+Deno.test("start: the journal opens with the network deferred, then RUNNING, then the network", async () => {
   const t = setUp();
   t.host.begin();
   assert.deepEqual(t.calls, ["start deferNetwork=true"]);
-  // A logon at boot and a lock, while config.ini and the journal are being opened.
-  t.host.sessionChange(change("logon", 1, 1_000));
   await t.clock.advance(2_000);
-  t.host.sessionChange(change("lock", 1, 3_000));
-  assert.equal(t.host.heldCount, 2);
-  assert.deepEqual(t.calls, ["start deferNetwork=true"], "nothing journaled before it is open");
+  assert.deepEqual(t.calls, ["start deferNetwork=true"], "nothing more before it is open");
   t.options()!.progress!("journal open");
   t.start.resolve();
   await tick();
   await tick();
-  assert.deepEqual(t.calls, [
-    "start deferNetwork=true",
-    "journal logon 1 @1000", // the arrival times, not the time they were written
-    "journal lock 1 @3000",
-    "online", // network only after RUNNING and after the held changes
-  ]);
+  assert.deepEqual(t.calls, ["start deferNetwork=true", "online"]);
   assert.deepEqual(t.reports, ["start_pending cp1", "start_pending cp2", "running"]);
-  assert.equal(t.host.heldCount, 0);
-  t.host.sessionChange(change("unlock", 1, 9_000));
-  await tick();
-  assert.equal(t.calls.at(-1), "journal unlock 1 @9000");
 });
 
 Deno.test("checkpoints come from real steps only: a hung start reports STOPPED with code 11 at the cap", async () => {
@@ -108,17 +87,16 @@ Deno.test("a failed start reports STOPPED with the agent's service exit code", a
   assert.deepEqual(t.reports, ["start_pending cp1", "stopped exit3"]);
 });
 
-Deno.test("shutdown ordering: queued changes first, then hooks.shutdown (not stop), then STOPPED", async () => {
+Deno.test("shutdown ordering: queued work first, then hooks.shutdown (not stop), then STOPPED", async () => {
   const t = setUp();
   t.host.begin();
   t.start.resolve();
   await tick();
-  t.host.sessionChange(change("logoff", 2, 5_000));
   t.host.shutdown();
   t.host.stop(); // a second request changes nothing
   await tick();
   await tick();
-  assert.deepEqual(t.calls.slice(1), ["online", "journal logoff 2 @5000", "shutdown"]);
+  assert.deepEqual(t.calls.slice(1), ["online", "shutdown"]);
   t.shutdown.resolve();
   assert.equal(await t.host.finished, 0);
   assert.deepEqual(t.reports, [
@@ -131,16 +109,15 @@ Deno.test("shutdown ordering: queued changes first, then hooks.shutdown (not sto
   ]);
 });
 
-Deno.test("shutdown during the start waits for the journal, journals what is held, and stays within its cap", async () => {
+Deno.test("shutdown during the start waits for the journal and stays within its cap", async () => {
   const t = setUp({ shutdownMs: 12_000 });
   t.host.begin();
-  t.host.sessionChange(change("logon", 3, 100));
   t.host.shutdown();
   await t.clock.advance(1_000);
   t.start.resolve(); // the journal opens
   await tick();
   await tick();
-  assert.deepEqual(t.calls, ["start deferNetwork=true", "journal logon 3 @100", "shutdown"]);
+  assert.deepEqual(t.calls, ["start deferNetwork=true", "shutdown"]);
   assert.ok(!t.calls.includes("online"), "no network on the way down");
   // hooks.shutdown hangs: the host reports STOPPED at the cap, not later, with exit code 0.
   await t.clock.advance(11_000);

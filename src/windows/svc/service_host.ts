@@ -2,9 +2,10 @@
  * The Windows service host of `--service run`. It calls StartServiceCtrlDispatcherW first thing
  * (on a worker thread: the call blocks for the service's lifetime). Started by the service
  * manager, the dispatcher calls ServiceMain, which registers HandlerEx and reports START_PENDING;
- * from then on session changes are accepted and held (host_lifecycle.ts has the order of
- * everything that follows: journal first, RUNNING, then the network; stop, preshutdown and
- * their caps). Started from a console, the dispatcher fails at once
+ * from then on session changes are accepted and handed to the session source the agent listens
+ * to (session_source.ts; the agent holds them until its journal is open). host_lifecycle.ts has
+ * the order of everything that follows: journal first, RUNNING, then the network; stop,
+ * preshutdown and their caps. Started from a console, the dispatcher fails at once
  * (ERROR_FAILED_SERVICE_CONTROLLER_CONNECT) and the agent runs in the foreground until Ctrl+C.
  *
  * HandlerEx runs on the dispatcher's thread, which Deno blocks until the JavaScript callback has
@@ -38,16 +39,16 @@ import { type Clock, systemClock } from "../../clock.ts";
 import { runInForeground } from "../../foreground.ts";
 import type { ServiceHooks } from "../../platform.ts";
 import { errorText } from "../../text.ts";
+import { serviceExitCode } from "../../exit_codes.ts";
 import { HostLifecycle } from "./host_lifecycle.ts";
-import { SessionMemory, type UserLookup, wtsCodeName } from "./session_map.ts";
 import {
   type HostState,
   RELOAD_CONTROL,
   SERVICE_NAME,
-  serviceExitCode,
   serviceStatusFor,
 } from "./service_status.ts";
-import { enumerateWhenReady, querySessionUser, type WtsSession } from "./wts.ts";
+import { wtsCodeName } from "./session_map.ts";
+import type { WtsSessionSource } from "./session_source.ts";
 
 const NO_ERROR = 0;
 const ERROR_CALL_NOT_IMPLEMENTED = 120;
@@ -75,12 +76,11 @@ export const HANDLER_EX = {
 export interface ServiceHostOptions {
   /** Default {@link SERVICE_NAME}. */
   serviceName?: string;
-  /** How long to wait for Terminal Services before enumerating sessions (default 60 s). */
-  termSrvTimeoutMs?: number;
-  /** Replaces WTSQuerySessionInformationW. */
-  lookupUser?: UserLookup;
-  /** Replaces the start-up session enumeration. */
-  enumerate?: (signal: AbortSignal) => Promise<WtsSession[] | undefined>;
+  /**
+   * Where SERVICE_CONTROL_SESSIONCHANGE goes: the session source the agent listens to. Without
+   * one (a `--simulate` run), session changes are ignored.
+   */
+  sessions?: () => WtsSessionSource | undefined;
   /** The host's timers and timings, and the time of a session change; default the system clock. */
   clock?: Clock;
 }
@@ -161,27 +161,20 @@ class HostResources {
 export class ServiceHost {
   #hooks: ServiceHooks;
   #serviceName: string;
-  #termSrvTimeoutMs: number;
   #clock: Clock;
-  #memory: SessionMemory;
-  #enumerate: (signal: AbortSignal) => Promise<WtsSession[] | undefined>;
+  #sessions: () => WtsSessionSource | undefined;
   #resources?: HostResources;
   #statusHandle: Deno.PointerValue = null;
   #lifecycle: HostLifecycle;
-  #abort = new AbortController();
   #serviceMainCalled = Promise.withResolvers<void>();
   #registrationFailed = Promise.withResolvers<number>();
-  #priming?: Promise<void>;
   readonly timings: HostTimings = {};
 
   constructor(hooks: ServiceHooks, options: ServiceHostOptions = {}) {
     this.#hooks = hooks;
     this.#serviceName = options.serviceName ?? SERVICE_NAME;
-    this.#termSrvTimeoutMs = options.termSrvTimeoutMs ?? 60_000;
     this.#clock = options.clock ?? systemClock;
-    this.#memory = new SessionMemory(options.lookupUser ?? querySessionUser);
-    this.#enumerate = options.enumerate ??
-      ((signal) => enumerateWhenReady(this.#termSrvTimeoutMs, { signal, clock: this.#clock }));
+    this.#sessions = options.sessions ?? (() => undefined);
     this.#lifecycle = new HostLifecycle({
       hooks,
       clock: this.#clock,
@@ -221,8 +214,6 @@ export class ServiceHost {
       this.#lifecycle.finished,
       this.#registrationFailed.promise,
     ]);
-    this.#abort.abort();
-    await this.#priming;
     // The dispatcher returns once STOPPED is reported; the OS holds the callbacks until then.
     const returned = await Promise.race([
       dispatcher.then(() => true),
@@ -242,11 +233,6 @@ export class ServiceHost {
    */
   get handlerEx(): Deno.UnsafeCallback<typeof HANDLER_EX>["pointer"] | null {
     return this.#resources?.handlerEx.pointer ?? null;
-  }
-
-  /** The memory of session users (for status and tests). */
-  get sessions(): SessionMemory {
-    return this.#memory;
   }
 
   #serviceMain(): void {
@@ -318,13 +304,9 @@ export class ServiceHost {
   }
 
   #sessionChange(wtsCode: number, session: number, atMs: number): void {
-    const at = Temporal.Instant.fromEpochMilliseconds(atMs);
-    const change = this.#memory.resolve(wtsCode, session, at);
-    if (!change) {
-      this.#hooks.log("debug", `Ignored ${wtsCodeName(wtsCode)} for session ${session}`);
-      return;
-    }
-    this.#lifecycle.sessionChange(change);
+    const sessions = this.#sessions();
+    if (sessions) sessions.notify(wtsCode, session, atMs);
+    else this.#hooks.log("debug", `Ignored ${wtsCodeName(wtsCode)} for session ${session}`);
   }
 
   #running(): void {
@@ -338,29 +320,6 @@ export class ServiceHost {
         (t.runningMs! - t.serviceMainMs!).toFixed(0)
       } ms`,
     );
-    this.#priming = this.#primeSessions();
-  }
-
-  async #primeSessions(): Promise<void> {
-    try {
-      const sessions = await this.#enumerate(this.#abort.signal);
-      if (sessions === undefined) {
-        if (!this.#abort.signal.aborted) {
-          this.#hooks.log("warn", "Terminal Services was not ready: sessions not enumerated");
-        }
-        return;
-      }
-      for (const session of sessions) {
-        this.#memory.learn(session.sessionId);
-        await this.#clock.sleep(0); // let HandlerEx's controls in between
-      }
-      this.#hooks.log(
-        "debug",
-        `Sessions at start: ${sessions.length} enumerated, ${this.#memory.size} with a user`,
-      );
-    } catch (error) {
-      this.#hooks.log("warn", `Sessions could not be enumerated at start: ${errorText(error)}`);
-    }
   }
 
   #setStatus(state: HostState, details: { checkPoint: number; exitCode: number }): void {

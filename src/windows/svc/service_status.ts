@@ -18,7 +18,6 @@ import {
 } from "../../../ffi/advapi32.ts";
 import { ERROR_SERVICE_SPECIFIC_ERROR } from "../../../ffi/error.ts";
 import type { ServiceStatus } from "../../../ffi/structs.ts";
-import { SERVICE_EXIT_CODES } from "../../exit_codes.ts";
 
 /** The service's name (part of the contract with the server's install_service.bat). */
 export const SERVICE_NAME = "UserSessionMonService";
@@ -30,20 +29,6 @@ export const SERVICE_DESCRIPTION =
 
 /** User-defined control: config.ini changed, reread it and run a health check. */
 export const RELOAD_CONTROL = 128;
-/** The service-specific exit codes (they live in src/exit_codes.ts). */
-export { SERVICE_EXIT_CODES };
-
-/**
- * The service-specific exit code for an error thrown by the agent's start: the agent tags the
- * errors it knows with a numeric `serviceExitCode` (src/agent/agent.ts `StartError`); anything else is
- * unexpected. A broken config.ini is not among them: the agent starts, records events and sends
- * nothing until the file is fixed.
- */
-export function serviceExitCode(error: unknown): number {
-  const code = (error as { serviceExitCode?: unknown } | null)?.serviceExitCode;
-  return typeof code === "number" ? code : SERVICE_EXIT_CODES.unexpected;
-}
-
 /** The states the host reports. */
 export type HostState = "start_pending" | "running" | "stop_pending" | "stopped";
 

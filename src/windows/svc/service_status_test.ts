@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { StartError } from "../../agent/agent.ts";
-import { SERVICE_EXIT_CODES, serviceExitCode, serviceStatusFor } from "./service_status.ts";
+import { SERVICE_EXIT_CODES, serviceExitCode, StartError } from "../../exit_codes.ts";
+import { serviceStatusFor } from "./service_status.ts";
 
 Deno.test("service statuses: session changes and preshutdown accepted from START_PENDING, stop only when RUNNING", () => {
   assert.deepEqual(serviceStatusFor("start_pending", { checkPoint: 2 }), {

@@ -98,6 +98,13 @@ export class SessionMemory {
     return found;
   }
 
+  /** Remembers `user` as the user of `session` (the start-up enumeration's reading). */
+  remember(session: number, user: SessionUser): void {
+    if (session === SERVICES_SESSION) return;
+    const found = clean(user);
+    if (found) this.#users.set(session, found);
+  }
+
   /** The remembered user of `session`. */
   remembered(session: number): SessionUser | undefined {
     return this.#users.get(session);
@@ -143,26 +150,12 @@ export const WTS_STATE = { WTSActive: 0, WTSConnected: 1, WTSDisconnected: 4 } a
 export type SessionDetails = Omit<WtsSessionDetails, "disconnectTime">;
 
 /**
- * Whether SessionFlags' lock values are reversed on this Windows: Microsoft documents that on
- * Windows 7 and Windows Server 2008 R2 (version 6.1), "due to a code defect, the usage of the
- * WTS_SESSIONSTATE_LOCK and WTS_SESSIONSTATE_UNLOCK flags is reversed". `osRelease` is
- * `Deno.osRelease()` ("6.1.7601", "10.0.19045").
- */
-export function lockFlagsReversed(osRelease: string): boolean {
-  const [major, minor] = osRelease.split(".").map(Number);
-  return major === 6 && minor === 1;
-}
-
-/**
  * The core's view of one enumerated session, or undefined for a session that is not a user's
  * (session 0, the logon screen, a listener) or is neither active nor disconnected. The lock
- * state is given only where Windows reports it (SessionFlags 0 or 1), read the right way round
- * on Windows 7 / 2008 R2 (`reversedLockFlags`).
+ * state is given only where Windows reports it (SessionFlags WTS_SESSIONSTATE_LOCK 0 or
+ * WTS_SESSIONSTATE_UNLOCK 1).
  */
-export function presentSessionFrom(
-  details: SessionDetails,
-  options: { reversedLockFlags: boolean },
-): PresentSession | undefined {
+export function presentSessionFrom(details: SessionDetails): PresentSession | undefined {
   const user = details.userName.trim();
   if (details.sessionId === SERVICES_SESSION || user === "") return undefined;
   if (NOT_A_USER.has(user.toLowerCase())) return undefined;
@@ -181,10 +174,7 @@ export function presentSessionFrom(
   if (details.connectTime > 0) {
     present.connectedAt = Temporal.Instant.fromEpochMilliseconds(details.connectTime);
   }
-  if (details.flags === 0 || details.flags === 1) {
-    const lockValue = options.reversedLockFlags ? 1 : 0;
-    present.locked = details.flags === lockValue;
-  }
+  if (details.flags === 0 || details.flags === 1) present.locked = details.flags === 0;
   if (/^rdp-/i.test(details.winStationName)) present.remote = true;
   return present;
 }

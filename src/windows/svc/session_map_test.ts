@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import {
-  lockFlagsReversed,
   presentSessionFrom,
   sessionChangeType,
   type SessionDetails,
@@ -113,13 +112,6 @@ Deno.test("a remote disconnect and reconnect keep the session's user and say the
   assert.equal(memory.resolve(1, 3, AT)?.remote, undefined, "the console is not remote");
 });
 
-Deno.test("the lock flags are reversed on Windows 7 and 2008 R2 only", () => {
-  assert.equal(lockFlagsReversed("6.1.7601"), true);
-  for (const release of ["10.0.19045", "6.2.9200", "6.3.9600", "6.0.6002", ""]) {
-    assert.equal(lockFlagsReversed(release), false, release);
-  }
-});
-
 Deno.test("an enumerated session becomes the core's present session", async (t) => {
   const base: SessionDetails = {
     sessionId: 2,
@@ -132,7 +124,7 @@ Deno.test("an enumerated session becomes the core's present session", async (t) 
     connectTime: Date.UTC(2025, 0, 14, 9),
   };
   await t.step("active, unlocked, remote", () => {
-    assert.deepEqual(presentSessionFrom(base, { reversedLockFlags: false }), {
+    assert.deepEqual(presentSessionFrom(base), {
       session: 2,
       user: "alice",
       domain: "CORP",
@@ -143,23 +135,18 @@ Deno.test("an enumerated session becomes the core's present session", async (t) 
       remote: true,
     });
   });
-  await t.step("the flags read the other way round on Windows 7", () => {
-    assert.equal(presentSessionFrom(base, { reversedLockFlags: true })?.locked, true);
-    assert.equal(
-      presentSessionFrom({ ...base, flags: 0 }, { reversedLockFlags: false })?.locked,
-      true,
-    );
+  await t.step("WTS_SESSIONSTATE_LOCK (0) is locked", () => {
+    assert.equal(presentSessionFrom({ ...base, flags: 0 })?.locked, true);
   });
   await t.step("unknown flags and times are left out", () => {
     const p = presentSessionFrom(
       { ...base, flags: -1, logonTime: 0, connectTime: 0, winStationName: "Console" },
-      { reversedLockFlags: false },
     );
     assert.deepEqual(p, { session: 2, user: "alice", domain: "CORP", state: "active" });
   });
   await t.step("disconnected", () => {
     assert.equal(
-      presentSessionFrom({ ...base, state: 4 }, { reversedLockFlags: false })?.state,
+      presentSessionFrom({ ...base, state: 4 })?.state,
       "disconnected",
     );
   });
@@ -173,7 +160,7 @@ Deno.test("an enumerated session becomes the core's present session", async (t) 
         { ...base, state: 6 },
       ]
     ) {
-      assert.equal(presentSessionFrom(details, { reversedLockFlags: false }), undefined);
+      assert.equal(presentSessionFrom(details), undefined);
     }
   });
 });

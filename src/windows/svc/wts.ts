@@ -30,7 +30,6 @@ import {
 import { type Clock, systemClock } from "../../clock.ts";
 import type { PresentSession } from "../../platform.ts";
 import {
-  lockFlagsReversed,
   presentSessionFrom,
   type SessionDetails,
   type SessionUser,
@@ -227,8 +226,8 @@ export interface PresentSessionsOptions {
   query?: (session: number) => SessionDetails;
   /** Times the yields; default the system clock. */
   clock?: Clock;
-  /** `Deno.osRelease()` by default: decides how SessionFlags are read. */
-  osRelease?: string;
+  /** Called with each session's details as they are read (the memory of session users). */
+  learn?: (details: SessionDetails) => void;
 }
 
 /**
@@ -260,7 +259,6 @@ export async function readPresentSessions(
   const sessions = await enumerate();
   if (sessions === undefined) return undefined;
   const query = options.query ?? querySessionDetails;
-  const reversedLockFlags = lockFlagsReversed(options.osRelease ?? Deno.osRelease());
   const present: PresentSession[] = [];
   let ranSince = clock.monotonic();
   for (const session of sessions.filter(mayHoldUser)) {
@@ -277,7 +275,8 @@ export async function readPresentSessions(
       if (again !== undefined && (still === undefined || !mayHoldUser(still))) continue;
       throw error;
     }
-    const found = presentSessionFrom(details, { reversedLockFlags });
+    options.learn?.(details);
+    const found = presentSessionFrom(details);
     if (found) present.push(found);
   }
   return present;

@@ -5,15 +5,15 @@
  * message file: its message table maps every ID from 1 to 1000 to "%1", so Event Viewer shows
  * the agent's text as written, on every Windows, with no message DLL to ship (the same choice
  * as golang.org/x/sys/windows/svc/eventlog's InstallAsEventCreate; `eventcreate /id` accepts
- * 1..1000 for the same reason). The IDs and texts are in src/log/event_log.ts.
+ * 1..1000 for the same reason). The IDs and texts are in src/log/app_event_log.ts.
  *
  * @module
  */
 import {
+  advapi32,
   EVENTLOG_ERROR_TYPE,
   EVENTLOG_INFORMATION_TYPE,
   EVENTLOG_WARNING_TYPE,
-  eventLogApi,
   HKEY_LOCAL_MACHINE_VALUE,
   KEY_SET_VALUE,
   REG_DWORD,
@@ -61,7 +61,7 @@ function hklm(): Deno.PointerValue {
 
 /** Registers (or re-registers) the event source; needs an elevated process. Idempotent. */
 export function registerEventSource(): void {
-  const api = eventLogApi();
+  const api = advapi32();
   const key = new BigUint64Array(1);
   checkStatus(
     "RegCreateKeyExW",
@@ -92,7 +92,7 @@ export function registerEventSource(): void {
 
 /** Removes the event source's key; false when it was not there. */
 export function unregisterEventSource(): boolean {
-  const status = eventLogApi().RegDeleteKeyW(hklm(), wide(EVENT_SOURCE_KEY));
+  const status = advapi32().RegDeleteKeyW(hklm(), wide(EVENT_SOURCE_KEY));
   if (status === ERROR_FILE_NOT_FOUND) return false;
   checkStatus("RegDeleteKeyW", status);
   return true;
@@ -140,7 +140,7 @@ export class WindowsEventLog implements SystemEventLog {
   /** Opens the source (works even when it is not registered; the text then reads badly). */
   static open(source = EVENT_SOURCE): WindowsEventLog {
     return new WindowsEventLog(
-      unwrap("RegisterEventSourceW", eventLogApi().RegisterEventSourceW(null, wide(source))),
+      unwrap("RegisterEventSourceW", advapi32().RegisterEventSourceW(null, wide(source))),
     );
   }
 
@@ -158,7 +158,7 @@ export class WindowsEventLog implements SystemEventLog {
     ]);
     unwrap(
       "ReportEventW",
-      eventLogApi().ReportEventW(this.#handle, eventType(level), 0, id, null, 1, 0, strings, null),
+      advapi32().ReportEventW(this.#handle, eventType(level), 0, id, null, 1, 0, strings, null),
     );
     // `message` must live until ReportEventW has returned: keep it reachable until here.
     void message.length;
@@ -167,14 +167,14 @@ export class WindowsEventLog implements SystemEventLog {
   /** Idempotent. */
   close(): void {
     if (this.#handle === null) return;
-    eventLogApi().DeregisterEventSource(this.#handle);
+    advapi32().DeregisterEventSource(this.#handle);
     this.#handle = null;
   }
 }
 
 /** The number of records in a log (OpenEventLogW + GetNumberOfEventLogRecords). */
 export function eventLogRecordCount(log = "Application"): number {
-  const api = eventLogApi();
+  const api = advapi32();
   const handle = unwrap("OpenEventLogW", api.OpenEventLogW(null, wide(log)));
   try {
     const count = new Uint32Array(1);

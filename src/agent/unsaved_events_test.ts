@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { SessionEvent } from "../event.ts";
-import { HELD_RETRY_MS, HeldEvents, type HeldEventsOptions } from "./held_events.ts";
+import { UNSAVED_RETRY_MS, UnsavedEvents, type UnsavedEventsOptions } from "./unsaved_events.ts";
 import type { Level } from "../log/log.ts";
 import { ManualClock } from "../../tests/support/manual_clock.ts";
 
@@ -25,12 +25,12 @@ class Disk {
   }
 }
 
-function setup(overrides: Partial<HeldEventsOptions> = {}) {
+function setup(overrides: Partial<UnsavedEventsOptions> = {}) {
   const clock = new ManualClock();
   const disk = new Disk();
   const lines: [Level, string][] = [];
   const seen = { saved: 0, changes: 0 };
-  const held = new HeldEvents({
+  const held = new UnsavedEvents({
     dir: "/agent",
     clock,
     log: (level, message) => lines.push([level, message]),
@@ -42,7 +42,7 @@ function setup(overrides: Partial<HeldEventsOptions> = {}) {
   return { clock, disk, lines, seen, held };
 }
 
-Deno.test("held events keep their order and reach the disk once it takes them again", async () => {
+Deno.test("unsaved events keep their order and reach the disk once it takes them again", async () => {
   const { clock, disk, lines, seen, held } = setup();
   const written: number[] = [];
   await held.append(event(1), "user1", () => written.push(1));
@@ -64,7 +64,7 @@ Deno.test("held events keep their order and reach the disk once it takes them ag
   );
   const changesWhileHeld = seen.changes;
   assert.ok(changesWhileHeld >= 2, "each event held is reported (status.json's unsaved count)");
-  await clock.advance(HELD_RETRY_MS);
+  await clock.advance(UNSAVED_RETRY_MS);
   assert.deepEqual(disk.rows, ["user1", "user2", "user3"]);
   assert.deepEqual(written, [1, 2, 3], "a held event's write is reported once it is on disk");
   assert.equal(held.count, 0);
@@ -74,35 +74,16 @@ Deno.test("held events keep their order and reach the disk once it takes them ag
   assert.equal(clock.pendingTimers, 0);
 });
 
-Deno.test("held events are retried every few seconds while the disk stays full", async () => {
+Deno.test("unsaved events are retried every few seconds while the disk stays full", async () => {
   const { clock, disk, held } = setup();
   disk.full = true;
   await held.append(event(1), "user1", () => {});
-  await clock.advance(HELD_RETRY_MS);
-  await clock.advance(HELD_RETRY_MS);
+  await clock.advance(UNSAVED_RETRY_MS);
+  await clock.advance(UNSAVED_RETRY_MS);
   assert.equal(held.count, 1);
   assert.equal(clock.pendingTimers, 1);
   await held.close(); // one last try, still refused; no timer is left behind
   assert.equal(held.count, 1);
   assert.equal(clock.pendingTimers, 0);
   disk.full = false;
-});
-
-Deno.test("writes wait for the journal to open, and are held when it does not", async () => {
-  let open!: () => void;
-  const opened: { journal?: Disk } = {};
-  const { disk, held } = setup({ sink: () => opened.journal });
-  held.waitFor(new Promise<void>((resolve) => open = resolve));
-  const first = held.append(event(1), "user1", () => {});
-  opened.journal = disk;
-  open();
-  await first;
-  assert.deepEqual(disk.rows, ["user1"]);
-
-  const failed = setup({ sink: () => undefined });
-  failed.held.waitFor(Promise.reject(new Error("cannot open")));
-  await failed.held.append(event(2), "user2", () => assert.fail("not written"));
-  assert.equal(failed.held.count, 1);
-  await failed.held.close();
-  assert.ok(failed.lines.some(([, m]) => m.includes("event_log.csv is not open")));
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { MemoryEventLog } from "../../tests/support/memory_app_event_log.ts";
 import {
   configErrorEvent,
   EVENT_IDS,
@@ -7,14 +8,13 @@ import {
   journalSetAsideEvent,
   journalUnwritableEvent,
   MAX_TEXT,
-  MemoryEventLog,
   reportTo,
   sendingPausedEvent,
   sendingResumedEvent,
   startedEvent,
   startFailedEvent,
   stoppedEvent,
-} from "./event_log.ts";
+} from "./app_event_log.ts";
 import type { SystemEventLog } from "../platform.ts";
 
 Deno.test("event IDs are stable, unique and within EventCreate.exe's 1..1000", () => {

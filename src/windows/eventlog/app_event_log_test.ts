@@ -13,8 +13,8 @@ import {
   sourceValues,
   unregisterEventSource,
   WindowsEventLog,
-} from "./event_log.ts";
-import { EVENT_IDS, startedEvent } from "../../log/event_log.ts";
+} from "./app_event_log.ts";
+import { EVENT_IDS, startedEvent } from "../../log/app_event_log.ts";
 
 const ignore = Deno.build.os !== "windows";
 

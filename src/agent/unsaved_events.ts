@@ -1,6 +1,6 @@
 /**
- * The writes of new events to event_log.csv, one after the other, and the events the disk
- * refused: those are held in memory, in order, and written again every few seconds until the
+ * The writes of new events to event_log.csv, one after the other, and the unsaved events (those
+ * the disk refused): they are held in memory, in order, and written again every few seconds until the
  * disk takes them (a full disk, a permission taken away). While any event is held, newer ones
  * queue behind it so the file keeps the order in which the changes happened.
  *
@@ -10,16 +10,16 @@ import type { Clock, Timer } from "../clock.ts";
 import type { SessionEvent } from "../event.ts";
 import type { LogFn } from "../log/log.ts";
 
-/** How often held events are tried again. */
-export const HELD_RETRY_MS = 5_000;
+/** How often unsaved events are tried again. */
+export const UNSAVED_RETRY_MS = 5_000;
 
 /** Where events are written (the journal). */
 export interface EventSink {
   append(event: SessionEvent): Promise<unknown>;
 }
 
-/** Options of {@link HeldEvents}. */
-export interface HeldEventsOptions {
+/** Options of {@link UnsavedEvents}. */
+export interface UnsavedEventsOptions {
   /** The agent's folder, named in the error. */
   dir: string;
   clock: Clock;
@@ -32,32 +32,26 @@ export interface HeldEventsOptions {
   onChange: () => void;
   /** A write was refused (`held` events are now in memory only). */
   onRefused?: (error: Error, held: number) => void;
-  /** Time between retries (default {@link HELD_RETRY_MS}). */
+  /** Time between retries (default {@link UNSAVED_RETRY_MS}). */
   retryMs?: number;
 }
 
-/** The ordered writer of new events, with the events the disk refused. */
-export class HeldEvents {
-  #options: HeldEventsOptions;
+/** The ordered writer of new events, with the unsaved events (those the disk refused). */
+export class UnsavedEvents {
+  #options: UnsavedEventsOptions;
   /** Held events with what their append promised: the log line and delivery's wake-up. */
   #held: { event: SessionEvent; written: () => void }[] = [];
   #chain: Promise<void> = Promise.resolve();
   #timer: Timer | undefined;
   #closed = false;
 
-  constructor(options: HeldEventsOptions) {
+  constructor(options: UnsavedEventsOptions) {
     this.#options = options;
   }
 
   /** The number of events held in memory. */
   get count(): number {
     return this.#held.length;
-  }
-
-  /** Writes queued from now on wait until `ready` settles (the journal is being opened). */
-  waitFor(ready: Promise<unknown>): void {
-    const settled = ready.then(() => {}, () => {});
-    this.#chain = this.#chain.then(() => settled);
   }
 
   /**
@@ -111,7 +105,7 @@ export class HeldEvents {
     );
     this.#timer?.cancel();
     if (!this.#closed) {
-      this.#timer = this.#options.clock.after(this.#options.retryMs ?? HELD_RETRY_MS, () => {
+      this.#timer = this.#options.clock.after(this.#options.retryMs ?? UNSAVED_RETRY_MS, () => {
         this.#chain = this.#chain.then(() => this.#writeHeld()).catch(() => {});
       });
     }

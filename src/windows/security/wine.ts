@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { systemDirectory, systemLibraryPathFrom } from "../../ffi/system32.ts";
+import { systemDirectory, systemLibraryPathFrom } from "../../../ffi/system32.ts";
 
 let wine: boolean | undefined;
 

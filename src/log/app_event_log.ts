@@ -1,7 +1,7 @@
 /**
  * What the agent writes to the Windows Application log: one stable event ID per kind of event,
  * a level, and a one-line text. Platform-neutral (tested on Linux); the Windows writer is
- * src/windows/eventlog/event_log.ts, behind the small `SystemEventLog` interface of src/platform.ts.
+ * src/windows/eventlog/app_event_log.ts, behind the small `SystemEventLog` interface of src/platform.ts.
  *
  * The IDs are in 1..1000: the event source's message file is Windows' own
  * `%SystemRoot%\System32\EventCreate.exe`, whose message table holds "%1" for exactly those IDs
@@ -262,14 +262,5 @@ export function reportTo(log: SystemEventLog | undefined, entry: SystemEvent): E
     return undefined;
   } catch (error) {
     return error instanceof Error ? error : new Error(String(error));
-  }
-}
-
-/** A log that keeps entries in memory: for tests and platforms without a system log. */
-export class MemoryEventLog implements SystemEventLog {
-  readonly entries: SystemEvent[] = [];
-
-  report(id: number, level: EventLevel, text: string): void {
-    this.entries.push({ id, level, text });
   }
 }

@@ -1,7 +1,7 @@
 /**
- * Backoff, and the events that wait on their own backoff: when the server fails one event (a
- * 5xx for data it cannot store, say), that event waits while the events behind it go on, so no
- * single event holds the queue. Kept in memory only: after a restart every pending event is
+ * Backoff, and the deferred events, each waiting on its own backoff: when the server fails one
+ * event (a 5xx for data it cannot store, say), that event is deferred while the events behind it
+ * go on, so no single event blocks the queue. Kept in memory only: after a restart every pending event is
  * tried again in order. Nothing here drops an event.
  *
  * @module
@@ -30,53 +30,53 @@ export function backoffDelay(failures: number, random: number, cap = BACKOFF_CAP
   return Math.floor(random * ceiling);
 }
 
-/** The events on hold, by key, each with its failures and the monotonic time its hold ends. */
-export class EventHolds {
+/** The deferred events, by key, each with its failures and the monotonic time it may go again. */
+export class DeferredEvents {
   #clock: Clock;
-  #holds = new Map<string, { failures: number; until: number }>();
+  #deferred = new Map<string, { failures: number; until: number }>();
 
   constructor(clock: Clock) {
     this.#clock = clock;
   }
 
-  /** How many events are on hold. */
+  /** How many events are deferred. */
   get size(): number {
-    return this.#holds.size;
+    return this.#deferred.size;
   }
 
-  /** Puts `key` on hold after one more failure; returns the hold's length in ms. */
-  hold(key: string, random: number): number {
-    const failures = (this.#holds.get(key)?.failures ?? 0) + 1;
+  /** Defers `key` after one more failure; returns how long it waits, in ms. */
+  defer(key: string, random: number): number {
+    const failures = (this.#deferred.get(key)?.failures ?? 0) + 1;
     const delay = Math.max(BACKOFF_BASE_MS / 2, backoffDelay(failures, random));
-    this.#holds.set(key, { failures, until: this.#clock.monotonic() + delay });
+    this.#deferred.set(key, { failures, until: this.#clock.monotonic() + delay });
     return delay;
   }
 
-  /** Whether `key` is on hold now. */
-  holds(key: string): boolean {
-    const hold = this.#holds.get(key);
-    return hold !== undefined && hold.until > this.#clock.monotonic();
+  /** Whether `key` is deferred now. */
+  isDeferred(key: string): boolean {
+    const deferred = this.#deferred.get(key);
+    return deferred !== undefined && deferred.until > this.#clock.monotonic();
   }
 
-  /** The monotonic time the first hold ends, when any is held. */
+  /** The monotonic time the first deferred event may go again, when any is deferred. */
   firstEnd(): number | undefined {
     let first: number | undefined;
-    for (const { until } of this.#holds.values()) first = Math.min(first ?? until, until);
+    for (const { until } of this.#deferred.values()) first = Math.min(first ?? until, until);
     return first;
   }
 
   /** Forgets `key` (it was sent or settled). */
   release(key: string): void {
-    this.#holds.delete(key);
+    this.#deferred.delete(key);
   }
 
-  /** Forgets every hold (a health check passed: try them all again). */
+  /** Forgets every deferral (a health check passed: try them all again). */
   clear(): void {
-    this.#holds.clear();
+    this.#deferred.clear();
   }
 
   /** Forgets every key not in `pending` (settled meanwhile, rotated away). */
   forgetAllBut(pending: ReadonlySet<string>): void {
-    for (const key of this.#holds.keys()) if (!pending.has(key)) this.#holds.delete(key);
+    for (const key of this.#deferred.keys()) if (!pending.has(key)) this.#deferred.delete(key);
   }
 }
