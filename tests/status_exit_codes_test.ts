@@ -166,7 +166,7 @@ Deno.test("--status exits 0 only when the agent runs, its health check passed an
 
     await t.step("the last health check failed: 7", async () => {
       server.setMode("error500");
-      assert.equal((await runCli(["--config", config, "--debug", "false"])).code, 0);
+      assert.equal((await runCli(["--config", config, "--debug", "false"])).code, 7);
       const result = await statusUntil(config, 7);
       assert.match(result.stdout, /^Last health check: FAILED at /m);
       const report = await statusJson(config);
