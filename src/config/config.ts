@@ -45,6 +45,7 @@ export {
   validateSetting,
 } from "./schema.ts";
 export {
+  describeDuration,
   describeInterval,
   type Interval,
   machineTimeZone,

@@ -12,7 +12,7 @@
  */
 import { join } from "node:path";
 import { systemClock } from "../clock.ts";
-import { configProblems, loadConfig, maskSecret } from "../config/config.ts";
+import { configProblems, describeDuration, loadConfig, maskSecret } from "../config/config.ts";
 import { describeTls } from "../config/source.ts";
 import { CLEAR_TEXT_WARNING, isClearText } from "../net/connection.ts";
 import { eventKey } from "../event.ts";
@@ -178,8 +178,10 @@ function findProblems(report: StatusReport, maxBacklogMs: number): [StatusVerdic
     found.push([
       "backlog",
       `the oldest event not yet sent (${events.oldestPendingAt}) has waited ${
-        Math.round(age / 60)
-      } minutes, more than --max-backlog ${Math.round(maxBacklogMs / 60_000)} minutes`,
+        // Seconds under a minute (--max-backlog 10s), whole minutes above.
+        describeDuration(
+          age < 60 ? Math.round(age) * 1000 : Math.round(age / 60) * 60_000,
+        )}, more than --max-backlog ${describeDuration(maxBacklogMs)}`,
     ]);
   }
   if (agent.running && report.deliveryFailingSince && !report.paused) {
