@@ -288,10 +288,12 @@ export class Agent {
     const event = captureEvent(change, this.#host, this.#source.config.timeZone);
     this.#sessions.noted(event, change.session);
     const who = describeUser(change);
+    // Session 0 is no user's (Windows' services session): an inferred event's session is unknown.
+    const session = change.session === 0 ? "" : ` (session ${change.session})`;
     return this.#held.append(event, who, () => {
       this.log(
         "info",
-        `${event.eventType} of ${who} (session ${change.session}) at ${event.timestamp} recorded${how}`,
+        `${event.eventType} of ${who}${session} at ${event.timestamp} recorded${how}`,
       );
       this.#delivery!.kick();
     });
