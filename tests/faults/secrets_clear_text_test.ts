@@ -21,6 +21,11 @@ Deno.test("an http:// server_url is warned about at the command, at every start 
     } finally {
       await agent.stop();
     }
+    // Once per start, in one wording; and the start line claims no certificate check for http.
+    const warnings = agent.lines.filter((l) => /travel unencrypted/.test(l));
+    assert.equal(warnings.length, 1, `start ${start}:\n${warnings.join("\n")}`);
+    const settings = agent.lines.find((l) => l.includes("Settings: server"));
+    assert.match(settings ?? "", /no TLS: http:\/\/, unencrypted/, `start ${start}`);
   }
   const status = await runCli(["--config", config, "--status"]);
   assert.match(status.stdout, /Warning: +server_url starts with http:\/\//);
