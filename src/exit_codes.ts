@@ -19,6 +19,8 @@ export const EXIT_CODES = {
   usage: 2,
   /** config.ini cannot be read or parsed: nothing was changed. */
   config: 3,
+  /** Config flags: config.ini was written, but the health check then failed (as --status's 7). */
+  healthFailed: 7,
 } as const;
 
 /** The exit codes of `--status`, in the order they are checked (the first that applies wins). */

@@ -189,7 +189,7 @@ Deno.test("a rejected API key holds events until --api-key fixes it, and the key
       "--pin-server-cert",
     ]);
     outputs.push(setup.stdout, setup.stderr);
-    assert.equal(setup.code, 0);
+    assert.equal(setup.code, 7, "config.ini written, its health check failed");
     assert.match(setup.stdout, /Health check failed: the server rejected the API key ffff…0000/);
     const agent = AgentProcess.start(config);
     await agent.ready();

@@ -191,7 +191,7 @@ Deno.test("power loss, then a start the next day: the logoff is inferred from se
     assert.equal(rows[1], "Logoff 2025-01-14T12:00:00Z");
     assert.ok(
       second.lines.some((l) =>
-        /Logoff of alice .* recorded \(inferred: .* no longer exists .*sessions\.json/.test(l)
+        /Logoff of alice at \S+ recorded \(inferred: .* no longer exists .*sessions\.json/.test(l)
       ),
       second.lines.join("\n"),
     );

@@ -216,10 +216,12 @@ export class SessionRecorder {
     const event = captureEvent(change, host, settings().timeZone);
     this.#tracker.noted(event, change.session);
     const who = describeUser(change);
+    // Session 0 is no user's (Windows' services session): an inferred event's session is unknown.
+    const session = change.session === 0 ? "" : ` (session ${change.session})`;
     return unsaved.append(event, who, () => {
       log(
         "info",
-        `${event.eventType} of ${who} (session ${change.session}) at ${event.timestamp} recorded${how}`,
+        `${event.eventType} of ${who}${session} at ${event.timestamp} recorded${how}`,
       );
       this.#options.recorded();
     });

@@ -12,7 +12,8 @@ import { SERVICE_EXIT_CODES, StartError } from "../exit_codes.ts";
 import { Journal, type JournalReader } from "../journal/journal.ts";
 import type { LogFn } from "../log/log.ts";
 import type { SecureOptions } from "../platform.ts";
-import { InstanceLock, STATUS_FILE } from "../status/status.ts";
+import { fileAbove } from "../paths.ts";
+import { InstanceLock, LOCK_FILE, STATUS_FILE } from "../status/status.ts";
 
 /** What {@link lockFolder} needs of the platform and the agent. */
 export interface FolderOptions {
@@ -60,6 +61,14 @@ export async function lockFolder(dir: string, options: FolderOptions): Promise<I
     }
     lock = InstanceLock.acquire(dir);
   } catch (error) {
+    const file = await fileAbove(join(dir, LOCK_FILE));
+    if (file !== undefined) {
+      throw new StartError(
+        `Cannot create the agent's folder ${dir}: ${file} is a file, not a folder; give --config a config.ini in a folder`,
+        SERVICE_EXIT_CODES.installDirNotWritable,
+        { cause: error },
+      );
+    }
     throw new StartError(
       `Cannot create or secure the agent's folder ${dir}: ${
         (error as Error).message

@@ -223,6 +223,37 @@ function learnMisspeltKeys(args: readonly string[]): void {
   }
 }
 
+/** The number of single-character edits (insert, delete, replace) that turn `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length];
+}
+
+/**
+ * The message for a flag this agent does not know (`flag` as typed, without its value), with the
+ * closest known flag when one is near (`--api_key` is `--api-key`, `--chek-interval` is
+ * `--check-interval`).
+ */
+function unknownFlag(flag: string): string {
+  const name = flag.replace(/^--?/, "").toLowerCase().replaceAll("_", "-");
+  const known = [...VALUE_FLAGS, ...SWITCHES.keys()].filter((k) => k.length > 1);
+  const [best] = known.map((k) => ({ k, d: editDistance(name, k) })).sort((a, b) => a.d - b.d);
+  const near = best.d <= (name.length <= 3 ? 1 : 2);
+  return near
+    ? `Unknown flag "${flag}": did you mean --${best.k}? See --help for the flags`
+    : `Unknown flag "${flag}": see --help for the flags`;
+}
+
+/** A flag-shaped argument the tokenizer does not read as a flag (`--api_key=K`, `-x_y`). */
+const FLAG_LIKE = /^--?[a-zA-Z][\w-]*(?:=.*)?$/s;
+
 /** Parses the arguments; throws a TypeError naming the flag and what is accepted. */
 export function parseArgs(args: string[]): CliOptions {
   const options: CliOptions = {
@@ -247,6 +278,9 @@ export function parseArgs(args: string[]): CliOptions {
   learnMisspeltKeys(args);
   for (const token of tokens) {
     const arg = args[token.index]; // normalize() keeps one argument for one
+    if (!FLAG.test(arg) && FLAG_LIKE.test(arg)) {
+      throw new TypeError(unknownFlag(arg.split("=")[0]));
+    }
     if (token.kind !== "option" || !(FLAG.test(arg) || WINDOWS_HELP.has(arg))) {
       throw new TypeError(
         `Unexpected argument "${maskKeyLike(arg)}": flags start with - or --; see --help`,
@@ -258,7 +292,7 @@ export function parseArgs(args: string[]): CliOptions {
       if (value !== undefined) throw new TypeError(`The flag --${name} takes no value`);
       options[set] = true;
     } else if (!VALUE_FLAGS.has(name)) {
-      throw new TypeError(`Unknown flag "${arg.split("=")[0]}": see --help for the flags`);
+      throw new TypeError(unknownFlag(arg.split("=")[0]));
     } else if (value === undefined) {
       throw new TypeError(`The flag --${name} needs a value`);
     } else {

@@ -15,6 +15,7 @@ import { checkHealth } from "../delivery/health.ts";
 import type { Platform, ServiceHooks, SystemEventLog } from "../platform.ts";
 import { SimulatedClock, type SimulatedEnd, SimulatedSource } from "../sessions/simulate.ts";
 import { readHidden } from "./key_prompt.ts";
+import { fileExists, healthLine, missingFolder, reloadNotice } from "./config_report.ts";
 import { statusLines, statusReport } from "../status/command.ts";
 import { pendingLines, pendingReport } from "../status/pending.ts";
 import { errorText, readLines } from "../text.ts";
@@ -261,11 +262,17 @@ async function changeSettings(
   const { platform } = deps;
   const installDir = platform.defaultInstallDir();
   const changes = { ...options.settings };
+  const missing = await missingFolder(configPath, installDir);
+  if (missing) {
+    printError(missing);
+    return EXIT_CODES.config;
+  }
   if (options.pinServerCert) {
     const pin = await serverPin(configPath, changes.server_url, deps, print, printError);
     if (typeof pin === "number") return pin;
     changes.tls_server_sha256 = pin;
   }
+  const existed = await fileExists(configPath);
   try {
     const dir = dirname(configPath);
     if (!(await Deno.stat(dir).catch(() => undefined))) {
@@ -282,31 +289,25 @@ async function changeSettings(
   const described = Object.entries(changes).map(([key, value]) =>
     `${key} = ${key === "api_key" ? maskSecret(value!) : value}`
   );
-  print(`Updated ${configPath}: ${described.join(", ")}`);
-  const told = await platform.notifyReload().catch(() => false);
-  print(
-    told
-      ? "The running service was told to reload config.ini and check the server"
-      : "A running agent reloads config.ini by itself when the file changes",
-  );
+  print(`${existed ? "Updated" : "Created"} ${configPath}: ${described.join(", ")}`);
+  print(reloadNotice(configPath, await platform.notifyReload().catch(() => false)));
   const { config } = await loadConfig(configPath, { installDir });
   if (isClearText(config.serverUrl)) printError(`Warning: ${CLEAR_TEXT_WARNING}`);
-  if (config.apiKey && config.serverUrl) {
-    let transport: Transport;
-    try {
-      transport = transportFor(config);
-    } catch (error) {
-      print(`Health check not run: ${errorText(error)}`);
-      return EXIT_CODES.ok;
-    }
-    try {
-      const result = await checkHealth(config, transport);
-      print(`Health check ${result.ok ? "passed" : "failed"}: ${result.message}`);
-    } finally {
-      transport.close();
-    }
+  if (!config.apiKey || !config.serverUrl) return EXIT_CODES.ok;
+  let transport: Transport;
+  try {
+    transport = transportFor(config);
+  } catch (error) {
+    print(`Health check not run: ${errorText(error)}`);
+    return EXIT_CODES.healthFailed;
   }
-  return EXIT_CODES.ok;
+  try {
+    const result = await checkHealth(config, transport);
+    print(healthLine(result));
+    return result.ok ? EXIT_CODES.ok : EXIT_CODES.healthFailed;
+  } finally {
+    transport.close();
+  }
 }
 
 /** `--status` (text or JSON); returns its exit code (docs/monitoring.md, "Status"). */

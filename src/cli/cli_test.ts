@@ -105,6 +105,9 @@ Deno.test("the first problem on the command line is the one reported", async (t)
     [["--", "--help"], 'Unexpected argument "--": flags start with - or --; see --help'],
     [["-5"], 'Unexpected argument "-5": flags start with - or --; see --help'],
     [["-Frob=1"], 'Unknown flag "-Frob": see --help for the flags'],
+    [["--api_key=k"], 'Unknown flag "--api_key": did you mean --api-key? See --help for the flags'],
+    [["--chek-interval", "5"], 'Unknown flag "--chek-interval": did you mean --check-interval?'],
+    [["--stauts"], 'Unknown flag "--stauts": did you mean --status?'],
     [["--help=yes"], "The flag --help takes no value"],
     [["--URL"], "The flag --url needs a value"],
     [["--config="], "The flag --config needs a file path"],
@@ -202,7 +205,7 @@ Deno.test("a key given to a misspelt flag or as a stray argument is masked in th
   const key = "47959c6d5d8db64eb0ec3ad824ccbe82618632e2a58823d84aba92078da693fa";
   for (const args of [[`--api_key=${key}`], [key], ["--debug", "true", key]]) {
     assert.throws(() => parseArgs(args), (error: Error) => {
-      assert.match(error.message, /^Unexpected argument ".*4795…93fa"/);
+      assert.match(error.message, /^Unexpected argument ".*4795…93fa"|^Unknown flag "--api_key"/);
       assert.ok(!error.message.includes(key.slice(4, -4)), error.message);
       return true;
     });

@@ -44,7 +44,13 @@ export {
   defaultConfigText,
   validateSetting,
 } from "./schema.ts";
-export { describeInterval, type Interval, machineTimeZone, parseInterval } from "./values.ts";
+export {
+  describeDuration,
+  describeInterval,
+  type Interval,
+  machineTimeZone,
+  parseInterval,
+} from "./values.ts";
 
 /** A config.ini that cannot be used; `cause` is the SyntaxError, TypeError or RangeError. */
 export class ConfigError extends Error {
@@ -164,12 +170,9 @@ export function parseConfig(
   const interval = values.get("health_check_interval");
   const warning = interval === undefined ? undefined : parseInterval(interval).warning;
   if (warning) warnings.push(`In ${path}: ${warning}`);
+  // An http:// server_url is warned about once, where the settings are used (the command that
+  // sets it, every start, --status), with CLEAR_TEXT_WARNING's wording: not here as well.
   const config = configFrom(values, defaults);
-  if (config.serverUrl.startsWith("http:")) {
-    warnings.push(
-      `server_url in ${path} uses http: the API key and events travel unencrypted, use https`,
-    );
-  }
   return { config, warnings };
 }
 

@@ -22,8 +22,13 @@ import { readRegularTextFile } from "../no_follow.ts";
  * `--status` (docs/delivery.md, "TLS": the same words).
  */
 export function describeTls(
-  config: Pick<Config, "tlsCaFile" | "tlsCaStore" | "tlsServerSha256" | "tlsInsecure">,
+  config: Pick<
+    Config,
+    "serverUrl" | "tlsCaFile" | "tlsCaStore" | "tlsServerSha256" | "tlsInsecure"
+  >,
 ): string {
+  // No TLS at all: a pin or a CA setting would suggest a protection that does not apply.
+  if (/^http:/i.test(config.serverUrl)) return "no TLS: http://, unencrypted";
   const pins = config.tlsServerSha256 ? config.tlsServerSha256.split(",") : [];
   return pins.length > 0
     ? `pinned certificate${pins.length > 1 ? "s" : ""} ${

@@ -92,4 +92,8 @@ Deno.test("describeTls names how the server's certificate is checked", () => {
     describeTls({ ...none, tlsServerSha256: "ab".repeat(32) }),
     "pinned certificate abababababababab…",
   );
+  assert.equal(
+    describeTls({ ...none, serverUrl: "http://h:8000", tlsServerSha256: "ab".repeat(32) }),
+    "no TLS: http://, unencrypted",
+  );
 });

@@ -216,11 +216,20 @@ export function checkInterval(_key: string, value: string): string {
 /** Describes an interval for one log line, e.g. "every 30 minutes", "every 90 seconds". */
 export function describeInterval(ms: number): string {
   if (ms <= 0) return "disabled (health_check_interval = 0)";
+  return `every ${describeDuration(ms)}`;
+}
+
+/**
+ * A duration in the largest unit that states it exactly: "2 hours", "30 minutes", "10 seconds",
+ * "1500 ms". Round a measured time first (to seconds, or minutes) to get the unit meant.
+ */
+export function describeDuration(ms: number): string {
   const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? "" : "s"}`;
-  if (ms % 3_600_000 === 0) return `every ${plural(ms / 3_600_000, "hour")}`;
-  if (ms % 60_000 === 0) return `every ${plural(ms / 60_000, "minute")}`;
-  if (ms % 1000 === 0) return `every ${plural(ms / 1000, "second")}`;
-  return `every ${ms} ms`;
+  if (ms === 0) return "0 seconds";
+  if (ms % 3_600_000 === 0) return plural(ms / 3_600_000, "hour");
+  if (ms % 60_000 === 0) return plural(ms / 60_000, "minute");
+  if (ms % 1000 === 0) return plural(ms / 1000, "second");
+  return `${ms} ms`;
 }
 
 /** The server's rate limit: `N/S` (N requests per S seconds) or `0` (no limit). */

@@ -359,6 +359,8 @@ export class SimulatedSource implements SessionSource {
     } catch (error) {
       if (!this.#stop.signal.aborted) throw error; // closing aborts the read in progress
     }
+    // The agent's stop closed the input: it does not "keep running", and says so itself.
+    if (this.#stop.signal.aborted) return;
     log(
       "info",
       `Simulated input ${name} ended after ${this.#lineNo} line${

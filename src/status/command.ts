@@ -13,7 +13,7 @@
  */
 import { join } from "node:path";
 import { systemClock } from "../clock.ts";
-import { configProblems, loadConfig } from "../config/config.ts";
+import { configProblems, describeDuration, loadConfig } from "../config/config.ts";
 import { maskSecret } from "../log/redact.ts";
 import { describeTls } from "../config/source.ts";
 import { CLEAR_TEXT_WARNING, isClearText } from "../net/connection.ts";
@@ -148,8 +148,10 @@ function findProblems(report: StatusReport, maxBacklogMs: number): [StatusVerdic
     found.push([
       "backlog",
       `the oldest event not yet sent (${events.oldestPendingAt}) has waited ${
-        Math.round(age / 60)
-      } minutes, more than --max-backlog ${Math.round(maxBacklogMs / 60_000)} minutes`,
+        // Seconds under a minute (--max-backlog 10s), whole minutes above.
+        describeDuration(
+          age < 60 ? Math.round(age) * 1000 : Math.round(age / 60) * 60_000,
+        )}, more than --max-backlog ${describeDuration(maxBacklogMs)}`,
     ]);
   }
   if (agent.running && report.deliveryFailingSince && !report.paused) {

@@ -151,6 +151,22 @@ Deno.test("--status's verdict: the first problem in the documented order decides
   }
 });
 
+Deno.test("--status tells a backlog under a minute in seconds, over it in minutes", async () => {
+  const recent = event("recent", "2025-04-27T09:59:30Z"); // 30 s before NOW
+  const old = event("old", "2025-04-27T08:00:00Z");
+  const cases: [SessionEvent, number, string][] = [
+    [recent, 10_000, "has waited 30 seconds, more than --max-backlog 10 seconds"],
+    [old, 90_000, "has waited 2 hours, more than --max-backlog 90 seconds"],
+    [old, 30 * 60_000, "has waited 2 hours, more than --max-backlog 30 minutes"],
+  ];
+  for (const [pending, maxBacklogMs, said] of cases) {
+    await folder({ running: true, status: agentStatus(), rows: [[pending, 0]] }, async (config) => {
+      const report = await statusReport(config, { platform, now: NOW, maxBacklogMs });
+      assert.ok(report.problems.some((p) => p.includes(said)), report.problems.join("; "));
+    });
+  }
+});
+
 Deno.test("--status shows a broken config.ini once", async () => {
   await folder({
     running: true,

@@ -3,7 +3,7 @@
  * command's "Health check failed:" line, the agent's logs, status.json or `--status`: the
  * health answer's text passes the one redaction point.
  */
-import { AgentProcess, configureAgent, runCli } from "../support/agent_process.ts";
+import { AgentProcess, runCli } from "../support/agent_process.ts";
 import { agentDir, assertSecretNowhere, eventually, TEST_API_KEY } from "../support/files.ts";
 import { HostileServer } from "../support/hostile_server.ts";
 import { join } from "node:path";
@@ -20,8 +20,11 @@ Deno.test("an answer that echoes the API key shows it nowhere", async () => {
   }));
   const { dir, config } = await agentDir("usm-fault-echo-");
   const outputs: string[] = [];
-  const configured = await configureAgent(config, server);
+  const configured = await runCli(
+    ["--config", config, "--url", server.url, "--api-key", TEST_API_KEY, "--pin-server-cert"],
+  );
   outputs.push(configured.stdout, configured.stderr);
+  if (configured.code !== 7) throw new Error(`expected exit code 7: ${configured.stderr}`);
   if (!/Health check failed: .*4795…93fa/.test(configured.stdout)) {
     throw new Error(`expected the masked key in the health line: ${configured.stdout}`);
   }
