@@ -8,47 +8,11 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../atomic_write.ts";
 import { NotRegularFileError, openRegular, openRegularSync } from "../no_follow.ts";
 import { redact } from "../log/redact.ts";
-import type { HealthResult } from "../delivery/health.ts";
 import { readRegularTextFile } from "../no_follow.ts";
-import { parseStatus } from "./status_schema.ts";
+import { type AgentStatus, parseStatus } from "./status_schema.ts";
 import { errorText } from "../text.ts";
 
-/** The content of status.json. */
-export interface AgentStatus {
-  version: string;
-  pid: number;
-  state: "starting" | "running" | "stopping" | "stopped";
-  startedAt: number;
-  updatedAt: number;
-  configPath: string;
-  serverUrl: string;
-  /** Why config.ini cannot be used, when it cannot. */
-  configError?: string;
-  /** Why nothing is sent, when nothing is (not configured, key rejected, URL wrong). */
-  paused?: string;
-  healthCheckInterval: string;
-  lastHealthCheck?: HealthResult;
-  lastError?: { at: number; message: string };
-  lastSentAt?: number;
-  /** Since when attempts to send fail (the last one failed); absent when the last one did not. */
-  failingSince?: number;
-  nextAttemptAt?: number;
-  sent: number;
-  rejected: number;
-  pending: number;
-  /** Events held in memory because event_log.csv could not be written. */
-  unsaved: number;
-  /**
-   * Where session changes come from ("systemd-logind", "simulated: <file>"), or why none are
-   * recorded ("none: ..."); absent until the source is known.
-   */
-  sessionSource?: string;
-  /**
-   * The event delivery is working on (the oldest pending one) once it has been tried in this
-   * process: its eventKey, the attempts so far, and why the last one failed.
-   */
-  sending?: { key: string; attempts: number; lastError?: string };
-}
+export type { AgentStatus } from "./status_schema.ts";
 
 /** The file name of the status file in the agent's folder. */
 export const STATUS_FILE = "status.json";

@@ -1,11 +1,48 @@
 /**
- * The check of status.json as `--status` and `--pending` read it: the file is written by the
- * agent, but it may have been edited, truncated or replaced, and a field of the wrong type must
- * give a clear "damaged" message, not a failure deep in the report.
+ * What status.json holds, and its check as `--status` and `--pending` read it: the file is
+ * written by the agent, but it may have been edited, truncated or replaced, and a field of the
+ * wrong type must give a clear "damaged" message, not a failure deep in the report.
  *
  * @module
  */
-import type { AgentStatus } from "./status.ts";
+import type { HealthResult } from "../delivery/health.ts";
+
+/** The content of status.json. */
+export interface AgentStatus {
+  version: string;
+  pid: number;
+  state: "starting" | "running" | "stopping" | "stopped";
+  startedAt: number;
+  updatedAt: number;
+  configPath: string;
+  serverUrl: string;
+  /** Why config.ini cannot be used, when it cannot. */
+  configError?: string;
+  /** Why nothing is sent, when nothing is (not configured, key rejected, URL wrong). */
+  paused?: string;
+  healthCheckInterval: string;
+  lastHealthCheck?: HealthResult;
+  lastError?: { at: number; message: string };
+  lastSentAt?: number;
+  /** Since when attempts to send fail (the last one failed); absent when the last one did not. */
+  failingSince?: number;
+  nextAttemptAt?: number;
+  sent: number;
+  rejected: number;
+  pending: number;
+  /** Events held in memory because event_log.csv could not be written. */
+  unsaved: number;
+  /**
+   * Where session changes come from ("systemd-logind", "simulated: <file>"), or why none are
+   * recorded ("none: ..."); absent until the source is known.
+   */
+  sessionSource?: string;
+  /**
+   * The event delivery is working on (the oldest pending one) once it has been tried in this
+   * process: its eventKey, the attempts so far, and why the last one failed.
+   */
+  sending?: { key: string; attempts: number; lastError?: string };
+}
 
 type Kind = "string" | "number" | "boolean" | "object";
 
