@@ -16,7 +16,6 @@ import {
   type SendStatusValue,
   type SessionEvent,
 } from "../event.ts";
-import { readRegularFile } from "../no_follow.ts";
 
 /** The header line of event_log.csv, without its line end. */
 export const JOURNAL_HEADER = "eventtype,username,hostname,ipaddress,timestamp,send_status";
@@ -100,29 +99,6 @@ export function statusByte(status: SendStatusValue): number {
 /** The offset of the status digit of a row written by {@linkcode rowText} that ends at `end`. */
 export function statusOffsetOf(end: number): number {
   return end - 2;
-}
-
-/**
- * Reads a journal without changing it (for `--status` and tests). A torn last line is left out
- * and reported as `tornTail`; malformed complete rows are left out.
- *
- * @throws {Error} When the header is not the journal's, the file is not UTF-8 or not valid CSV.
- */
-export async function readJournal(
-  path: string,
-): Promise<{ entries: { event: SessionEvent; status: number }[]; tornTail: boolean }> {
-  const bytes = await readRegularFile(path);
-  if (!startsWithHeader(bytes)) {
-    if (isHeaderPrefix(bytes)) return { entries: [], tornTail: bytes.length > 0 };
-    throw new Error(
-      `Unrecognized header in the journal ${path}: expected "${JOURNAL_HEADER}"`,
-    );
-  }
-  const parsed = parseJournal(bytes, path);
-  return {
-    entries: parsed.rows.map(({ event, status }) => ({ event, status })),
-    tornTail: parsed.validEnd < bytes.length,
-  };
 }
 
 /** Whether `bytes` begin with the journal's header and its line end ("\n" or "\r\n"). */

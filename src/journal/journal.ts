@@ -79,7 +79,8 @@ import { openRegular } from "../no_follow.ts";
 import { archiveFile, archivePath, pruneArchives } from "../log/rotation.ts";
 import { errorText } from "../text.ts";
 
-export { JOURNAL_HEADER, readJournal, rowText } from "./format.ts";
+export { JOURNAL_HEADER, rowText } from "./format.ts";
+export { readJournal, scanJournal } from "./read.ts";
 export { SendStatus, type SendStatusValue } from "../event.ts";
 export type { JournalReader } from "./live.ts";
 

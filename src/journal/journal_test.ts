@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { SendStatus, type SendStatusValue, type SessionEvent } from "../event.ts";
 import { Journal, type JournalEntry } from "./journal.ts";
-import { JOURNAL_HEADER, readJournal, rowText } from "./format.ts";
+import { JOURNAL_HEADER, rowText } from "./format.ts";
+import { readJournal } from "./read.ts";
 import { archivePath } from "../log/rotation.ts";
 
 const HEADER = JOURNAL_HEADER + "\n";

@@ -5,7 +5,7 @@
  * none is kept here, so memory follows the chunk, not the file.
  *
  * The same row parser reads a journal held whole in memory ({@linkcode parseRows}), which the
- * recovery of a damaged file and `--status` use.
+ * recovery of a damaged file uses.
  *
  * @module
  */

@@ -292,7 +292,7 @@ async function addJournalFacts(report: StatusReport, dir: string, now: number): 
   report.events = {
     ...report.events,
     total: journal.total,
-    pending: journal.total === null ? null : journal.pending.length,
+    pending: journal.pendingCount,
     rejected: journal.rejected,
     oldestPendingAt: oldest?.timestamp ?? null,
     oldestPendingAgeSeconds: oldest

@@ -20,10 +20,18 @@ export interface PendingEvent {
   lastError: string | null;
 }
 
+/** What `--pending` prints. */
+export interface PendingReport {
+  /** The oldest events not yet sent, oldest first, at most `PENDING_LISTED`. */
+  events: PendingEvent[];
+  /** Events not yet sent beyond those listed. */
+  notListed: number;
+  heldInMemory: number;
+  note: string | null;
+}
+
 /** `--pending`: the events not yet sent, oldest first, and how many are held in memory. */
-export async function pendingReport(
-  configPath: string,
-): Promise<{ events: PendingEvent[]; heldInMemory: number; note: string | null }> {
+export async function pendingReport(configPath: string): Promise<PendingReport> {
   const dir = join(configPath, "..");
   const [journal, [status, statusError]] = await Promise.all([readPending(dir), statusOf(dir)]);
   const running = agentRunning(dir);
@@ -39,11 +47,12 @@ export async function pendingReport(
     };
   });
   const note = [journal.note, statusError].filter((n) => n !== null).join("; ") || null;
-  return { events, heldInMemory: running ? status?.unsaved ?? 0 : 0, note };
+  const notListed = (journal.pendingCount ?? 0) - events.length;
+  return { events, notListed, heldInMemory: running ? status?.unsaved ?? 0 : 0, note };
 }
 
 /** The lines `--pending` prints. */
-export function pendingLines(report: Awaited<ReturnType<typeof pendingReport>>): string[] {
+export function pendingLines(report: PendingReport): string[] {
   const lines: string[] = [];
   if (report.events.length === 0) lines.push("No event waits to be sent");
   else {
@@ -58,6 +67,11 @@ export function pendingLines(report: Awaited<ReturnType<typeof pendingReport>>):
           .trimEnd(),
       );
     }
+  }
+  if (report.notListed > 0) {
+    lines.push(
+      `${report.notListed} more events wait in event_log.csv (the oldest ${report.events.length} are listed)`,
+    );
   }
   if (report.heldInMemory > 0) {
     lines.push(
