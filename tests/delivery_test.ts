@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type Clock, systemClock } from "../src/clock.ts";
-import { Delivery, eventBody } from "../src/delivery/delivery.ts";
+import { Delivery } from "../src/delivery/delivery.ts";
+import { eventBody } from "../src/delivery/event_answer.ts";
 import type { SessionEvent } from "../src/event.ts";
 import { Journal, readJournal } from "../src/journal/journal.ts";
 import { Transport } from "../src/net/transport.ts";

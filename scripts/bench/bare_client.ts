@@ -13,7 +13,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { eventBody } from "../../src/delivery/delivery.ts";
+import { eventBody } from "../../src/delivery/event_answer.ts";
 import type { EventType, SessionEvent } from "../../src/event.ts";
 import { readLines } from "../../src/text.ts";
 import { Transport } from "../../src/net/transport.ts";

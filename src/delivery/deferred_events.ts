@@ -7,6 +7,9 @@
  * @module
  */
 import type { Clock } from "../clock.ts";
+import { keyOf } from "./event_answer.ts";
+import type { RefusalJudge } from "./refusal.ts";
+import type { DeliveryJournal, Next } from "./types.ts";
 
 /** First backoff step after a failure; each further failure doubles it. */
 export const BACKOFF_BASE_MS = 2_000;
@@ -79,4 +82,27 @@ export class DeferredEvents {
   forgetAllBut(pending: ReadonlySet<string>): void {
     for (const key of this.#deferred.keys()) if (!pending.has(key)) this.#deferred.delete(key);
   }
+}
+
+/**
+ * The oldest pending entry of `journal` not deferred: the walk costs the deferred events, not
+ * the backlog. When every pending event is deferred, the deferrals and suspects of events no
+ * longer pending are forgotten and the time the first deferral ends is returned instead.
+ */
+export function nextToSend(
+  journal: DeliveryJournal,
+  deferred: DeferredEvents,
+  judge: RefusalJudge,
+): Next {
+  const count = journal.pendingCount;
+  if (deferred.size === 0) return { entry: journal.oldestPending(), count };
+  const passed = new Set<string>();
+  for (const entry of journal.pendingEntries()) {
+    const key = keyOf(entry);
+    if (!deferred.isDeferred(key)) return { entry, count };
+    passed.add(key);
+  }
+  deferred.forgetAllBut(passed);
+  judge.forgetAllBut(passed);
+  return { count, wakeAt: deferred.firstEnd() };
 }

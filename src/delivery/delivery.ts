@@ -14,12 +14,12 @@
  */
 import { type Clock, systemClock, type Timer } from "../clock.ts";
 import { eventKey, SendStatus } from "../event.ts";
-import { classify, describe, eventBody, keyOf } from "./event_answer.ts";
-import { backoffDelay, DeferredEvents, OUTAGE_BACKOFF_CAP_MS } from "./deferred_events.ts";
+import { classify, describe, keyOf } from "./event_answer.ts";
+import { DeferredEvents, nextToSend, OUTAGE_BACKOFF_CAP_MS } from "./deferred_events.ts";
+import { FailureRecord } from "./failures.ts";
 import { PauseProbe } from "./pause_probe.ts";
 import { RefusalJudge } from "./refusal.ts";
 import type {
-  DeliveryFailure,
   DeliveryOptions,
   DeliveryState,
   Exchange,
@@ -31,9 +31,17 @@ import type {
 } from "./types.ts";
 import { RatePacer } from "./rate_limit.ts";
 import { SentLog } from "./sent_log.ts";
-import { learnSecret, maskSecret, redact } from "../log/redact.ts";
+import { maskSecret } from "../log/redact.ts";
 import { errorText } from "../text.ts";
-import { TransportError } from "../net/transport_error.ts";
+import { postEvent, sendFailure } from "./post.ts";
+import {
+  keyRejected,
+  rateLimitReached,
+  refusedForGood,
+  stoppedUnanswered,
+  storedAlready,
+  suspectAnswer,
+} from "./messages.ts";
 
 /** The server's event endpoint, relative to server_url. */
 export const DEFAULT_EVENT_PATH = "/api/log_event";
@@ -45,18 +53,6 @@ const STOP_GRACE_MS = 5_000;
  */
 export const SHUTDOWN_GRACE_MS = 2_500;
 
-export { classify, eventBody, type Outcome } from "./event_answer.ts";
-
-export type {
-  DeliveryFailure,
-  DeliveryJournal,
-  DeliveryOptions,
-  DeliveryState,
-  PauseReason,
-  PendingEntry,
-  SettledStatus,
-} from "./types.ts";
-
 /**
  * The delivery loop. One request at a time, oldest pending first (skipping the events that
  * wait on their own backoff).
@@ -66,18 +62,13 @@ export class Delivery {
   #clock: Clock;
   #path: string;
   #paused: DeliveryState["paused"] = null;
-  #lastError: DeliveryState["lastError"];
   #lastSentAt: number | undefined;
-  /** Since when attempts fail, and why the last one did (DeliveryState.failingSince). */
-  #failing: { since: number; why: DeliveryFailure } | undefined;
+  /** The last error, since when attempts fail, the backoff of all of delivery. */
+  #record: FailureRecord;
   #sent = 0;
   /** The "Sent" lines of the log. */
   #sentLog: SentLog;
   #rejected = 0;
-  /** Consecutive failures (any event): two in a row mean the server, not the event. */
-  #failures = 0;
-  /** Backoff of all of delivery: no request before this monotonic time. */
-  #backoffUntil: number | undefined;
   /** Events the server failed, each on its own backoff. */
   #deferred: DeferredEvents;
   /** Rate limit: holds requests until the window allows them. */
@@ -88,8 +79,6 @@ export class Delivery {
   #head: PendingEntry | undefined;
   /** Whether a 4xx concerns its event or the setup. */
   #judge = new RefusalJudge();
-  /** The event the last failure was for: a failure of another one next is the server's. */
-  #lastFailed: string | undefined;
   /** While paused by an answer: asks the server again, with backoff. */
   #probe: PauseProbe;
   #loop: Promise<void> | undefined;
@@ -104,6 +93,7 @@ export class Delivery {
     this.#path = options.eventPath ?? DEFAULT_EVENT_PATH;
     this.#deferred = new DeferredEvents(this.#clock);
     this.#sentLog = new SentLog(options.log);
+    this.#record = new FailureRecord(this.#clock, options.log);
     this.#pacer = new RatePacer(options.rateBudget);
     this.#probe = new PauseProbe({
       clock: this.#clock,
@@ -131,8 +121,7 @@ export class Delivery {
     this.#paused = null;
     this.#probe.cancel();
     this.#deferred.clear();
-    this.#failures = 0;
-    this.#backoffUntil = undefined;
+    this.#record.reset();
     if (wasPaused) this.#options.log("info", `Event delivery resumed (was paused: ${wasPaused})`);
     this.#wake?.abort();
     this.#changed();
@@ -159,15 +148,15 @@ export class Delivery {
     const allDeferred = this.#deferred.size > 0 &&
       this.#deferred.size >= this.#options.journal.pendingCount;
     const deferred = allDeferred ? this.#deferred.firstEnd() : undefined;
-    const waits = [this.#backoffUntil, this.#pacer.until(now), deferred].filter((t): t is number =>
-      t !== undefined && t > now
-    );
+    const waits = [this.#record.backoffUntil, this.#pacer.until(now), deferred].filter((
+      t,
+    ): t is number => t !== undefined && t > now);
     return {
       paused: this.#paused,
-      lastError: this.#lastError,
+      lastError: this.#record.lastError,
       lastSentAt: this.#lastSentAt,
-      failingSince: this.#failing?.since,
-      failure: this.#failing?.why,
+      failingSince: this.#record.failing?.since,
+      failure: this.#record.failing?.why,
       nextAttemptAt: waits.length > 0
         ? this.#clock.wallNow() + (Math.max(...waits) - now)
         : undefined,
@@ -180,7 +169,11 @@ export class Delivery {
   #sending(): DeliveryState["sending"] {
     const attempts = this.#head && this.#attempted.get(keyOf(this.#head));
     if (!this.#head || !attempts) return undefined;
-    return { key: eventKey(this.#head.event), attempts, lastError: this.#lastError?.message };
+    return {
+      key: eventKey(this.#head.event),
+      attempts,
+      lastError: this.#record.lastError?.message,
+    };
   }
 
   /**
@@ -202,12 +195,7 @@ export class Delivery {
     ]);
     timer?.cancel();
     if (!finished && this.#head) {
-      this.#options.log(
-        "warn",
-        `Stopping without the answer to ${
-          describe(this.#head.event)
-        } (none within ${graceMs} ms): it stays pending and is sent again at the next start`,
-      );
+      this.#options.log("warn", stoppedUnanswered(this.#head.event, graceMs));
     }
   }
 
@@ -239,14 +227,14 @@ export class Delivery {
 
   async #drain(): Promise<void> {
     while (!this.#stopped && !this.#paused) {
-      const backoff = (this.#backoffUntil ?? 0) - this.#clock.monotonic();
+      const backoff = (this.#record.backoffUntil ?? 0) - this.#clock.monotonic();
       if (backoff > 0) {
         await this.#wait(backoff);
         continue;
       }
       let next: Next;
       try {
-        next = this.#next();
+        next = nextToSend(this.#options.journal, this.#deferred, this.#judge);
       } catch (error) {
         this.#backOff(`cannot read the pending events: ${errorText(error)}`);
         continue;
@@ -273,60 +261,33 @@ export class Delivery {
     }
   }
 
-  /** The oldest pending entry not held: the walk costs the held events, not the backlog. */
-  #next(): Next {
-    const journal = this.#options.journal;
-    const count = journal.pendingCount;
-    if (this.#deferred.size === 0) return { entry: journal.oldestPending(), count };
-    const passed = new Set<string>();
-    for (const entry of journal.pendingEntries()) {
-      const key = keyOf(entry);
-      if (!this.#deferred.isDeferred(key)) return { entry, count };
-      passed.add(key);
-    }
-    // Every pending event waits: forget the deferrals and suspects of events no longer pending.
-    this.#deferred.forgetAllBut(passed);
-    this.#judge.forgetAllBut(passed);
-    return { count, wakeAt: this.#deferred.firstEnd() };
-  }
-
   /** Sends one entry; undefined (after backing off) when no answer came. */
   async #send(entry: PendingEntry): Promise<Exchange | undefined> {
     const key = keyOf(entry);
     const firstAttempt = !this.#attempted.has(key);
     const retry = !firstAttempt || entry.recovered === true;
-    const sentAt = this.#clock.monotonic();
     try {
-      learnSecret(this.#options.apiKey());
-      const transport = this.#options.transport();
-      const body = eventBody(entry.event, { retry, publicIp: this.#options.publicIp?.() });
-      this.#attempted.set(key, (this.#attempted.get(key) ?? 0) + 1);
-      this.#head = entry;
-      const apiKey = this.#options.apiKey();
-      const response = await transport.post(this.#path, body, {
-        "X-API-Key": apiKey,
-        "Content-Type": "application/json",
+      return await postEvent(this.#options, {
+        path: this.#path,
+        entry,
+        firstAttempt,
+        retry,
+        clock: this.#clock,
+        sending: () => {
+          this.#attempted.set(key, (this.#attempted.get(key) ?? 0) + 1);
+          this.#head = entry;
+        },
       });
-      const timing = {
-        sentAt,
-        receivedAt: this.#clock.monotonic(),
-        wallNow: this.#clock.wallNow(),
-      };
-      const url = transport.urlOf(this.#path);
-      return { entry, firstAttempt, url, setup: `${url} ${apiKey}`, response, timing };
     } catch (error) {
+      const failure = sendFailure(error);
       // The rate window is anchored only on requests that may have reached the server.
-      if (error instanceof TransportError && !error.requestSent) this.#pacer.unsent();
+      if (failure.unsent) this.#pacer.unsent();
       else this.#pacer.answered(this.#clock.monotonic());
-      const reason = error instanceof TransportError
-        ? error.message
-        : `cannot send to the server: ${errorText(error)}`;
-      this.#attemptFailed(error instanceof TransportError ? error.code : "network");
+      this.#record.attemptFailed(failure.why);
       // No connection at all (an outage): retried often, since such an attempt costs nothing.
-      const outage = error instanceof TransportError && error.stage === "connect";
       this.#backOff(
-        `${describe(entry.event)} not sent: ${reason}`,
-        outage ? OUTAGE_BACKOFF_CAP_MS : undefined,
+        `${describe(entry.event)} not sent: ${failure.reason}`,
+        failure.outage ? OUTAGE_BACKOFF_CAP_MS : undefined,
       );
       return undefined;
     }
@@ -337,7 +298,9 @@ export class Delivery {
     const { entry, response, timing } = exchange;
     const outcome = classify(response);
     if (outcome.kind !== "rate-limited") this.#pacer.answered(timing.receivedAt);
-    if (outcome.kind !== "sent" && outcome.kind !== "rate-limited") this.#attemptFailed("answer");
+    if (outcome.kind !== "sent" && outcome.kind !== "rate-limited") {
+      this.#record.attemptFailed("answer");
+    }
     const where = exchange.url;
     switch (outcome.kind) {
       case "sent":
@@ -349,9 +312,7 @@ export class Delivery {
       case "unauthorized":
         this.#pause(
           "unauthorized",
-          `The server rejected the API key ${
-            maskSecret(this.#options.apiKey())
-          } (${outcome.message}): sending is paused and ${pendingCount} events wait; set the right key with winagentUSM.exe --api-key <key>`,
+          keyRejected(maskSecret(this.#options.apiKey()), outcome.message, pendingCount),
         );
         break;
       case "misconfigured":
@@ -378,21 +339,12 @@ export class Delivery {
     if (!await this.#settle(entry, status)) return;
     this.#sent++;
     this.#lastSentAt = timing.wallNow;
-    this.#failing = undefined;
-    this.#failures = 0;
+    this.#record.succeeded();
     this.#probe.sent();
-    this.#backoffUntil = undefined;
     this.#deferred.release(keyOf(entry));
     if (duplicate && status === SendStatus.Sent) {
-      // Never sent before, yet "already recorded": the server holds another event with the same
-      // five fields as it stores them (docs/server-contract.md: times are stored as naive local times, so in
-      // the server zone's autumn fall-back hour two events an hour apart collide).
-      this.#options.log(
-        "warn",
-        `The server answered "Event already recorded" to the first sending of ${
-          describe(entry.event)
-        }: it holds an event it takes for the same (in the server's time zone, the autumn fall-back hour makes two times an hour apart alike); this one is not stored again`,
-      );
+      // Never sent before, yet "already recorded" (docs/server-contract.md: naive local times).
+      this.#options.log("warn", storedAlready(entry.event));
     } else {
       const left = this.#options.journal.pendingCount;
       this.#sentLog.sent(describe(entry.event), { duplicate, waiting, left });
@@ -420,37 +372,23 @@ export class Delivery {
       return;
     }
     const delay = this.#deferred.defer(key, this.#clock.random());
-    const message = redact(
-      `The server answered ${status} to ${
-        describe(entry.event)
-      } (${reason}) while its health check passes: until the server accepts another event this may be the setup, not the event, at fault (a proxy or a wrong path prefix in server_url in front of a healthy server), so it is not refused but stays pending`,
-    );
-    this.#lastError = { at: this.#clock.wallNow(), message };
+    const message = this.#record.note(suspectAnswer(entry.event, status, reason));
     this.#options.log("warn", `${message}; tried again in ${(delay / 1000).toFixed(1)} s`);
   }
 
   /** Marks a suspect 4xx refused for good (status 3). */
   async #refuse({ entry, status, reason }: Suspect): Promise<void> {
-    this.#error(
-      `The server refused ${
-        describe(entry.event)
-      } for good (${status}): ${reason}; it stays in event_log.csv marked refused (status 3)`,
-    );
+    this.#record.error(refusedForGood(entry.event, status, reason));
     if (!await this.#settle(entry, SendStatus.Rejected)) return;
     this.#rejected++;
-    this.#failing = undefined;
+    this.#record.settled();
     this.#changed();
   }
 
   #rateLimited(exchange: Exchange): void {
     const lesson = this.#pacer.limited(exchange.response, exchange.timing);
     if (lesson.backOff) return this.#backOff(lesson.backOff);
-    this.#options.log(
-      "warn",
-      `The server's rate limit was reached (${lesson.limit} requests per ${
-        lesson.windowMs / 1000
-      } s): pacing to it; next event in ${Math.ceil(lesson.waitMs / 1000)} s`,
-    );
+    this.#options.log("warn", rateLimitReached(lesson));
     this.#changed();
   }
 
@@ -460,16 +398,12 @@ export class Delivery {
    */
   #failed(entry: PendingEntry, reason: string): void {
     const delay = this.#deferred.defer(keyOf(entry), this.#clock.random());
-    const message = redact(`${describe(entry.event)} not sent: ${reason}`);
-    const key = keyOf(entry);
-    const another = this.#failures > 0 && this.#lastFailed !== key;
-    this.#lastFailed = key;
-    if (another) {
-      this.#backOff(message);
+    const failure = `${describe(entry.event)} not sent: ${reason}`;
+    if (this.#record.failedFor(keyOf(entry))) {
+      this.#backOff(failure);
       return;
     }
-    this.#failures = 1;
-    this.#lastError = { at: this.#clock.wallNow(), message };
+    const message = this.#record.note(failure);
     this.#options.log(
       "warn",
       `${message}; this event is tried again in ${(delay / 1000).toFixed(1)} s, the others go on`,
@@ -477,16 +411,11 @@ export class Delivery {
     this.#changed();
   }
 
-  /** An attempt failed for `why`: failing since now, unless it already was. */
-  #attemptFailed(why: DeliveryFailure): void {
-    this.#failing = { since: this.#failing?.since ?? this.#clock.wallNow(), why };
-  }
-
   /** Pauses sending for `reason` and has the server asked again with backoff. */
   #pause(reason: Exclude<PauseReason, "not-configured">, message: string): void {
     this.#paused = reason;
     const delay = this.#probe.paused();
-    this.#error(`${message}; asking the server again in ${Math.round(delay / 1000)} s`);
+    this.#record.error(`${message}; asking the server again in ${Math.round(delay / 1000)} s`);
   }
 
   /**
@@ -509,26 +438,9 @@ export class Delivery {
     return true;
   }
 
-  #error(message: string): void {
-    const text = redact(message);
-    this.#lastError = { at: this.#clock.wallNow(), message: text };
-    this.#options.log("error", text);
-  }
-
-  /**
-   * A failure of all of delivery: exponential backoff with full jitter, each step at most `cap`
-   * (default: the 5-minute backoff cap).
-   */
+  /** A failure of all of delivery: backs off (see {@linkcode FailureRecord.backOff}). */
   #backOff(message: string, cap?: number): void {
-    this.#failures++;
-    const delay = backoffDelay(this.#failures, this.#clock.random(), cap);
-    this.#backoffUntil = this.#clock.monotonic() + delay;
-    const text = redact(message);
-    this.#lastError = { at: this.#clock.wallNow(), message: text };
-    this.#options.log(
-      "warn",
-      `${text}; attempt ${this.#failures} failed, next in ${(delay / 1000).toFixed(1)} s`,
-    );
+    this.#record.backOff(message, cap);
     this.#changed();
   }
 }

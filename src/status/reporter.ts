@@ -8,7 +8,7 @@
 import type { Clock, Timer } from "../clock.ts";
 import { type Config, configProblems, describeInterval } from "../config/config.ts";
 import { maskSecret } from "../log/redact.ts";
-import type { DeliveryState } from "../delivery/delivery.ts";
+import type { DeliveryState } from "../delivery/types.ts";
 import type { LogFn } from "../log/log.ts";
 import type { HealthResult } from "../delivery/health.ts";
 import { type AgentStatus, writeStatus } from "./status.ts";
