@@ -1,16 +1,10 @@
 import assert from "node:assert/strict";
-import { type Clock, systemClock, type Timer } from "../clock.ts";
+import { systemClock } from "../clock.ts";
+import { ManualClock } from "../../tests/support/manual_clock.ts";
 import { BACKOFF_BASE_MS, BACKOFF_CAP_MS, OUTAGE_BACKOFF_CAP_MS } from "./deferred_events.ts";
-import {
-  classify,
-  Delivery,
-  type DeliveryJournal,
-  type DeliveryOptions,
-  type DeliveryState,
-  eventBody,
-  type PendingEntry,
-  SHUTDOWN_GRACE_MS,
-} from "./delivery.ts";
+import { Delivery, SHUTDOWN_GRACE_MS } from "./delivery.ts";
+import { classify, eventBody } from "./event_answer.ts";
+import type { DeliveryJournal, DeliveryOptions, DeliveryState, PendingEntry } from "./types.ts";
 import { eventKey, type SessionEvent } from "../event.ts";
 import {
   DEFAULT_RATE_LIMIT,
@@ -41,75 +35,14 @@ function event(n: number, overrides: Partial<SessionEvent> = {}): SessionEvent {
 }
 
 /**
- * Virtual time. `sleep` either passes at once (auto, the default: time jumps forward) or waits
- * for {@link VirtualClock.advance}; an abort ends it early either way. Timers (`after`, `every`)
- * fire only on `advance`. The wall clock reads `t`; the monotonic clock moves with it from M0,
- * so a wall reading used as a deadline (or the reverse) shows.
+ * Virtual time: sleeps pass at once (time jumps forward) until a test sets `autoSleep` false and
+ * advances the clock itself. The wall clock starts at T0, the monotonic clock at M0, so a wall
+ * reading used as a deadline (or the reverse) shows.
  */
-class VirtualClock implements Clock {
-  t = T0;
-  sleeps: number[] = [];
-  randoms: number[] = [];
-  auto = true;
-  #waiters: { at: number; resolve: () => void }[] = [];
-  #timers: { at: number; every?: number; fn: () => void }[] = [];
-
-  monotonic(): number {
-    return this.t - T0 + M0;
-  }
-
-  wallNow(): number {
-    return this.t;
-  }
-
-  random(): number {
-    return this.randoms.length > 0 ? this.randoms.shift()! : 0.5;
-  }
-
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    this.sleeps.push(ms);
-    if (this.auto) {
-      this.t += ms;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const waiter = { at: this.t + ms, resolve };
-      this.#waiters.push(waiter);
-      signal?.addEventListener("abort", () => {
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        resolve();
-      }, { once: true });
-    });
-  }
-
-  after(ms: number, fn: () => void): Timer {
-    return this.#timer({ at: this.t + ms, fn });
-  }
-
-  every(ms: number, fn: () => void): Timer {
-    return this.#timer({ at: this.t + ms, every: Math.max(1, ms), fn });
-  }
-
-  #timer(timer: { at: number; every?: number; fn: () => void }): Timer {
-    this.#timers.push(timer);
-    return { cancel: () => this.#timers = this.#timers.filter((t) => t !== timer) };
-  }
-
-  get waiting(): number {
-    return this.#waiters.length;
-  }
-
-  advance(ms: number): void {
-    this.t += ms;
-    const due = this.#waiters.filter((w) => w.at <= this.t);
-    this.#waiters = this.#waiters.filter((w) => w.at > this.t);
-    for (const w of due) w.resolve();
-    for (const timer of this.#timers.filter((t) => t.at <= this.t)) {
-      if (timer.every === undefined) this.#timers = this.#timers.filter((t) => t !== timer);
-      else timer.at += Math.ceil((this.t - timer.at + 1) / timer.every) * timer.every;
-      timer.fn();
-    }
-  }
+function virtualClock(): ManualClock {
+  const clock = new ManualClock(T0, M0);
+  clock.autoSleep = true;
+  return clock;
 }
 
 interface MemoryEntry extends PendingEntry {
@@ -214,7 +147,7 @@ function setup(
     probe?: () => void;
   } = {},
 ) {
-  const clock = new VirtualClock();
+  const clock = virtualClock();
   const journal = new MemoryJournal(events, options.recovered);
   const transport = new ScriptedTransport();
   const logs: [string, string][] = [];
@@ -741,7 +674,7 @@ Deno.test("delivery survives exceptions from the journal and the transport", asy
 });
 
 Deno.test("delivery survives a transport factory that throws", async () => {
-  const clock = new VirtualClock();
+  const clock = virtualClock();
   const journal = new MemoryJournal([event(1)]);
   const transport = new ScriptedTransport();
   let calls = 0;
@@ -764,7 +697,7 @@ Deno.test("delivery survives a transport factory that throws", async () => {
 
 Deno.test("resume() ends a backoff wait and sends at once", async () => {
   const { journal, transport, delivery, clock } = setup([event(1)]);
-  clock.auto = false;
+  clock.autoSleep = false;
   transport.script = [{ status: 502, headers: {}, body: "Bad Gateway" }];
   delivery.kick();
   await until(() => clock.waiting === 1, "the backoff wait");
@@ -779,13 +712,13 @@ Deno.test("resume() ends a backoff wait and sends at once", async () => {
 
 Deno.test("stop() during a wait returns at once and sends nothing more", async () => {
   const { journal, transport, delivery, clock } = setup([event(1), event(2)]);
-  clock.auto = false;
+  clock.autoSleep = false;
   transport.script = [new TransportError("timeout", "No answer within 15 s")];
   delivery.kick();
   await until(() => clock.waiting === 1, "the backoff wait");
   await delivery.stop();
   assert.equal(clock.waiting, 0, "the wait was aborted");
-  clock.advance(BACKOFF_CAP_MS);
+  clock.advanceSync(BACKOFF_CAP_MS);
   delivery.kick();
   delivery.resume();
   await systemClock.sleep(5);
@@ -839,10 +772,10 @@ Deno.test("stop() gives up on a request that never answers after the grace perio
   const stopped = delivery.stop().then(() => done = true);
   await systemClock.sleep(5);
   assert.equal(done, false, "stop waits for the answer");
-  clock.advance(4_999);
+  clock.advanceSync(4_999);
   await systemClock.sleep(5);
   assert.equal(done, false, "for up to 5 s");
-  clock.advance(1);
+  clock.advanceSync(1);
   await stopped;
   assert.deepEqual(journal.statuses(), [0], "the event stays pending");
 });
@@ -870,10 +803,10 @@ Deno.test("a shutdown's stop gives a stalled request no more than its grace", as
   await until(() => transport.requests.length === 1);
   let done = false;
   const stopped = delivery.stop(SHUTDOWN_GRACE_MS).then(() => done = true);
-  clock.advance(SHUTDOWN_GRACE_MS - 1);
+  clock.advanceSync(SHUTDOWN_GRACE_MS - 1);
   await systemClock.sleep(5);
   assert.equal(done, false, "the request on the wire gets its moment");
-  clock.advance(1);
+  clock.advanceSync(1);
   await stopped;
   assert.deepEqual(journal.statuses(), [0], "the event stays pending, sent after the restart");
   assert.match(
@@ -928,14 +861,14 @@ Deno.test("a 4xx while the health check fails pauses instead of refusing", async
 
 Deno.test("a lone 4xx event stays pending on its own backoff until another event is accepted", async () => {
   const { journal, transport, delivery, clock, logs } = setup([event(1)]);
-  clock.auto = false;
+  clock.autoSleep = false;
   const refused = () => response(400, { message: "Could not parse timestamp: x", status: "error" });
   transport.script = [refused(), refused(), refused()];
   delivery.kick();
   for (let attempt = 1; attempt <= 3; attempt++) {
     await until(() => transport.requests.length === attempt && clock.waiting === 1, "a hold");
     assert.deepEqual(journal.statuses(), [0], "not refused on its health check alone");
-    if (attempt < 3) clock.advance(BACKOFF_CAP_MS);
+    if (attempt < 3) clock.advanceSync(BACKOFF_CAP_MS);
   }
   assert.match(
     delivery.state().lastError!.message,
@@ -953,7 +886,7 @@ Deno.test("a lone 4xx event stays pending on its own backoff until another event
 
 Deno.test("a 4xx is not proven by an event accepted after server_url changed", async () => {
   const { journal, transport, delivery, clock } = setup([event(1)]);
-  clock.auto = false;
+  clock.autoSleep = false;
   transport.script = [{ status: 400, headers: {}, body: "<h1>Bad Request</h1>" }];
   delivery.kick();
   await until(() => clock.waiting === 1, "the suspect's hold");
@@ -963,7 +896,7 @@ Deno.test("a 4xx is not proven by an event accepted after server_url changed", a
   journal.add(event(2));
   delivery.kick();
   await until(() => journal.statuses()[1] === 1);
-  clock.advance(BACKOFF_CAP_MS);
+  clock.advanceSync(BACKOFF_CAP_MS);
   await until(() => journal.pending().length === 0);
   assert.deepEqual(journal.statuses(), [2, 1], "the first is sent again (a retry), not refused");
   await delivery.stop();
@@ -978,18 +911,18 @@ Deno.test("a pause is probed again by itself, with growing backoff, until it pas
       if (healthy) delivery.resume();
     },
   });
-  clock.auto = false;
+  clock.autoSleep = false;
   transport.script = [response(401, { message: "Invalid API key" })];
   delivery.kick();
   await until(() => delivery.state().paused === "unauthorized");
-  clock.advance(BACKOFF_BASE_MS);
+  clock.advanceSync(BACKOFF_BASE_MS);
   assert.equal(probes, 1, "first probe after the base backoff");
-  clock.advance(BACKOFF_BASE_MS);
+  clock.advanceSync(BACKOFF_BASE_MS);
   assert.equal(probes, 1, "the second waits longer");
-  clock.advance(2 * BACKOFF_BASE_MS);
+  clock.advanceSync(2 * BACKOFF_BASE_MS);
   assert.equal(probes, 2);
   healthy = true;
-  clock.advance(BACKOFF_CAP_MS);
+  clock.advanceSync(BACKOFF_CAP_MS);
   await until(() => journal.pending().length === 0);
   assert.equal(probes, 3);
   assert.equal(delivery.state().paused, null);
@@ -998,7 +931,7 @@ Deno.test("a pause is probed again by itself, with growing backoff, until it pas
 
 Deno.test("a new event does not wait for a held one's backoff", async () => {
   const { journal, transport, delivery, clock } = setup([event(1)]);
-  clock.auto = false;
+  clock.autoSleep = false;
   transport.script = [response(500, { message: "Failed to log event: x", status: "error" })];
   delivery.kick();
   await until(() => clock.waiting === 1, "the held event's wait");

@@ -1,6 +1,9 @@
 /**
- * A clock for tests that moves only when told: timers fire during {@link ManualClock.advance},
- * in the order of their due times.
+ * The one clock of the tests: it moves only when told. Timers fire during
+ * {@link ManualClock.advance} (or {@link ManualClock.advanceSync}), in the order of their due
+ * times. A sleep waits for them likewise, or, with `autoSleep`, passes at once and moves time on
+ * by its length (timers then fire only on an advance). Every sleep's length is kept in `sleeps`;
+ * `random()` hands out the values queued in `randoms`, then 0.5.
  *
  * @module
  */
@@ -13,14 +16,24 @@ interface Pending {
   cancelled: boolean;
 }
 
-/** Virtual time: monotonic from 0, wall clock from `wallStart`. */
+/** Virtual time: monotonic from `monotonicStart`, wall clock from `wallStart`. */
 export class ManualClock implements Clock {
-  #now = 0;
+  #now: number;
+  #monotonicStart: number;
   #wallStart: number;
   #timers: Pending[] = [];
+  #sleeping = 0;
+  /** The length of every sleep asked for, in order. */
+  sleeps: number[] = [];
+  /** The values `random()` returns next (then 0.5). */
+  randoms: number[] = [];
+  /** Sleeps pass at once, moving time on by their length. */
+  autoSleep = false;
 
-  constructor(wallStart = Date.UTC(2026, 10, 25, 12, 0, 0)) {
+  constructor(wallStart = Date.UTC(2026, 10, 25, 12, 0, 0), monotonicStart = 0) {
     this.#wallStart = wallStart;
+    this.#monotonicStart = monotonicStart;
+    this.#now = monotonicStart;
   }
 
   monotonic(): number {
@@ -28,25 +41,40 @@ export class ManualClock implements Clock {
   }
 
   wallNow(): number {
-    return this.#wallStart + this.#now;
+    return this.#wallStart + this.#now - this.#monotonicStart;
   }
 
   random(): number {
-    return 0.5;
+    return this.randoms.shift() ?? 0.5;
   }
 
-  /** Timers not yet fired or cancelled. */
+  /** Timers not yet fired or cancelled (sleeps included). */
   get pendingTimers(): number {
     return this.#timers.filter((t) => !t.cancelled).length;
   }
 
+  /** Sleeps that wait for an advance. */
+  get waiting(): number {
+    return this.#sleeping;
+  }
+
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    this.sleeps.push(ms);
+    if (this.autoSleep) {
+      this.#now += ms;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       if (signal?.aborted) return resolve();
-      const timer = this.after(ms, resolve);
+      this.#sleeping++;
+      const done = () => {
+        this.#sleeping--;
+        resolve();
+      };
+      const timer = this.after(ms, done);
       signal?.addEventListener("abort", () => {
         timer.cancel();
-        resolve();
+        done();
       }, { once: true });
     });
   }
@@ -62,16 +90,35 @@ export class ManualClock implements Clock {
   /** Moves time forward by `ms`, firing the timers due meanwhile (and the microtasks they start). */
   async advance(ms: number): Promise<void> {
     const end = this.#now + ms;
-    while (true) {
-      const next = this.#timers.filter((t) => !t.cancelled && t.due <= end)
-        .sort((a, b) => a.due - b.due)[0];
-      if (!next) break;
-      this.#now = next.due;
-      if (next.every !== undefined) next.due += next.every;
-      else next.cancelled = true;
-      next.fn();
+    for (let next = this.#fireNext(end); next; next = this.#fireNext(end)) {
       await new Promise((resolve) => setTimeout(resolve, 0));
     }
+    this.#end(end);
+  }
+
+  /**
+   * Moves time forward by `ms`, firing the timers due meanwhile at once, one after the other;
+   * what they start runs after the call.
+   */
+  advanceSync(ms: number): void {
+    const end = this.#now + ms;
+    while (this.#fireNext(end));
+    this.#end(end);
+  }
+
+  /** Fires the first timer due by `end`; false when none is. */
+  #fireNext(end: number): boolean {
+    const next = this.#timers.filter((t) => !t.cancelled && t.due <= end)
+      .sort((a, b) => a.due - b.due)[0];
+    if (!next) return false;
+    this.#now = next.due;
+    if (next.every !== undefined) next.due += next.every;
+    else next.cancelled = true;
+    next.fn();
+    return true;
+  }
+
+  #end(end: number): void {
     this.#now = end;
     this.#timers = this.#timers.filter((t) => !t.cancelled);
   }
