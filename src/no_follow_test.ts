@@ -2,15 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeFileAtomic } from "./atomic_write.ts";
 import { NotRegularFileError, openRegular, openRegularSync, readRegularFile } from "./no_follow.ts";
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { withDir } from "../tests/support/temp_dir.ts";
 
 Deno.test({
   name: "files the agent writes are never opened through a link, a folder or a FIFO",

@@ -7,21 +7,7 @@ import {
   updateConfigFile,
 } from "./config.ts";
 import { DEFAULTS, KEY, SERVER_FILE } from "../../tests/support/config_fixtures.ts";
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function names(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(dir)) out.push(e.name);
-  return out.sort();
-}
+import { listDir, withDir } from "../../tests/support/temp_dir.ts";
 
 Deno.test("loadConfig creates the default file only when asked", async () => {
   await withDir(async (dir) => {
@@ -35,7 +21,7 @@ Deno.test("loadConfig creates the default file only when asked", async () => {
     assert.equal(first.created, true);
     assert.equal(first.config.installDir, "/opt/usm");
     assert.equal(first.config.timeZone, "UTC");
-    assert.deepEqual(await names(`${dir}/sub`), ["config.ini"]);
+    assert.deepEqual(await listDir(`${dir}/sub`), ["config.ini"]);
     if (Deno.build.os !== "windows") assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
     const second = await loadConfig(path, { ...DEFAULTS, create: true });
     assert.equal(second.created, false);
@@ -74,7 +60,7 @@ Deno.test("updateConfigFile changes only the given lines, atomically", async () 
       "unknown_key = 1\r\ntls_insecure = true\r\n",
     );
     assert.equal(await Deno.readTextFile(path), expected);
-    assert.deepEqual(await names(dir), ["config.ini"]);
+    assert.deepEqual(await listDir(dir), ["config.ini"]);
     const { config } = await loadConfig(path, DEFAULTS);
     assert.equal(config.healthCheckIntervalMs, 90_000);
     assert.equal(config.tlsInsecure, true);
@@ -94,7 +80,7 @@ Deno.test("the secureFile hook restricts the temp file before it replaces config
     await updateConfigFile(path, { debug_logs: "true" }, { ...DEFAULTS, secureFile });
     assert.equal(secured.length, 2, "an unchanged file is not rewritten");
     for (const p of secured) assert.match(p, /[\/\\]\.config\.ini\.[0-9a-f-]{36}\.tmp$/);
-    assert.deepEqual(await names(dir), ["config.ini"]);
+    assert.deepEqual(await listDir(dir), ["config.ini"]);
   });
 });
 
@@ -109,7 +95,7 @@ Deno.test("a failed write leaves config.ini untouched and no temp file", async (
         e instanceof ConfigError && /^Cannot write config file .*: access denied/.test(e.message),
     );
     assert.equal(await Deno.readTextFile(path), SERVER_FILE);
-    assert.deepEqual(await names(dir), ["config.ini"]);
+    assert.deepEqual(await listDir(dir), ["config.ini"]);
   });
 });
 
@@ -129,7 +115,7 @@ Deno.test("updateConfigFile writes nothing when one value is bad", async () => {
     );
     assert.deepEqual(await Deno.readFile(path), before);
     assert.deepEqual((await Deno.stat(path)).mtime, mtime);
-    assert.deepEqual(await names(dir), ["config.ini"]);
+    assert.deepEqual(await listDir(dir), ["config.ini"]);
   });
 });
 
@@ -151,7 +137,7 @@ Deno.test("updateConfigFile leaves an invalid file untouched", async () => {
       (e: unknown) => e instanceof ConfigError && e.line === 2,
     );
     assert.equal(await Deno.readTextFile(path), broken);
-    assert.deepEqual(await names(dir), ["config.ini"]);
+    assert.deepEqual(await listDir(dir), ["config.ini"]);
   });
 });
 
@@ -165,7 +151,7 @@ Deno.test("updateConfigFile creates a missing file from the default text", async
     assert.deepEqual(configProblems(config), []);
     const text = await Deno.readTextFile(path);
     assert.ok(text.startsWith("; User Session Monitor Agent configuration."));
-    assert.deepEqual(await names(dir), ["config.ini"]);
+    assert.deepEqual(await listDir(dir), ["config.ini"]);
   });
 });
 
@@ -177,7 +163,7 @@ Deno.test("updateConfigFile reports a missing folder and leaves nothing behind",
         e instanceof ConfigError && /^Cannot write config file .*missing/.test(e.message) &&
         e.cause instanceof Deno.errors.NotFound,
     );
-    assert.deepEqual(await names(dir), []);
+    assert.deepEqual(await listDir(dir), []);
   });
 });
 

@@ -4,7 +4,8 @@ import { SendStatus } from "../event.ts";
 import { Journal } from "./journal.ts";
 import { readJournal } from "./read.ts";
 import { archivePath } from "../log/rotation.ts";
-import { event, HEADER, listDir, row, withDir } from "../../tests/support/journal_fixtures.ts";
+import { event, HEADER, row } from "../../tests/support/journal_fixtures.ts";
+import { listDir, withDir } from "../../tests/support/temp_dir.ts";
 
 Deno.test("journal open truncates a torn last line and reports it", async (t) => {
   const complete = HEADER + row(event("a"), 1) + row(event("b"), 0);

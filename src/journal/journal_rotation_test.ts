@@ -4,7 +4,8 @@ import { SendStatus } from "../event.ts";
 import { Journal, type JournalEntry } from "./journal.ts";
 import { readJournal } from "./read.ts";
 import { archivePath } from "../log/rotation.ts";
-import { event, HEADER, listDir, row, withDir } from "../../tests/support/journal_fixtures.ts";
+import { event, HEADER, row } from "../../tests/support/journal_fixtures.ts";
+import { listDir, withDir } from "../../tests/support/temp_dir.ts";
 
 Deno.test("journal rotation carries pending rows, keeps `keep` archives and keeps entries valid", async () => {
   await withDir(async (dir) => {

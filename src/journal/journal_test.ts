@@ -4,7 +4,8 @@ import { SendStatus } from "../event.ts";
 import { Journal } from "./journal.ts";
 import { JOURNAL_HEADER } from "./format.ts";
 import { readJournal } from "./read.ts";
-import { event, HEADER, listDir, row, withDir } from "../../tests/support/journal_fixtures.ts";
+import { event, HEADER, row } from "../../tests/support/journal_fixtures.ts";
+import { listDir, withDir } from "../../tests/support/temp_dir.ts";
 
 Deno.test("journal creates event_log.csv with the exact header and appends pending rows", async () => {
   await withDir(async (dir) => {

@@ -8,15 +8,7 @@ import {
   pruneArchives,
   shiftSteps,
 } from "./rotation.ts";
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "rotation_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { withDir } from "../../tests/support/temp_dir.ts";
 
 /** The files of `dir` with their contents, sorted by name. */
 async function contents(dir: string): Promise<[string, string][]> {

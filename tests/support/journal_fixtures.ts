@@ -1,5 +1,5 @@
 /**
- * What the journal's unit tests share: events, rows, a temporary folder and its listing.
+ * What the journal's unit tests share: events and rows.
  *
  * @module
  */
@@ -20,19 +20,4 @@ export function event(userName: string, second = 0): SessionEvent {
 
 export function row(e: SessionEvent, status: SendStatusValue): string {
   return rowText(e, status);
-}
-
-export async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "journal_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-export async function listDir(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
-  return names.sort();
 }
