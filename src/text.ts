@@ -1,6 +1,6 @@
 /**
  * Small text helpers shared by the core, the tests and the scripts: one line splitter for
- * streams and one way to turn a thrown value into a message.
+ * streams, one way to turn a thrown value into a message, one parser of a JSON object.
  *
  * @module
  */
@@ -41,4 +41,21 @@ export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGener
     await reader.cancel().catch(() => {});
     reader.releaseLock();
   }
+}
+
+/**
+ * Parses `text` as a JSON object.
+ * @throws {TypeError} Saying "not JSON: ..." or "not a JSON object".
+ */
+export function parseJsonObject(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new TypeError(`not JSON: ${errorText(error)}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError("not a JSON object");
+  }
+  return value as Record<string, unknown>;
 }

@@ -16,7 +16,7 @@
 import { join } from "node:path";
 import { writeFileAtomic } from "../atomic_write.ts";
 import type { AliveFacts } from "./inference.ts";
-import { errorText } from "../text.ts";
+import { errorText, parseJsonObject } from "../text.ts";
 import { readRegularTextFile } from "../no_follow.ts";
 
 /** The file's name in the agent's folder. */
@@ -53,16 +53,7 @@ function stringList(value: unknown, name: string): string[] {
  * ignored).
  */
 export function parseAlive(text: string): AliveRecord {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new TypeError(`not JSON: ${errorText(error)}`);
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new TypeError("not a JSON object");
-  }
-  const record = value as Record<string, unknown>;
+  const record = parseJsonObject(text);
   if (record.format !== 1) throw new TypeError(`unknown format ${JSON.stringify(record.format)}`);
   let aliveAt: number;
   try {

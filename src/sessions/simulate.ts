@@ -30,7 +30,7 @@ import type {
   SessionSink,
   SessionSource,
 } from "../platform.ts";
-import { errorText, readLines } from "../text.ts";
+import { errorText, parseJsonObject, readLines } from "../text.ts";
 
 /** The accepted values of "type": the event types in lower case, as the session changes spell them. */
 const TYPES: readonly string[] = [
@@ -48,16 +48,7 @@ const AFTER_LAST_INSTANT_MS = Temporal.Instant.from("9999-01-01T00:00:00Z").epoc
  * `now` is the instant used when the line has no `at`.
  */
 export function parseSimulatedLine(line: string, now: Temporal.Instant): SessionChange {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (error) {
-    throw new TypeError(`not JSON: ${errorText(error)}`);
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new TypeError("not a JSON object");
-  }
-  const record = value as Record<string, unknown>;
+  const record = parseJsonObject(line);
   const type = record.type;
   if (typeof type !== "string" || !TYPES.includes(type.toLowerCase())) {
     throw new TypeError(
