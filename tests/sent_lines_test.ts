@@ -21,7 +21,7 @@ Deno.test({
       await configureAgent(config, server, ["--timezone", "UTC"]);
       // A backlog: three events recorded while server_url leads nowhere.
       const reachable = server.url;
-      // Written, but its health check fails: exit code 7.
+      // Written; its health check fails (nothing listens on port 9): exit code 7.
       assert.equal((await runCli(["--config", config, "--url", "https://127.0.0.1:9"])).code, 7);
       agent = AgentProcess.start(config);
       await agent.ready();

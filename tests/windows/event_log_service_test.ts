@@ -1,7 +1,7 @@
 /**
  * The installed service writes its Event Log entries through ReportEventW (Windows / Wine):
- * `--service install` registers the source; the service writes 100 at its start, 201 when the
- * server refuses its key, 202 once `--api-key` fixed it and an event went, 101 at its stop, each
+ * `--service install` registers the source; the service writes 100 at its start, 206 when the
+ * server refuses its key, 216 once `--api-key` fixed it and an event went, 101 at its stop, each
  * without a failure (the agent logs every write it made at debug level, and a failed write to
  * error.log); `--service remove` removes the source.
  *
@@ -67,7 +67,7 @@ Deno.test({
 
       await until("event 100 (started) written", written(100));
       manager.control(encodeTestControl(5, 1)); // a logon: its send gets 401
-      await until("event 201 (sending paused) written", written(201));
+      await until("event 206 (API key refused) written", written(206));
 
       const fix = await cli("--api-key", KEY, "--config", configPath);
       log.push(fix.output);
@@ -78,7 +78,7 @@ Deno.test({
         "the logon at the server",
         () => server.stored().some((e) => e.eventType === "Logon"),
       );
-      await until("event 202 (sending resumed) written", written(202));
+      await until("event 216 (API key accepted) written", written(216));
 
       const stop = await cli("--service", "stop");
       log.push(stop.output);
